@@ -1,0 +1,1 @@
+"""KernelBench-format problems, the built-in suite, and the evaluation harness."""

@@ -1,0 +1,107 @@
+"""What the caller asks for (EvalOptions) and what passes between the caller and the
+harness steps that run in child processes (StepRequest in, StepReport out, as JSON files
+in the step's scratch directory)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from kernelbench.result import TimingStats
+from profiler.launches import LaunchRecord
+
+Backend = Literal["triton", "cuda"]
+Device = Literal["cpu", "cuda"]
+StepName = Literal["reference", "candidate"]
+StepStatus = Literal["ok", "bad_problem", "compile_error", "runtime_error", "not_run", "rejected"]
+
+REQUEST_FILE = "request.json"
+REPORT_FILE = "step.json"
+NONCE_FILE = ".nonce"
+PROBLEM_FILE = "problem.py"
+CANDIDATE_FILE = "candidate.py"
+
+
+class EvalOptions(BaseModel):
+    """Knobs of one evaluation; defaults are what `kwright eval` uses."""
+
+    backend: Backend | None = None  # None: detect from the candidate's source
+    device: Device | None = None  # None: cuda when a GPU is visible, else cpu
+    trials: int | None = Field(default=None, ge=1)  # seeds on the first shape; None: 3 cpu / 5 gpu
+    extra_shapes: bool = True  # also check other shapes (CHECK_SIZES or the generic rule)
+    timeout_s: float = Field(default=300.0, gt=0)
+    timing: bool = True  # GPU only; on the CPU timing is never measured
+    timing_trials: int = Field(default=100, ge=1)
+    timing_warmup: int = Field(default=10, ge=0)
+    timing_budget_s: float = Field(default=10.0, gt=0)
+    compare_torch_compile: bool = False
+    allow_torch_ops: bool = False
+    profile: bool = True  # attach a static profile to a correct candidate
+    arch: str = "sm_90"
+    seed: int | None = None  # fix the seeds (debugging only; default: fresh random seeds)
+    memory_mb: int | None = None  # sandbox memory limit; None: the backend's default
+
+
+class TrialSpec(BaseModel):
+    trial: int
+    seed: int
+    sizes: dict[str, int]  # full size constants for this trial
+    shape_index: int
+
+
+class TimingSpec(BaseModel):
+    enabled: bool = False
+    trials: int = 100
+    warmup: int = 10
+    budget_s: float = 10.0
+    torch_compile: bool = False
+
+
+class StepRequest(BaseModel):
+    step: StepName
+    problem_id: str
+    device: Device
+    backend: Backend
+    init_seed: int
+    trials: list[TrialSpec] = Field(default_factory=list)  # candidate step
+    # Reference step: plans the shapes itself (kernelbench.sizes) from these.
+    defaults: dict[str, int] = Field(default_factory=dict)
+    check_sizes: list[dict[str, int]] | None = None
+    extra_shapes: bool = True
+    seeds_first_shape: list[int] = Field(default_factory=list)
+    seed_per_extra_shape: list[int] = Field(default_factory=list)
+    timing: TimingSpec = Field(default_factory=TimingSpec)
+    arch: str = "sm_90"
+
+
+class TrialOutput(BaseModel):
+    trial: int
+    seed: int
+    sizes: dict[str, int]
+    shape_index: int
+    output_file: str | None = None
+    inputs_hash_before: str | None = None
+    inputs_hash_after: str | None = None
+    aliased_input: int | None = None  # index of an input an output shares memory with
+    error: str | None = None
+
+
+class StepReport(BaseModel):
+    """Written by the harness after the candidate's code has returned."""
+
+    step: StepName
+    nonce: str = ""
+    status: StepStatus = "ok"
+    message: str | None = None
+    details: str = ""  # traceback or compiler output, trimmed
+    trials: list[TrialOutput] = Field(default_factory=list)
+    shapes_dropped: list[str] = Field(default_factory=list)
+    launches: list[LaunchRecord] = Field(default_factory=list)
+    kernel_launches: int | None = None
+    timing: TimingStats | None = None
+    ref_timing: TimingStats | None = None
+    ref_compile_timing: TimingStats | None = None
+    flops: float | None = None  # reference FLOPs at default sizes (roofline)
+    min_bytes: float | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,136 @@
+"""Which input shapes a candidate is checked on.
+
+On a GPU: the problem's default sizes (all seeded trials), plus each `CHECK_SIZES` entry,
+or else one *varied* shape (see below), one trial each.
+
+On the CPU (the Triton interpreter is ~1000x slower than a GPU): the `CHECK_SIZES`
+entries, the first one with all seeded trials; a problem with a single entry also gets
+that entry varied. A problem without `CHECK_SIZES` (e.g. an unchanged KernelBench file)
+gets the generic rule:
+
+1. *Extents* are the module-level int constants >= 32 (smaller ones — axes, kernel sizes,
+   strides, head counts — are kept as they are).
+2. All extents are halved together (never below 16) until the inputs hold at most
+   32768 elements and the reference's forward counts at most 8 MFLOP (both measured on
+   PyTorch's meta device, which allocates nothing). Halving keeps ratios and power-of-two
+   divisibility between sizes.
+3. A second, *varied* shape takes each extent `v` to `v - v // 8 - 1`, which is never a
+   power of two, to exercise masking of partial blocks.
+
+Any planned shape on which the reference itself fails (e.g. a size that must divide
+another) is backed off one halving at a time, or dropped for varied shapes, and the
+dropped shape is listed in the result.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from types import ModuleType
+
+log = logging.getLogger(__name__)
+
+EXTENT_MIN = 32
+EXTENT_FLOOR = 16
+CPU_MAX_INPUT_ELEMENTS = 32768
+CPU_MAX_FLOPS = 8e6
+MAX_HALVINGS = 16
+
+
+def is_extent(value: int) -> bool:
+    return value >= EXTENT_MIN
+
+
+def shrink(sizes: dict[str, int], halvings: int) -> dict[str, int]:
+    return {k: max(EXTENT_FLOOR, v >> halvings) if is_extent(v) else v for k, v in sizes.items()}
+
+
+def vary(sizes: dict[str, int]) -> dict[str, int]:
+    """The same sizes with every extent (>= EXTENT_FLOOR) moved off powers of two."""
+    return {k: v - v // 8 - 1 if v >= EXTENT_FLOOR else v for k, v in sizes.items()}
+
+
+def estimate_work(module: ModuleType, sizes: dict[str, int]) -> tuple[int, float | None]:
+    """(input elements, forward FLOPs or None) at `sizes`, on the meta device."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from kernelbench.loading import set_sizes
+
+    set_sizes(module, sizes)
+    with torch.device("meta"):
+        inputs = list(module.get_inputs())
+        numel = sum(t.numel() for t in inputs if isinstance(t, torch.Tensor))
+        flops: float | None = None
+        try:
+            model = module.Model(*module.get_init_inputs())
+            counter = FlopCounterMode(display=False)
+            with counter, torch.no_grad():
+                model(*inputs)
+            flops = float(counter.get_total_flops())
+        except Exception as exc:  # noqa: BLE001 - many ops lack meta kernels; FLOPs are optional
+            log.debug("meta forward failed (%s); shrinking by input size only", exc)
+    return numel, flops
+
+
+def cpu_halvings(module: ModuleType, sizes: dict[str, int]) -> int:
+    """Fewest halvings that bring the inputs and FLOPs within the CPU budget."""
+    for h in range(MAX_HALVINGS + 1):
+        candidate = shrink(sizes, h)
+        try:
+            numel, flops = estimate_work(module, candidate)
+        except Exception as exc:  # noqa: BLE001 - get_inputs not meta-friendly
+            log.debug("meta get_inputs failed (%s); using the size heuristic", exc)
+            if max((v for v in candidate.values() if is_extent(v)), default=0) <= 64:
+                return h
+            continue
+        if numel <= CPU_MAX_INPUT_ELEMENTS and (flops is None or flops <= CPU_MAX_FLOPS):
+            return h
+        if candidate == shrink(sizes, h + 1):
+            return h  # nothing left to shrink
+    return MAX_HALVINGS
+
+
+def plan_shapes(
+    module: ModuleType,
+    defaults: dict[str, int],
+    check_sizes: list[dict[str, int]] | None,
+    device: str,
+    extra_shapes: bool,
+) -> list[tuple[dict[str, int], list[dict[str, int]]]]:
+    """Shapes to check, each with fallbacks to try (in order) if the reference fails on it."""
+    plans: list[tuple[dict[str, int], list[dict[str, int]]]] = []
+    if device == "cuda":
+        plans.append((dict(defaults), []))
+        if extra_shapes:
+            extras = [defaults | c for c in check_sizes] if check_sizes else [vary(defaults)]
+            plans.extend((s, []) for s in extras)
+        return plans
+    if check_sizes:
+        shapes = [defaults | c for c in check_sizes]
+        plans.append((shapes[0], []))
+        if extra_shapes:
+            plans.extend((s, []) for s in shapes[1:])
+            if len(shapes) == 1:
+                plans.append((vary(shapes[0]), []))
+        return plans
+    h = cpu_halvings(module, defaults)
+    base = shrink(defaults, h)
+    backoffs = [shrink(defaults, k) for k in range(h - 1, -1, -1)]
+    plans.append((base, backoffs))
+    if extra_shapes:
+        plans.append((vary(base), []))
+    return plans
+
+
+def first_working(
+    candidates: list[dict[str, int]], works: Callable[[dict[str, int]], str | None]
+) -> tuple[dict[str, int] | None, list[str]]:
+    """The first shape on which `works` returns None (no error); errors seen on the way."""
+    errors: list[str] = []
+    for sizes in candidates:
+        err = works(sizes)
+        if err is None:
+            return sizes, errors
+        errors.append(f"{sizes}: {err}")
+    return None, errors

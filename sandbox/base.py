@@ -1,0 +1,127 @@
+"""The Sandbox interface: run one harness step on a scratch directory, contained.
+
+Lifecycle: `get_sandbox(name, **config)` builds a backend (cheap; heavy resources such as
+a warm pool or a Docker client are made on first use), `run_step(job)` runs one step and
+always returns a SandboxOutcome (it never raises for anything the candidate does), and
+`close()` releases everything the backend holds (also via `with`). A backend must leave
+no process or container behind, whatever the step does.
+
+Backends register by name with `@register_sandbox("name")` and import their SDKs lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, Field
+
+log = logging.getLogger(__name__)
+
+
+class SandboxLimits(BaseModel):
+    timeout_s: float = Field(default=300.0, gt=0)  # wall clock
+    cpu_s: float | None = None  # CPU seconds; None: 2 x timeout
+    memory_mb: int = 4096
+    pids: int = 256
+    output_bytes: int = 1_000_000  # per stream; the rest is dropped
+
+
+class SandboxJob(BaseModel):
+    workdir: Path  # scratch: the only writable place; holds request.json and the files
+    limits: SandboxLimits = Field(default_factory=SandboxLimits)
+    env: dict[str, str] = Field(default_factory=dict)  # extra variables (already vetted)
+    device: str = "cpu"  # "cuda": the backend must expose the GPUs
+    run_id: str = "adhoc"  # labels containers/processes for cleanup
+    label: str = "step"
+
+
+class SandboxOutcome(BaseModel):
+    returncode: int | None = None
+    signal: str | None = None  # e.g. "SIGSEGV" when the step was killed by a signal
+    timed_out: bool = False
+    oom_killed: bool = False
+    stdout: str = ""
+    stderr: str = ""
+    output_truncated: bool = False
+    duration_s: float = 0.0
+    backend: str = ""
+    infra_error: str | None = None  # the sandbox itself failed (not the candidate)
+
+
+class SandboxUnavailable(RuntimeError):
+    """A backend cannot run here; the message says what is missing and how to get it."""
+
+
+class Sandbox(ABC):
+    name: ClassVar[str]
+
+    @classmethod
+    def check_available(cls) -> None:
+        """Raise SandboxUnavailable if this backend cannot work on this machine."""
+        return None
+
+    @abstractmethod
+    def run_step(self, job: SandboxJob) -> SandboxOutcome:
+        """Run `python -m kernelbench.child WORKDIR` contained; never raises for step faults."""
+
+    def close(self) -> None:
+        """Release pools, clients, containers (nothing by default)."""
+        return None
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+_REGISTRY: dict[str, type[Sandbox]] = {}
+_HINTS: dict[str, str] = {}
+
+
+def register_sandbox(name: str, *, hint: str = "") -> Callable[[type[Sandbox]], type[Sandbox]]:
+    def wrap(cls: type[Sandbox]) -> type[Sandbox]:
+        cls.name = name
+        _REGISTRY[name] = cls
+        if hint:
+            _HINTS[name] = hint
+        return cls
+
+    return wrap
+
+
+def _load_builtin_backends() -> None:
+    # Importing registers them; each module imports its heavy SDK lazily.
+    for module in ("sandbox.process", "sandbox.local", "sandbox.docker_backend"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            log.debug("sandbox backend module %s is not present", module)
+
+
+def sandbox_names() -> list[str]:
+    _load_builtin_backends()
+    return sorted(_REGISTRY)
+
+
+def get_sandbox(name: str, **config: Any) -> Sandbox:
+    _load_builtin_backends()
+    cls = _REGISTRY.get(name)
+    if cls is None:
+        known = ", ".join(sorted(_REGISTRY))
+        raise SandboxUnavailable(f"unknown sandbox {name!r} (known: {known})")
+    cls.check_available()
+    return cls(**config)

@@ -1,0 +1,59 @@
+"""The environment a harness step sees: an allowlist, never the caller's secrets."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import kernelbench
+
+# Variables passed through from the caller when set. Nothing else is: API keys, tokens,
+# broker URLs and cloud credentials never reach candidate code.
+PASSTHROUGH = (
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "CUDA_VISIBLE_DEVICES",
+    "NVIDIA_VISIBLE_DEVICES",
+    "CUDA_HOME",
+    "KWRIGHT_NVCC",
+)
+# Patterns that never pass, even if a caller adds them to a job's env by mistake.
+SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH", "COOKIE")
+
+
+def project_root() -> Path:
+    """The directory holding the kernelbench/, profiler/ ... packages (for PYTHONPATH)."""
+    return Path(kernelbench.__file__).resolve().parent.parent
+
+
+def looks_secret(name: str) -> bool:
+    upper = name.upper()
+    return any(marker in upper for marker in SECRET_MARKERS)
+
+
+def step_env(workdir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: os.environ[k] for k in PASSTHROUGH if k in os.environ}
+    python_bin = str(Path(sys.executable).parent)
+    env.update(
+        {
+            "PATH": f"{python_bin}:/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(workdir),
+            "TMPDIR": str(workdir / "tmp"),
+            "PYTHONPATH": str(project_root()),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONUNBUFFERED": "1",
+            "TRITON_CACHE_DIR": str(workdir / ".triton"),
+            "TORCHINDUCTOR_CACHE_DIR": str(workdir / ".inductor"),
+            "MPLCONFIGDIR": str(workdir / "tmp"),
+        }
+    )
+    for key, value in (extra or {}).items():
+        if not looks_secret(key):
+            env[key] = value
+    return env
+
+
+def child_argv(workdir: Path) -> list[str]:
+    return [sys.executable, "-m", "kernelbench.child", str(workdir)]

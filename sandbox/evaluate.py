@@ -1,0 +1,367 @@
+"""Evaluate one candidate: static check, reference step, candidate step, verdict.
+
+Both steps run through a Sandbox; the verdict is computed here, in the caller, from the
+output tensors the steps saved (read with `torch.load(weights_only=True)`), so candidate
+code never computes or writes it. Reference outputs are read into memory and deleted
+before the candidate step starts, so the candidate cannot read them. Seeds are drawn fresh
+for every evaluation.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import secrets
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from kernelbench.compare import compare_outputs
+from kernelbench.problem import Problem
+from kernelbench.request import (
+    CANDIDATE_FILE,
+    NONCE_FILE,
+    PROBLEM_FILE,
+    REPORT_FILE,
+    REQUEST_FILE,
+    EvalOptions,
+    StepReport,
+    StepRequest,
+    TimingSpec,
+    TrialSpec,
+)
+from kernelbench.result import ErrorKind, EvalResult, Status, TrialResult
+from kernelbench.static_check import CandidateFileError, check_candidate, detect_backend
+from kernelbench.timing import CPU_TIMING_NOTE
+from sandbox.base import Sandbox, SandboxJob, SandboxLimits, SandboxOutcome
+
+log = logging.getLogger(__name__)
+
+TOO_GOOD_SPEEDUP = 10.0
+DEFAULT_TRIALS = {"cpu": 3, "cuda": 5}
+_STEP_STATUS = {
+    "compile_error": Status.COMPILE_ERROR,
+    "runtime_error": Status.RUNTIME_ERROR,
+    "not_run": Status.NOT_RUN,
+    "rejected": Status.REJECTED,
+}
+
+
+class GpuUnavailable(RuntimeError):
+    """--device cuda was asked for on a machine without a CUDA GPU."""
+
+
+def detect_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _seeds(options: EvalOptions, count: int) -> list[int]:
+    if options.seed is not None:
+        rng = random.Random(options.seed)
+        return [rng.randrange(2**31) for _ in range(count)]
+    return [secrets.randbelow(2**31) for _ in range(count)]
+
+
+def _crash_reason(outcome: SandboxOutcome, what: str) -> str:
+    if outcome.infra_error:
+        return f"sandbox failed: {outcome.infra_error}"
+    if outcome.oom_killed:
+        return f"{what} was killed for exceeding its memory limit"
+    if outcome.signal:
+        hint = ""
+        if outcome.signal == "SIGABRT":
+            hint = " (an abort; in the Triton interpreter often an out-of-bounds access)"
+        elif outcome.signal == "SIGSEGV":
+            hint = " (a segmentation fault: an invalid memory access)"
+        elif outcome.signal in {"SIGKILL", "SIGXCPU"}:
+            hint = " (killed: a resource limit, or the process killed itself)"
+        return f"{what} crashed: killed by {outcome.signal}{hint}"
+    if outcome.returncode not in (0, None):
+        return f"{what} exited with code {outcome.returncode} before the harness finished"
+    return f"{what} exited before the harness finished (os._exit or sys.exit in candidate code?)"
+
+
+def _messages(outcome: SandboxOutcome, details: str = "") -> str:
+    parts = [details.strip()]
+    if outcome.stderr.strip():
+        tail = outcome.stderr.strip()[-3000:]
+        parts.append(f"[stderr]\n{tail}")
+    if outcome.output_truncated:
+        parts.append("[output truncated at the sandbox's cap]")
+    return "\n".join(p for p in parts if p)
+
+
+class _Evaluation:
+    """One evaluation's state; `run()` returns the EvalResult."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        source: str,
+        options: EvalOptions,
+        sandbox: Sandbox,
+        workroot: Path,
+        run_id: str,
+    ) -> None:
+        self.problem = problem
+        self.source = source
+        self.options = options
+        self.sandbox = sandbox
+        self.workroot = workroot
+        self.run_id = run_id
+        self.backend = options.backend or detect_backend(source)
+        self.device = options.device or detect_device()
+        self.result = EvalResult(
+            status=Status.ERROR,
+            problem_id=problem.id,
+            backend=self.backend,
+            device=self.device,
+            sandbox=sandbox.name,
+        )
+
+    def _finish(self, status: Status, reason: str | None = None, **fields: Any) -> EvalResult:
+        self.result.status = status
+        self.result.correct = status == Status.CORRECT
+        self.result.reason = reason
+        for key, value in fields.items():
+            setattr(self.result, key, value)
+        return self.result
+
+    def _run(
+        self, workdir: Path, req: StepRequest, label: str
+    ) -> tuple[SandboxOutcome, StepReport | None]:
+        nonce = secrets.token_hex(16)
+        (workdir / REQUEST_FILE).write_text(req.model_dump_json(), encoding="utf-8")
+        (workdir / NONCE_FILE).write_text(nonce, encoding="utf-8")
+        env = {"TRITON_INTERPRET": "1"} if self.device == "cpu" and self.backend == "triton" else {}
+        limits = SandboxLimits(timeout_s=self.options.timeout_s)
+        if self.options.memory_mb:
+            limits.memory_mb = self.options.memory_mb
+        job = SandboxJob(
+            workdir=workdir,
+            limits=limits,
+            env=env,
+            device=self.device,
+            run_id=self.run_id,
+            label=label,
+        )
+        outcome = self.sandbox.run_step(job)
+        report_path = workdir / REPORT_FILE
+        if outcome.timed_out or not report_path.is_file():
+            return outcome, None
+        try:
+            report = StepReport.model_validate_json(report_path.read_text(encoding="utf-8"))
+        except ValueError:
+            return outcome, None
+        if report.nonce != nonce:
+            log.warning("%s: step report without the harness nonce (forged?)", label)
+            return outcome, None
+        return outcome, report
+
+    def run(self) -> EvalResult:
+        try:
+            static = check_candidate(
+                self.source, self.options.backend, allow_torch_ops=self.options.allow_torch_ops
+            )
+        except CandidateFileError as exc:
+            return self._finish(Status.COMPILE_ERROR, str(exc))
+        self.result.flags.extend(static.warnings)
+        if static.violations:
+            return self._finish(
+                Status.REJECTED, static.violations[0], messages="\n".join(static.violations)
+            )
+        n_first = self.options.trials or DEFAULT_TRIALS[self.device]
+        seeds = _seeds(self.options, n_first + 8)
+        init_seed = seeds.pop()
+        ref_dir = self.workroot / "reference"
+        ref_dir.mkdir()
+        shutil.copyfile(self.problem.path, ref_dir / PROBLEM_FILE)
+        ref_req = StepRequest(
+            step="reference",
+            problem_id=self.problem.id,
+            device=self.device,
+            backend=self.backend,
+            init_seed=init_seed,
+            defaults=self.problem.sizes,
+            check_sizes=self.problem.check_sizes,
+            extra_shapes=self.options.extra_shapes,
+            seeds_first_shape=seeds[:n_first],
+            seed_per_extra_shape=seeds[n_first:],
+            arch=self.options.arch,
+        )
+        outcome, ref = self._run(ref_dir, ref_req, "reference")
+        if ref is None:
+            what = "the reference" + (" timed out" if outcome.timed_out else "")
+            reason = (
+                f"{what} after {self.options.timeout_s:.0f} s"
+                if outcome.timed_out
+                else _crash_reason(outcome, "the reference")
+            )
+            return self._finish(
+                Status.ERROR, reason, error_kind=ErrorKind.BAD_PROBLEM, messages=_messages(outcome)
+            )
+        if ref.status != "ok":
+            return self._finish(
+                Status.ERROR,
+                f"{self.problem.path.name}: {ref.message}",
+                error_kind=ErrorKind.BAD_PROBLEM,
+                messages=_messages(outcome, ref.details),
+            )
+        # Reference outputs into memory; nothing of them stays on disk for the candidate.
+        ref_outputs = {
+            t.trial: torch.load(ref_dir / str(t.output_file), weights_only=True) for t in ref.trials
+        }
+        cand_dir = self.workroot / "candidate"
+        (cand_dir / "out").mkdir(parents=True)
+        for state in (ref_dir / "out").glob("state_*.pt"):
+            shutil.copyfile(state, cand_dir / "out" / state.name)
+        shutil.rmtree(ref_dir)
+        shutil.copyfile(self.problem.path, cand_dir / PROBLEM_FILE)
+        (cand_dir / CANDIDATE_FILE).write_text(self.source, encoding="utf-8")
+        cand_req = StepRequest(
+            step="candidate",
+            problem_id=self.problem.id,
+            device=self.device,
+            backend=self.backend,
+            init_seed=init_seed,
+            arch=self.options.arch,
+            trials=[
+                TrialSpec(trial=t.trial, seed=t.seed, sizes=t.sizes, shape_index=t.shape_index)
+                for t in ref.trials
+            ],
+            timing=TimingSpec(
+                enabled=self.options.timing and self.device == "cuda",
+                trials=self.options.timing_trials,
+                warmup=self.options.timing_warmup,
+                budget_s=self.options.timing_budget_s,
+                torch_compile=self.options.compare_torch_compile,
+            ),
+        )
+        outcome, cand = self._run(cand_dir, cand_req, "candidate")
+        if cand is None:
+            if outcome.timed_out:
+                return self._finish(
+                    Status.TIMEOUT,
+                    f"the candidate ran past its {self.options.timeout_s:.0f} s limit",
+                    messages=_messages(outcome),
+                )
+            return self._finish(
+                Status.RUNTIME_ERROR,
+                _crash_reason(outcome, "the candidate process"),
+                messages=_messages(outcome),
+            )
+        self.result.kernel_launches = cand.kernel_launches
+        if cand.status != "ok":
+            return self._finish(
+                _STEP_STATUS.get(cand.status, Status.ERROR),
+                cand.message,
+                messages=_messages(outcome, cand.details),
+            )
+        self._judge(ref, ref_outputs, cand, cand_dir, outcome)
+        if ref.shapes_dropped:
+            self.result.flags.append(
+                "shapes dropped (the reference fails on them): " + "; ".join(ref.shapes_dropped)
+            )
+        self._timing(cand)
+        return self.result
+
+    def _judge(
+        self,
+        ref: StepReport,
+        ref_outputs: dict[int, Any],
+        cand: StepReport,
+        cand_dir: Path,
+        outcome: SandboxOutcome,
+    ) -> None:
+        by_trial = {t.trial: t for t in cand.trials}
+        trials: list[TrialResult] = []
+        failure: str | None = None
+        for r in ref.trials:
+            c = by_trial.get(r.trial)
+            tr = TrialResult(trial=r.trial, seed=r.seed, sizes=r.sizes, ok=False)
+            if c is None or c.output_file is None:
+                tr.reason = "no output recorded for this trial"
+            elif c.inputs_hash_before != r.inputs_hash_before:
+                self._finish(
+                    Status.ERROR,
+                    "inputs differ between the reference and candidate "
+                    "processes: get_inputs() is not reproducible under a seed",
+                    error_kind=ErrorKind.BAD_PROBLEM,
+                )
+                return
+            elif c.inputs_hash_after != r.inputs_hash_after:
+                tr.reason = "the candidate modified its inputs in place"
+            elif c.aliased_input is not None:
+                tr.reason = f"an output shares memory with input {c.aliased_input} (aliasing)"
+            else:
+                try:
+                    out = torch.load(cand_dir / c.output_file, weights_only=True)
+                except Exception as exc:  # noqa: BLE001 - untrusted file
+                    tr.reason = f"outputs unreadable: {type(exc).__name__}"
+                else:
+                    tr.ok, tr.reason, tr.outputs = compare_outputs(
+                        out, ref_outputs[r.trial], self.problem.tolerance
+                    )
+            trials.append(tr)
+            if not tr.ok and failure is None:
+                failure = f"trial {tr.trial} (seed {tr.seed}, sizes {tr.sizes}): {tr.reason}"
+        self.result.trials = trials
+        self.result.messages = _messages(outcome)
+        if failure is None:
+            self._finish(Status.CORRECT)
+        else:
+            self._finish(Status.INCORRECT, failure)
+
+    def _timing(self, cand: StepReport) -> None:
+        if self.device != "cuda" or cand.timing is None or cand.ref_timing is None:
+            self.result.timing_note = (
+                CPU_TIMING_NOTE if self.device == "cpu" else "not measured (timing disabled)"
+            )
+            return
+        r = self.result
+        r.timing, r.ref_timing = cand.timing, cand.ref_timing
+        r.runtime_ms, r.ref_runtime_ms = cand.timing.mean_ms, cand.ref_timing.mean_ms
+        if cand.timing.mean_ms > 0:
+            r.speedup = cand.ref_timing.mean_ms / cand.timing.mean_ms
+            if cand.ref_compile_timing is not None:
+                r.ref_compile_runtime_ms = cand.ref_compile_timing.mean_ms
+                r.speedup_vs_compile = cand.ref_compile_timing.mean_ms / cand.timing.mean_ms
+            if r.speedup > TOO_GOOD_SPEEDUP:
+                r.flags.append(f"speedup over {TOO_GOOD_SPEEDUP:.0f}x: check for a shortcut")
+
+
+def evaluate(
+    problem: Problem,
+    source: str,
+    options: EvalOptions | None = None,
+    sandbox: Sandbox | None = None,
+    *,
+    keep_dir: Path | None = None,
+    run_id: str = "adhoc",
+) -> EvalResult:
+    """Evaluate candidate `source` against `problem`. Never raises for candidate faults."""
+    from sandbox.base import get_sandbox
+    from sandbox.defaults import default_sandbox_name
+
+    options = options or EvalOptions()
+    device = options.device or detect_device()
+    if device == "cuda" and not torch.cuda.is_available():
+        raise GpuUnavailable("--device cuda needs a CUDA GPU; none is visible (use --device cpu)")
+    owned = sandbox is None
+    box = sandbox or get_sandbox(default_sandbox_name())
+    started = time.perf_counter()
+    workroot = Path(tempfile.mkdtemp(prefix="kw-eval-"))
+    try:
+        result = _Evaluation(problem, source, options, box, workroot, run_id).run()
+    finally:
+        if keep_dir is not None:
+            shutil.copytree(workroot, keep_dir, dirs_exist_ok=True)
+        shutil.rmtree(workroot, ignore_errors=True)
+        if owned:
+            box.close()
+    result.duration_s = round(time.perf_counter() - started, 3)
+    return result

@@ -1,0 +1,73 @@
+"""The tolerance policy (kernelbench.compare)."""
+
+from __future__ import annotations
+
+import torch
+
+from kernelbench.compare import compare_outputs
+
+
+def test_identical_outputs_pass():
+    x = torch.randn(8, 16)
+    ok, reason, checks = compare_outputs(x.clone(), x)
+    assert ok and reason is None and checks[0].max_abs_err == 0.0
+
+
+def test_zero_output_fails_for_tiny_magnitude_reference():
+    # KernelBench #165: reference values ~1e-5 sit far below a fixed atol of 1e-2 or 1e-4.
+    ref = torch.tanh(torch.randn(64, 256)) * 1e-5
+    ok, reason, _ = compare_outputs(torch.zeros_like(ref), ref)
+    assert not ok
+    assert "constant" in reason
+    # ...yet a correct computation at that scale passes.
+    ok, _, _ = compare_outputs(ref * (1 + 1e-6), ref)
+    assert ok
+
+
+def test_constant_output_named_in_reason():
+    ref = torch.randn(100)
+    ok, reason, _ = compare_outputs(torch.full_like(ref, float(ref.mean())), ref)
+    assert not ok and "constant" in reason
+
+
+def test_all_zero_reference_accepts_zeros():
+    ref = torch.zeros(10)
+    assert compare_outputs(torch.zeros(10), ref)[0]
+
+
+def test_shape_dtype_and_count_mismatches():
+    ref = torch.randn(4, 4)
+    assert "shape" in compare_outputs(torch.randn(4, 5), ref)[1]
+    assert "dtype" in compare_outputs(ref.double(), ref)[1]
+    assert "returned 2 output(s), expected 1" in compare_outputs((ref, ref), ref)[1]
+
+
+def test_tuple_outputs_each_compared():
+    a, b = torch.randn(3), torch.randn(5)
+    ok, reason, _ = compare_outputs((a, b + 1), (a, b))
+    assert not ok and reason.startswith("output 1:")
+    assert compare_outputs([a, (b,)], (a, b))[0]
+
+
+def test_nan_and_inf_positions_must_match():
+    ref = torch.tensor([1.0, float("nan"), float("inf"), 2.0])
+    assert compare_outputs(ref.clone(), ref)[0]
+    moved = torch.tensor([float("nan"), 1.0, float("inf"), 2.0])
+    assert "non-finite" in compare_outputs(moved, ref)[1]
+    signed = torch.tensor([1.0, float("nan"), float("-inf"), 2.0])
+    assert not compare_outputs(signed, ref)[0]
+
+
+def test_integer_outputs_must_match_exactly():
+    ref = torch.tensor([1, 2, 3])
+    assert compare_outputs(ref.clone(), ref)[0]
+    assert not compare_outputs(torch.tensor([1, 2, 4]), ref)[0]
+
+
+def test_fp16_uses_looser_default_and_override_applies():
+    ref = torch.randn(1000).half()
+    slightly_off = (ref.float() * 1.005).half()
+    assert compare_outputs(slightly_off, ref)[0]  # 1e-2 for fp16
+    ref32 = torch.randn(1000)
+    assert not compare_outputs(ref32 * 1.005, ref32)[0]  # 1e-4 for fp32
+    assert compare_outputs(ref32 * 1.005, ref32, {"atol": 1e-2, "rtol": 1e-2})[0]

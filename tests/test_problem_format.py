@@ -1,0 +1,107 @@
+"""Problem files: loading, static validation, ids, suites."""
+
+from __future__ import annotations
+
+import pytest
+
+from kernelbench.problem import ProblemError, load_problem
+from kernelbench.registry import list_problems, resolve_problem, solution_path, suite_root
+from tests.conftest import FIXTURES
+
+GOOD = """
+import torch
+import torch.nn as nn
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+    def forward(self, x):
+        return x * 2
+
+batch = 128
+dim = 64 * 4
+CHECK_SIZES = [{"batch": 4}]
+
+def get_inputs():
+    return [torch.randn(batch, dim)]
+
+def get_init_inputs():
+    return []
+"""
+
+
+def test_good_problem_reads_sizes_and_check_sizes(write):
+    p = load_problem(write("level1/3_Double.py", GOOD))
+    assert p.id == "level1/3_Double"
+    assert (p.level, p.number, p.name) == (1, 3, "Double")
+    assert p.sizes == {"batch": 128, "dim": 256}
+    assert p.check_sizes == [{"batch": 4}]
+
+
+@pytest.mark.parametrize(
+    ("source", "fault"),
+    [
+        ("class Model(:\n", "syntax error"),
+        (GOOD.replace("class Model", "class Other"), "no `class Model"),
+        (GOOD.replace("def get_inputs", "def make_inputs"), "no `def get_inputs()"),
+        (GOOD.replace("def get_init_inputs", "def init_inputs"), "no `def get_init_inputs()"),
+        (
+            GOOD.replace("    def forward(self, x):\n        return x * 2\n", "    pass\n"),
+            "no forward()",
+        ),
+        (GOOD.replace('[{"batch": 4}]', '[{"nope": 4}]'), "not a module-level int constant"),
+        (GOOD.replace('[{"batch": 4}]', '{"batch": 4}'), "CHECK_SIZES must be"),
+        (GOOD + "\nTOLERANCE = {'atol': -1}\n", "TOLERANCE values"),
+    ],
+)
+def test_malformed_problem_names_file_and_fault(write, source, fault):
+    path = write("bad.py", source)
+    with pytest.raises(ProblemError) as info:
+        load_problem(path)
+    assert str(path) in str(info.value)
+    assert fault in str(info.value)
+
+
+def test_missing_problem_file(tmp_path):
+    with pytest.raises(ProblemError, match="no such problem file"):
+        load_problem(tmp_path / "nope.py")
+
+
+def test_builtin_ids_resolve_by_stem_number_and_suffix():
+    by_stem = resolve_problem("level1/2_ReLU")
+    assert resolve_problem("level1/2").path == by_stem.path
+    assert resolve_problem("level1/2_ReLU.py").path == by_stem.path
+    assert resolve_problem(str(by_stem.path)).path == by_stem.path
+
+
+def test_unknown_id_suggests_close_matches():
+    with pytest.raises(ProblemError, match="did you mean level1/2_ReLU"):
+        resolve_problem("level1/2_RELU")
+
+
+def test_kernelbench_checkout_loads_by_root_or_inner_folder():
+    root = FIXTURES / "kb_checkout"
+    assert suite_root(root) == suite_root(root / "KernelBench")
+    ids = [p.id for p in list_problems(root)]
+    assert ids == [
+        "level1/12_Swish",
+        "level1/31_Frobenius_norm_",
+        "level2/40_Matmul_Scaling_ResidualAdd",
+    ]
+    assert [p.id for p in list_problems(root, level=2)] == ["level2/40_Matmul_Scaling_ResidualAdd"]
+    p = resolve_problem("level1/12_Swish", root)
+    assert p.check_sizes is None and p.sizes == {"batch_size": 4096, "dim": 393216}
+
+
+def test_not_a_suite_folder(tmp_path):
+    with pytest.raises(ProblemError, match="not a KernelBench-shaped folder"):
+        suite_root(tmp_path)
+
+
+def test_every_builtin_problem_has_solution_and_wrong_twin():
+    problems = list_problems()
+    assert len(problems) >= 8
+    assert {p.level for p in problems} >= {1, 2}
+    for p in problems:
+        assert solution_path(p).is_file()
+        assert solution_path(p, wrong=True).is_file()

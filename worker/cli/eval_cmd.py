@@ -1,0 +1,190 @@
+"""`kwright eval PROBLEM CANDIDATE`: check one candidate kernel against a problem."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.panel import Panel
+from rich.table import Table
+
+from kernelbench.problem import Problem, ProblemError
+from kernelbench.registry import resolve_problem, solution_path
+from kernelbench.request import EvalOptions
+from kernelbench.result import ErrorKind, EvalResult, Status
+from sandbox.base import SandboxUnavailable, get_sandbox
+from sandbox.defaults import default_sandbox_name
+from sandbox.evaluate import GpuUnavailable, evaluate
+from worker.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_NOT_CORRECT,
+    EXIT_OK,
+    JsonFlag,
+    console,
+    fail,
+    print_json,
+)
+from worker.config import get_settings
+
+
+class BackendChoice(StrEnum):
+    triton = "triton"
+    cuda = "cuda"
+
+
+class DeviceChoice(StrEnum):
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+SOLUTION_ALIASES = {"@solution": False, "@wrong": True}
+
+
+def read_candidate(spec: str, problem: Problem) -> tuple[Path, str]:
+    """A candidate file path, or @solution / @wrong for a built-in problem's own files."""
+    path = (
+        solution_path(problem, wrong=SOLUTION_ALIASES[spec])
+        if spec in SOLUTION_ALIASES
+        else Path(spec).expanduser()
+    )
+    if not path.is_file():
+        raise ProblemError(f"{path}: no such candidate file")
+    try:
+        return path, path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProblemError(f"{path}: cannot read candidate: {exc}") from exc
+
+
+def exit_code(result: EvalResult) -> int:
+    if result.status == Status.CORRECT:
+        return EXIT_OK
+    if result.status == Status.ERROR and result.error_kind in (
+        ErrorKind.BAD_PROBLEM,
+        ErrorKind.BAD_CANDIDATE_FILE,
+    ):
+        return EXIT_BAD_INPUT
+    return EXIT_NOT_CORRECT
+
+
+def render(result: EvalResult, candidate: Path) -> None:
+    color = {"correct": "green", "incorrect": "red", "not_run": "yellow"}.get(
+        result.status.value, "red"
+    )
+    lines = [f"[bold {color}]{result.status.value}[/]  {result.problem_id}  <-  {candidate}"]
+    if result.reason:
+        lines.append(f"reason: {result.reason}")
+    lines.append(
+        f"backend {result.backend}, device {result.device}, sandbox {result.sandbox}, "
+        f"{result.duration_s or 0:.1f} s"
+    )
+    if result.speedup is not None:
+        lines.append(
+            f"runtime {result.runtime_ms:.4f} ms vs reference {result.ref_runtime_ms:.4f} ms: "
+            f"speedup {result.speedup:.2f}x"
+        )
+    elif result.timing_note:
+        lines.append(f"timing: {result.timing_note}")
+    for flag in result.flags:
+        lines.append(f"[yellow]flag:[/] {flag}")
+    console.print(Panel("\n".join(lines), title="kwright eval", expand=False))
+    if result.trials:
+        table = Table(show_edge=False)
+        for col in ("trial", "seed", "sizes", "ok", "max abs err", "detail"):
+            table.add_column(col)
+        for t in result.trials:
+            err = max((o.max_abs_err or 0.0 for o in t.outputs), default=None)
+            table.add_row(
+                str(t.trial),
+                str(t.seed),
+                ", ".join(f"{k}={v}" for k, v in t.sizes.items()),
+                "[green]yes[/]" if t.ok else "[red]no[/]",
+                "" if err is None else f"{err:.3g}",
+                t.reason or "",
+            )
+        console.print(table)
+    if result.status not in (Status.CORRECT, Status.INCORRECT) and result.messages:
+        console.print(Panel(result.messages[-4000:], title="messages", expand=False), markup=False)
+
+
+def eval_command(
+    problem: Annotated[
+        str, typer.Argument(help="Problem id (levelN/<name>) or path to a problem .py.")
+    ],
+    candidate: Annotated[
+        str,
+        typer.Argument(
+            help="Candidate .py file, or @solution / @wrong for a built-in problem's "
+            "reference solution / wrong twin."
+        ),
+    ],
+    backend: Annotated[
+        BackendChoice | None, typer.Option(help="Kernel language; default: detected from the file.")
+    ] = None,
+    device: Annotated[
+        DeviceChoice | None,
+        typer.Option(help="Default: cuda when a GPU is visible, else cpu (Triton interpreter)."),
+    ] = None,
+    sandbox: Annotated[
+        str | None, typer.Option(help="local | docker | none (default: $KWRIGHT_SANDBOX or local).")
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=1.0, help="Seconds per harness step.")] = 300.0,
+    suite: Annotated[
+        Path | None, typer.Option(help="Resolve PROBLEM in this KernelBench-shaped folder.")
+    ] = None,
+    trials: Annotated[
+        int | None,
+        typer.Option(min=1, help="Seeded trials on the first shape (default 3 on CPU, 5 on GPU)."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Fix the seeds (debugging; default: fresh random seeds).")
+    ] = None,
+    allow_torch_ops: Annotated[
+        bool,
+        typer.Option(help="Allow high-level torch ops (matmul, softmax, ...) beside the kernels."),
+    ] = False,
+    torch_compile: Annotated[
+        bool, typer.Option(help="On a GPU, also time torch.compile of the reference.")
+    ] = False,
+    keep: Annotated[
+        Path | None, typer.Option(help="Copy the scratch directories here (debugging).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Check CANDIDATE against PROBLEM: correctness on fresh seeds and shapes; timing on a GPU."""
+    try:
+        prob = resolve_problem(problem, suite)
+        cand_path, source = read_candidate(candidate, prob)
+    except ProblemError as exc:
+        fail(str(exc))
+    options = EvalOptions(
+        backend=backend.value if backend else None,
+        device=device.value if device else None,
+        timeout_s=timeout,
+        trials=trials,
+        seed=seed,
+        allow_torch_ops=allow_torch_ops,
+        compare_torch_compile=torch_compile,
+    )
+    name = sandbox or get_settings().sandbox or default_sandbox_name()
+    try:
+        box = get_sandbox(name)
+    except SandboxUnavailable as exc:
+        fail(str(exc))
+    with box:
+        try:
+            result = evaluate(prob, source, options, box, keep_dir=keep)
+        except GpuUnavailable as exc:
+            fail(str(exc))
+    if as_json:
+        print_json(result)
+    else:
+        render(result, cand_path)
+    if exit_code(result) == EXIT_BAD_INPUT:
+        fail(result.reason or "bad input")
+    raise typer.Exit(exit_code(result))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_command)
