@@ -1,0 +1,46 @@
+"""Agent and budget configuration (pydantic), shared by the CLI, the loop and the fleet."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+AgentKind = Literal["baseline", "llm"]
+
+
+class Budget(BaseModel):
+    """Per-job limits, checked between LLM calls (None: no limit)."""
+
+    max_usd: float | None = Field(default=None, ge=0)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_wall_s: float | None = Field(default=None, gt=0)
+
+
+class LLMSettings(BaseModel):
+    """How to reach an OpenAI-compatible endpoint. The API key is never stored here."""
+
+    model: str = "gpt-4o-mini"
+    base_url: str | None = None  # None: the SDK's default (api.openai.com)
+    temperature: float | None = 0.2
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
+    max_tokens: int = Field(default=16000, ge=256)
+    request_timeout_s: float = Field(default=300.0, gt=0)
+    max_retries: int = Field(default=3, ge=0, le=10)
+    structured_output: bool = True  # False: the Judge asks for JSON in text (tolerant parse)
+
+
+class AgentConfig(BaseModel):
+    """Everything that decides how one optimization job runs (stored in run.json)."""
+
+    agent: AgentKind = "baseline"
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    backend: Literal["triton", "cuda"] = "triton"
+    target_gpu: str = "H100"
+    arch: str = "sm_90"
+    rounds: int = Field(default=10, ge=1, le=200)
+    candidates_per_round: int = Field(default=1, ge=1, le=16)
+    patience: int = Field(default=4, ge=1)  # stop after this many rounds without improvement
+    max_repair_rounds: int = Field(default=3, ge=1)  # then go back to the best correct kernel
+    eval_timeout_s: float = Field(default=300.0, gt=0)
+    budget: Budget = Field(default_factory=Budget)

@@ -1,0 +1,229 @@
+"""LLM calls through the `openai` SDK to any OpenAI-compatible endpoint.
+
+Retries: the SDK's own (429, 408, 409, 5xx, timeouts and connection errors, exponential
+backoff from 0.5 s to 8 s, honouring Retry-After), bounded by `LLMSettings.max_retries`.
+A call that still fails raises `LLMError` with a one-line reason and a kind. Usage and
+cost are accounted per call; the job's `Budget` is checked before every call, and a
+request never waits longer than the wall-clock budget has left.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import openai
+from pydantic import BaseModel
+
+from agents.config import Budget, LLMSettings
+from agents.pricing import PriceTable
+
+log = logging.getLogger(__name__)
+
+NO_KEY = "not-needed"  # local OpenAI-compatible servers often need no key; the SDK needs one
+
+
+class LLMError(RuntimeError):
+    """An LLM call failed after the SDK's retries; `kind` says how."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class BudgetExceeded(RuntimeError):
+    """The job's budget is spent; the message says which limit."""
+
+
+class Usage(BaseModel):
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float | None = 0.0  # None once any call had an unknown price
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def plus(self, other: Usage) -> Usage:
+        cost = (
+            None
+            if self.cost_usd is None or other.cost_usd is None
+            else self.cost_usd + other.cost_usd
+        )
+        return Usage(
+            calls=self.calls + other.calls,
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+            cached_tokens=self.cached_tokens + other.cached_tokens,
+            cost_usd=cost,
+        )
+
+
+class LLMReply(BaseModel):
+    text: str
+    finish_reason: str | None = None
+    usage: Usage
+    duration_s: float
+    model: str
+
+
+class BudgetTracker:
+    """Spending of one job (thread-safe; parallel candidates share it)."""
+
+    def __init__(self, budget: Budget, spent: Usage | None = None, elapsed_s: float = 0.0) -> None:
+        self.budget = budget
+        self.spent = spent or Usage()
+        self._started = time.monotonic() - elapsed_s
+        self._lock = threading.Lock()
+
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self._started
+
+    def remaining_wall_s(self) -> float | None:
+        if self.budget.max_wall_s is None:
+            return None
+        return self.budget.max_wall_s - self.elapsed_s()
+
+    def add(self, usage: Usage) -> None:
+        with self._lock:
+            self.spent = self.spent.plus(usage)
+
+    def exceeded(self) -> str | None:
+        """Why the budget is spent, or None."""
+        b, s = self.budget, self.spent
+        if b.max_usd is not None and s.cost_usd is not None and s.cost_usd >= b.max_usd:
+            return f"budget spent: ${s.cost_usd:.4f} of ${b.max_usd:.4f}"
+        if b.max_tokens is not None and s.total_tokens >= b.max_tokens:
+            return f"budget spent: {s.total_tokens} of {b.max_tokens} tokens"
+        remaining = self.remaining_wall_s()
+        if remaining is not None and remaining <= 0:
+            return f"budget spent: {self.elapsed_s():.0f} s of {b.max_wall_s:.0f} s wall time"
+        return None
+
+    def check(self) -> None:
+        reason = self.exceeded()
+        if reason:
+            raise BudgetExceeded(reason)
+
+
+def _error_from(exc: openai.OpenAIError, retries: int) -> LLMError:
+    after = f" after {retries} retries" if retries else ""
+    if isinstance(exc, openai.APITimeoutError):
+        return LLMError("timeout", f"LLM request timed out{after}")
+    if isinstance(exc, openai.APIConnectionError):
+        return LLMError("connection", f"cannot reach the LLM endpoint{after}: {exc}")
+    if isinstance(exc, openai.RateLimitError):
+        return LLMError("rate_limit", f"LLM endpoint kept rate-limiting (429){after}")
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        return LLMError("auth", f"LLM endpoint refused the API key ({exc.status_code})")
+    if isinstance(exc, openai.APIStatusError):
+        kind = "server" if exc.status_code >= 500 else "bad_request"
+        return LLMError(kind, f"LLM endpoint answered {exc.status_code}{after}: {str(exc)[:200]}")
+    if isinstance(exc, openai.APIResponseValidationError):
+        return LLMError(
+            "bad_reply", f"LLM endpoint sent a reply that is not a chat completion: {exc}"
+        )
+    return LLMError("error", f"LLM call failed: {exc}")
+
+
+class LLMClient:
+    """One endpoint + model; `chat()` returns the text and accounts usage against the budget."""
+
+    def __init__(
+        self,
+        settings: LLMSettings,
+        api_key: str | None,
+        tracker: BudgetTracker,
+        prices: PriceTable | None = None,
+    ) -> None:
+        self.settings = settings
+        self.tracker = tracker
+        self.prices = prices or PriceTable.load()
+        self._client = openai.OpenAI(
+            api_key=api_key or NO_KEY,
+            base_url=settings.base_url,
+            max_retries=settings.max_retries,
+            timeout=settings.request_timeout_s,
+        )
+        if self.prices.price_for(settings.model) is None:
+            log.warning(
+                "no price known for model %r: cost is reported as unknown and a $ budget "
+                "cannot be enforced (set KWRIGHT_PRICES_FILE)",
+                settings.model,
+            )
+
+    def _usage(self, raw: Any) -> Usage:
+        if raw is None:
+            return Usage(calls=1, cost_usd=None)
+        details = getattr(raw, "completion_tokens_details", None)
+        prompt_details = getattr(raw, "prompt_tokens_details", None)
+        usage = Usage(
+            calls=1,
+            prompt_tokens=int(getattr(raw, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(raw, "completion_tokens", 0) or 0),
+            reasoning_tokens=int(getattr(details, "reasoning_tokens", 0) or 0),
+            cached_tokens=int(getattr(prompt_details, "cached_tokens", 0) or 0),
+        )
+        usage.cost_usd = self.prices.cost(
+            self.settings.model, usage.prompt_tokens, usage.completion_tokens, usage.cached_tokens
+        )
+        return usage
+
+    def chat(
+        self, messages: list[dict[str, str]], *, response_format: dict[str, Any] | None = None
+    ) -> LLMReply:
+        self.tracker.check()
+        s = self.settings
+        timeout = s.request_timeout_s
+        remaining = self.tracker.remaining_wall_s()
+        if remaining is not None:
+            timeout = max(1.0, min(timeout, remaining))
+        kwargs: dict[str, Any] = {
+            "model": s.model,
+            "messages": messages,
+            "max_completion_tokens": s.max_tokens,
+        }
+        if s.temperature is not None and s.reasoning_effort is None:
+            kwargs["temperature"] = s.temperature
+        if s.reasoning_effort is not None:
+            kwargs["reasoning_effort"] = s.reasoning_effort
+        if response_format is not None:
+            kwargs["response_format"] = response_format
+        started = time.perf_counter()
+        try:
+            response = self._client.with_options(timeout=timeout).chat.completions.create(**kwargs)
+        except openai.OpenAIError as exc:
+            raise _error_from(exc, s.max_retries) from exc
+        except ValueError as exc:  # a 200 whose body is not JSON escapes the SDK as JSONDecodeError
+            raise LLMError(
+                "bad_reply", f"LLM endpoint sent a body that is not JSON: {exc}"
+            ) from exc
+        duration = time.perf_counter() - started
+        if not isinstance(response, openai.types.chat.ChatCompletion) or not response.choices:
+            raise LLMError("bad_reply", "LLM endpoint sent a reply with no choices")
+        usage = self._usage(response.usage)
+        self.tracker.add(usage)
+        choice = response.choices[0]
+        content = getattr(getattr(choice, "message", None), "content", None)
+        text = content if isinstance(content, str) else ""
+        log.info(
+            "LLM %s: %d+%d tokens in %.1f s (%s)",
+            s.model,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            duration,
+            choice.finish_reason,
+        )
+        return LLMReply(
+            text=text,
+            finish_reason=choice.finish_reason,
+            usage=usage,
+            duration_s=duration,
+            model=response.model or s.model,
+        )

@@ -1,0 +1,325 @@
+"""The optimization loop for one problem: propose, evaluate, judge, repeat; keep the best.
+
+Each round the Coder proposes `candidates_per_round` candidates (in parallel threads),
+each is evaluated in the sandbox, the round's pick (its best correct candidate, else its
+first with code) is reviewed by the Judge (repair mode if failing, optimize mode if
+correct), and the next round builds on that pick and the Judge's feedback. After
+`max_repair_rounds` failing rounds in a row the Coder is sent back to the best correct
+kernel. The loop stops after `rounds`, after `patience` rounds without improvement, when
+the Judge has nothing further to suggest, when the budget is spent, or when the LLM
+endpoint keeps failing (the job then ends `failed`, keeping every finished attempt).
+
+Every attempt is recorded in the run directory as it finishes; a resumed run reloads
+finished attempts and redoes nothing that finished.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Literal
+
+from agents.config import AgentConfig
+from agents.judge import fallback_feedback
+from agents.llm import BudgetExceeded, BudgetTracker, LLMError, Usage
+from agents.protocols import (
+    AttemptView,
+    Coder,
+    CoderContext,
+    Feedback,
+    Judge,
+    JudgeContext,
+    Proposal,
+    Review,
+)
+from agents.ranking import is_better, pick_of_round
+from agents.rundir import AttemptRecord, BestInfo, FinishedAttempt, ProblemDir, ProblemResult
+from kernelbench.problem import Problem
+from kernelbench.request import EvalOptions
+from kernelbench.result import EvalResult
+from sandbox.base import Sandbox
+from sandbox.evaluate import evaluate
+
+log = logging.getLogger(__name__)
+
+# LLM failures that end the job (the endpoint is unusable); others are fed back as failures.
+FATAL_LLM_ERRORS = {"auth", "connection", "server", "rate_limit", "timeout", "bad_request"}
+
+
+@dataclass
+class Progress:
+    """One update for a live view: where the loop is and how it is doing."""
+
+    problem_id: str
+    round: int
+    rounds: int
+    phase: str  # "coder" | "eval" | "judge" | "round done" | "done"
+    last_status: str | None = None
+    best_status: str | None = None
+    best_speedup: float | None = None
+    usage: Usage = field(default_factory=Usage)
+    message: str = ""
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+class Evaluator:
+    """Evaluates candidate sources for one job through one sandbox."""
+
+    def __init__(self, sandbox: Sandbox, options: EvalOptions, run_id: str = "adhoc") -> None:
+        self.sandbox = sandbox
+        self.options = options
+        self.run_id = run_id
+
+    def __call__(self, problem: Problem, source: str) -> EvalResult:
+        return evaluate(problem, source, self.options, self.sandbox, run_id=self.run_id)
+
+
+class _Stop(Exception):
+    def __init__(self, reason: str, failed: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.failed = failed
+
+
+class ProblemLoop:
+    def __init__(
+        self,
+        problem: Problem,
+        config: AgentConfig,
+        coder: Coder,
+        judge: Judge,
+        evaluator: Callable[[Problem, str], EvalResult],
+        pdir: ProblemDir,
+        tracker: BudgetTracker,
+        progress: ProgressCallback | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> None:
+        self.problem = problem
+        self.source = problem.source()
+        self.config = config
+        self.coder = coder
+        self.judge = judge
+        self.evaluator = evaluator
+        self.pdir = pdir
+        self.tracker = tracker
+        self.progress = progress or (lambda p: None)
+        self.cancelled = cancelled or (lambda: False)
+        self.finished: list[FinishedAttempt] = []
+        self.best: FinishedAttempt | None = None
+
+    # ------------------------------------------------------------------ state
+    def _usage(self) -> Usage:
+        total = Usage()
+        for f in self.finished:
+            total = total.plus(f.record.coder_usage)
+            if f.record.judge_usage is not None:
+                total = total.plus(f.record.judge_usage)
+        return total
+
+    def _emit(self, rnd: int, phase: str, last: str | None = None, message: str = "") -> None:
+        best = self.best.record if self.best else None
+        self.progress(
+            Progress(
+                problem_id=self.problem.id,
+                round=rnd,
+                rounds=self.config.rounds,
+                phase=phase,
+                last_status=last,
+                best_status=best.status if best else None,
+                best_speedup=best.speedup if best else None,
+                usage=self._usage(),
+                message=message,
+            )
+        )
+
+    def _round(self, rnd: int) -> list[FinishedAttempt]:
+        return [f for f in self.finished if f.record.round == rnd]
+
+    def _judged(self, rnd: int) -> FinishedAttempt | None:
+        return next((f for f in self._round(rnd) if f.record.judged), None)
+
+    def _consider_best(self, f: FinishedAttempt) -> bool:
+        if is_better(f.view, self.best.view if self.best else None):
+            self.best = f
+            return True
+        return False
+
+    # ------------------------------------------------------------------ attempts
+    def _attempt_number(self, rnd: int, index: int) -> int:
+        return (rnd - 1) * self.config.candidates_per_round + index + 1
+
+    def _run_attempt(self, ctx: CoderContext) -> FinishedAttempt:
+        number = self._attempt_number(ctx.round, ctx.candidate_index)
+        self.pdir.start_attempt(number)
+        started = time.perf_counter()
+        try:
+            proposal = self.coder.propose(ctx)
+        except LLMError as exc:
+            if exc.kind in FATAL_LLM_ERRORS:
+                raise _Stop(str(exc), failed=True) from exc
+            proposal = Proposal(failure=str(exc))
+        coder_s = time.perf_counter() - started
+        path = self.pdir.write_proposal(number, proposal)
+        record = AttemptRecord(
+            attempt=number,
+            round=ctx.round,
+            index=ctx.candidate_index,
+            status="no_candidate",
+            reason=proposal.failure,
+            coder_usage=proposal.usage,
+            coder_s=round(coder_s, 3),
+            prompt_chars=len(proposal.prompt),
+            prompt_tokens=proposal.usage.prompt_tokens or None,
+        )
+        result: EvalResult | None = None
+        if proposal.source is not None and path is not None:
+            self._emit(ctx.round, "eval")
+            t0 = time.perf_counter()
+            result = self.evaluator(self.problem, proposal.source)
+            record.eval_s = round(time.perf_counter() - t0, 3)
+            self.pdir.write_eval(number, result)
+            record.status = result.status.value
+            record.correct = result.correct
+            record.speedup = result.speedup
+            record.reason = result.reason
+            record.candidate_path = str(path)
+        self.pdir.finish_attempt(record)
+        view = AttemptView(
+            attempt=number,
+            round=ctx.round,
+            source=proposal.source,
+            failure=proposal.failure,
+            result=result,
+        )
+        return FinishedAttempt(record=record, view=view)
+
+    def _review(self, pick: FinishedAttempt) -> Feedback:
+        ctx = JudgeContext(
+            problem=self.problem,
+            problem_source=self.source,
+            config=self.config,
+            round=pick.record.round,
+            attempt=pick.view,
+            best=self.best.view if self.best else None,
+        )
+        started = time.perf_counter()
+        try:
+            review = self.judge.review(ctx)
+        except LLMError as exc:
+            if exc.kind in FATAL_LLM_ERRORS:
+                raise _Stop(str(exc), failed=True) from exc
+            mode = "optimize" if pick.view.correct else "repair"
+            review = Review(feedback=fallback_feedback(mode, str(exc), pick.view.failure))
+        self.pdir.write_review(pick.record, review, time.perf_counter() - started)
+        pick.feedback = review.feedback
+        return review.feedback
+
+    # ------------------------------------------------------------------ rounds
+    def _context_for(self, rnd: int, index: int) -> CoderContext:
+        previous = self._judged(rnd - 1) if rnd > 1 else None
+        failing_streak = 0
+        for r in range(rnd - 1, 0, -1):
+            judged = self._judged(r)
+            if judged is None or judged.view.correct:
+                break
+            failing_streak += 1
+        reverted = (
+            self.best is not None
+            and previous is not None
+            and not previous.view.correct
+            and failing_streak >= self.config.max_repair_rounds
+        )
+        base = self.best if reverted and self.best else previous
+        return CoderContext(
+            problem=self.problem,
+            problem_source=self.source,
+            config=self.config,
+            round=rnd,
+            candidate_index=index,
+            previous=base.view if base else None,
+            feedback=base.feedback if base else None,
+            best=self.best.view if self.best else None,
+            reverted=reverted,
+        )
+
+    def _play_round(self, rnd: int) -> FinishedAttempt:
+        done = {f.record.index for f in self._round(rnd)}
+        todo = [i for i in range(self.config.candidates_per_round) if i not in done]
+        if todo:
+            self.tracker.check()
+            self._emit(rnd, "coder")
+            contexts = [self._context_for(rnd, i) for i in todo]
+            if len(contexts) == 1:
+                results = [self._run_attempt(contexts[0])]
+            else:
+                with ThreadPoolExecutor(max_workers=len(contexts)) as pool:
+                    results = list(pool.map(self._run_attempt, contexts))
+            self.finished.extend(results)
+            self.finished.sort(key=lambda f: f.record.attempt)
+        round_attempts = self._round(rnd)
+        pick_view = pick_of_round([f.view for f in round_attempts])
+        pick = next(f for f in round_attempts if f.view.attempt == pick_view.attempt)
+        self._emit(rnd, "judge", pick.record.status)
+        self.tracker.check()
+        self._review(pick)
+        return pick
+
+    def run(self) -> ProblemResult:
+        started = time.perf_counter()
+        self.finished = self.pdir.load()  # best-so-far is replayed round by round below
+        status: Literal["done", "failed", "cancelled"] = "done"
+        reason = f"finished {self.config.rounds} rounds"
+        rounds_run, stale = 0, 0
+        try:
+            for rnd in range(1, self.config.rounds + 1):
+                if self.cancelled():
+                    raise _Stop("cancelled")
+                already = self._judged(rnd)
+                pick = already or self._play_round(rnd)
+                rounds_run = rnd
+                improved = [self._consider_best(f) for f in self._round(rnd)]
+                stale = 0 if any(improved) else stale + 1
+                self._emit(rnd, "round done", pick.record.status)
+                if pick.feedback is not None and pick.feedback.stop:
+                    reason = "the Judge has no further suggestion"
+                    break
+                if stale >= self.config.patience and self.best is not None:
+                    reason = f"no improvement in {stale} rounds"
+                    break
+        except BudgetExceeded as exc:
+            reason = str(exc)
+        except _Stop as exc:
+            reason = exc.reason
+            if exc.reason == "cancelled":
+                status = "cancelled"
+            elif exc.failed:
+                status = "failed"
+        for f in self.finished:  # attempts of a round cut short (budget, errors) count too
+            self._consider_best(f)
+        result = ProblemResult(
+            problem_id=self.problem.id,
+            status=status,
+            stop_reason=reason,
+            attempts=[f.record for f in self.finished],
+            rounds_run=rounds_run,
+            usage=self._usage(),
+            duration_s=round(time.perf_counter() - started, 3),
+        )
+        if self.best is not None and self.best.record.candidate_path:
+            b = self.best
+            result.best = BestInfo(
+                attempt=b.record.attempt,
+                round=b.record.round,
+                status=b.record.status,
+                correct=b.record.correct,
+                speedup=b.record.speedup,
+                runtime_ms=b.view.result.runtime_ms if b.view.result else None,
+                candidate_path=b.record.candidate_path,
+            )
+        self._emit(rounds_run, "done", message=reason)
+        return result

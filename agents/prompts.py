@@ -1,0 +1,173 @@
+"""Render the Coder's and the Judge's prompts (jinja2 templates in agents/templates/)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from agents.protocols import CoderContext, Feedback, JudgeContext
+from kernelbench.result import EvalResult, Status
+
+MAX_MESSAGES_CHARS = 3000
+PROFILE_SUMMARY_CHARS = 1500
+BACKEND_NAMES = {"triton": "Triton", "cuda": "CUDA C"}
+
+
+@cache
+def _env() -> Environment:
+    return Environment(
+        loader=PackageLoader("agents", "templates"),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def render(template: str, **values: Any) -> str:
+    return _env().get_template(template).render(**values).strip() + "\n"
+
+
+class TargetInfo:
+    """The target GPU as the prompts describe it."""
+
+    def __init__(self, name: str, arch: str) -> None:
+        self.name = name
+        self.arch = arch
+
+    def lines(self) -> list[str]:
+        return [f"GPU: {self.name} ({self.arch})"]
+
+
+def trim_middle(text: str, limit: int) -> str:
+    """Keep the start and the end of a long text (errors sit at both ends)."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    head = limit // 3
+    return (
+        text[:head] + f"\n[... {len(text) - limit} characters cut ...]\n" + text[-(limit - head) :]
+    )
+
+
+def verdict_text(result: EvalResult | None, failure: str | None = None) -> str:
+    """The verdict as the agents read it: status, reason, mismatch stats, output verbatim."""
+    if result is None:
+        return f"no candidate: {failure or 'the Coder produced no code'}"
+    lines = [f"status: {result.status.value}"]
+    if result.reason:
+        lines.append(f"reason: {result.reason}")
+    failing = [t for t in result.trials if not t.ok]
+    if result.status == Status.INCORRECT and failing:
+        for t in failing[:3]:
+            worst = max(t.outputs, key=lambda o: o.mismatched, default=None)
+            stats = ""
+            if worst is not None and worst.numel:
+                stats = (
+                    f" — {worst.mismatched}/{worst.numel} values off, max abs err "
+                    f"{worst.max_abs_err or 0.0:.3g}, max rel err {worst.max_rel_err or 0.0:.3g}"
+                )
+            lines.append(f"trial {t.trial} sizes {t.sizes}: {t.reason}{stats}")
+        passed = len(result.trials) - len(failing)
+        lines.append(f"{passed} of {len(result.trials)} trials passed")
+    lines.extend(f"flag: {f}" for f in result.flags)
+    if result.messages and result.status not in (Status.CORRECT, Status.INCORRECT):
+        lines.append(
+            "output:\n```text\n" + trim_middle(result.messages, MAX_MESSAGES_CHARS) + "\n```"
+        )
+    return "\n".join(lines)
+
+
+def timing_text(result: EvalResult | None) -> str:
+    if result is None or result.speedup is None:
+        note = result.timing_note if result is not None else None
+        return note or "not measured"
+    return (
+        f"candidate {result.runtime_ms:.4f} ms, reference {result.ref_runtime_ms:.4f} ms "
+        f"(speedup {result.speedup:.2f}x)"
+    )
+
+
+def feedback_text(feedback: Feedback) -> str:
+    lines = [feedback.summary]
+    if feedback.mode == "repair":
+        if feedback.critical_issue:
+            lines.append(f"Critical issue: {feedback.critical_issue}")
+        if feedback.why:
+            lines.append(f"Why it matters: {feedback.why}")
+        if feedback.minimal_fix:
+            lines.append(f"Minimal fix: {feedback.minimal_fix}")
+    else:
+        if feedback.bottleneck:
+            lines.append(f"Bottleneck: {feedback.bottleneck}")
+        if feedback.method:
+            lines.append(f"Method: {feedback.method}")
+        lines.extend(f"{i}. {step}" for i, step in enumerate(feedback.plan, 1))
+    return "\n".join(lines)
+
+
+def coder_messages(ctx: CoderContext) -> list[dict[str, str]]:
+    cfg = ctx.config
+    target = TargetInfo(cfg.target_gpu, cfg.arch)
+    system = render(
+        "coder_system.j2",
+        backend=cfg.backend,
+        backend_name=BACKEND_NAMES[cfg.backend],
+        target=target,
+        arch=cfg.arch,
+    )
+    previous = ctx.previous
+    user = render(
+        "coder_round.j2",
+        problem=ctx.problem,
+        problem_source=ctx.problem_source.strip(),
+        target_lines=target.lines(),
+        previous=previous,
+        verdict=verdict_text(previous.result, previous.failure) if previous else "",
+        feedback=ctx.feedback,
+        feedback_text=feedback_text(ctx.feedback) if ctx.feedback else "",
+        reverted=ctx.reverted,
+        best=ctx.best,
+        max_repair_rounds=cfg.max_repair_rounds,
+    )
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def judge_messages(
+    ctx: JudgeContext, mode: str, *, structured: bool, keys: str
+) -> list[dict[str, str]]:
+    cfg = ctx.config
+    target = TargetInfo(cfg.target_gpu, cfg.arch)
+    system = render(
+        "judge_system.j2",
+        backend_name=BACKEND_NAMES[cfg.backend],
+        target=target,
+        arch=cfg.arch,
+        mode=mode,
+        structured=structured,
+        keys=keys,
+    )
+    result = ctx.attempt.result
+    profile = result.profile if result is not None else None
+    user = render(
+        "judge_user.j2",
+        problem=ctx.problem,
+        problem_source=ctx.problem_source.strip(),
+        round=ctx.round,
+        attempt=ctx.attempt,
+        verdict=verdict_text(result, ctx.attempt.failure),
+        mode=mode,
+        timing=timing_text(result),
+        arch=cfg.arch,
+        profile_source=None,
+        profile_summary=profile.summary(PROFILE_SUMMARY_CHARS)
+        if profile
+        else "no profile available",
+    )
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def as_markdown(messages: list[dict[str, str]]) -> str:
+    """A prompt as one readable file (prompt.md in the run directory)."""
+    return "\n\n".join(f"<!-- {m['role']} -->\n{m['content']}" for m in messages)

@@ -1,0 +1,211 @@
+"""The run directory: everything a job did, on disk, resumable.
+
+    $KWRIGHT_HOME/runs/<run_id>/run.json
+    $KWRIGHT_HOME/runs/<run_id>/<problem id>/<attempt>/
+        prompt.md  reply.md  candidate.py  eval.json  profile.json
+        judge_prompt.md  judge_reply.md  feedback.json  attempt.json
+
+`attempt.json` is written last (atomically) and marks the attempt finished; a directory
+without it is a partial attempt that is discarded and redone on resume. An attempt whose
+`attempt.json` exists is never redone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from agents.config import AgentConfig
+from agents.llm import Usage
+from agents.protocols import AttemptView, Feedback, Proposal, Review
+from kernelbench.result import EvalResult
+
+log = logging.getLogger(__name__)
+
+RUN_SCHEMA_VERSION = 1
+ATTEMPT_FILE = "attempt.json"
+
+
+def new_run_id() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class AttemptRecord(BaseModel):
+    attempt: int
+    round: int
+    index: int = 0  # which of the round's parallel candidates
+    status: str  # an EvalResult status, or "no_candidate"
+    correct: bool = False
+    speedup: float | None = None
+    reason: str | None = None
+    candidate_path: str | None = None
+    coder_usage: Usage = Field(default_factory=Usage)
+    judge_usage: Usage | None = None
+    coder_s: float = 0.0
+    eval_s: float = 0.0
+    judge_s: float | None = None
+    prompt_chars: int = 0
+    prompt_tokens: int | None = None
+    judged: bool = False
+    feedback_mode: str | None = None
+    finished_at: str = Field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
+
+
+class BestInfo(BaseModel):
+    attempt: int
+    round: int
+    status: str
+    correct: bool
+    speedup: float | None = None
+    runtime_ms: float | None = None
+    candidate_path: str
+
+
+class ProblemResult(BaseModel):
+    problem_id: str
+    status: Literal["done", "failed", "cancelled"] = "done"
+    stop_reason: str = ""
+    best: BestInfo | None = None
+    attempts: list[AttemptRecord] = Field(default_factory=list)
+    rounds_run: int = 0
+    usage: Usage = Field(default_factory=Usage)
+    duration_s: float = 0.0
+
+
+class RunInfo(BaseModel):
+    schema_version: int = RUN_SCHEMA_VERSION
+    run_id: str
+    created_at: str = Field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
+    updated_at: str | None = None
+    status: Literal["running", "done", "failed", "interrupted"] = "running"
+    config: AgentConfig
+    problems: list[str] = Field(default_factory=list)
+    results: dict[str, ProblemResult] = Field(default_factory=dict)
+    usage: Usage = Field(default_factory=Usage)
+
+
+class FinishedAttempt(BaseModel):
+    record: AttemptRecord
+    view: AttemptView
+    feedback: Feedback | None = None
+
+
+class ProblemDir:
+    """One problem's attempts inside a run directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def attempt_dir(self, attempt: int) -> Path:
+        return self.root / f"{attempt:03d}"
+
+    def start_attempt(self, attempt: int) -> Path:
+        d = self.attempt_dir(attempt)
+        if d.exists():
+            shutil.rmtree(d)  # a partial attempt from an interrupted run
+        d.mkdir(parents=True)
+        return d
+
+    def write_proposal(self, attempt: int, proposal: Proposal) -> Path | None:
+        d = self.attempt_dir(attempt)
+        write_atomic(d / "prompt.md", proposal.prompt)
+        write_atomic(d / "reply.md", proposal.reply)
+        if proposal.source is None:
+            return None
+        path = d / "candidate.py"
+        write_atomic(path, proposal.source)
+        return path
+
+    def write_eval(self, attempt: int, result: EvalResult) -> None:
+        d = self.attempt_dir(attempt)
+        write_atomic(d / "eval.json", result.model_dump_json(indent=2))
+        if result.profile is not None:
+            write_atomic(d / "profile.json", result.profile.model_dump_json(indent=2))
+
+    def finish_attempt(self, record: AttemptRecord) -> None:
+        record.finished_at = dt.datetime.now(dt.UTC).isoformat()
+        write_atomic(
+            self.attempt_dir(record.attempt) / ATTEMPT_FILE, record.model_dump_json(indent=2)
+        )
+
+    def write_review(self, record: AttemptRecord, review: Review, seconds: float) -> None:
+        d = self.attempt_dir(record.attempt)
+        write_atomic(d / "feedback.json", review.feedback.model_dump_json(indent=2))
+        if review.prompt:
+            write_atomic(d / "judge_prompt.md", review.prompt)
+            write_atomic(d / "judge_reply.md", review.reply)
+        record.judged = True
+        record.judge_usage = review.usage
+        record.judge_s = round(seconds, 3)
+        record.feedback_mode = review.feedback.mode
+        self.finish_attempt(record)
+
+    def load(self) -> list[FinishedAttempt]:
+        """Finished attempts in order; partial attempt directories are removed."""
+        found: list[FinishedAttempt] = []
+        if not self.root.is_dir():
+            return found
+        for d in sorted(p for p in self.root.iterdir() if p.is_dir() and p.name.isdigit()):
+            marker = d / ATTEMPT_FILE
+            if not marker.is_file():
+                log.info("discarding partial attempt %s", d)
+                shutil.rmtree(d)
+                continue
+            record = AttemptRecord.model_validate_json(marker.read_text(encoding="utf-8"))
+            cand = d / "candidate.py"
+            result = None
+            if (d / "eval.json").is_file():
+                result = EvalResult.model_validate_json(
+                    (d / "eval.json").read_text(encoding="utf-8")
+                )
+            feedback = None
+            if (d / "feedback.json").is_file():
+                feedback = Feedback.model_validate_json(
+                    (d / "feedback.json").read_text(encoding="utf-8")
+                )
+            view = AttemptView(
+                attempt=record.attempt,
+                round=record.round,
+                source=cand.read_text(encoding="utf-8") if cand.is_file() else None,
+                failure=record.reason if record.status == "no_candidate" else None,
+                result=result,
+            )
+            found.append(FinishedAttempt(record=record, view=view, feedback=feedback))
+        return found
+
+
+class RunDir:
+    def __init__(self, home: Path, run_id: str) -> None:
+        self.run_id = run_id
+        self.root = home / "runs" / run_id
+
+    @property
+    def info_path(self) -> Path:
+        return self.root / "run.json"
+
+    def exists(self) -> bool:
+        return self.info_path.is_file()
+
+    def problem(self, problem_id: str) -> ProblemDir:
+        return ProblemDir(self.root / problem_id)
+
+    def load_info(self) -> RunInfo:
+        return RunInfo.model_validate_json(self.info_path.read_text(encoding="utf-8"))
+
+    def save_info(self, info: RunInfo) -> None:
+        info.updated_at = dt.datetime.now(dt.UTC).isoformat()
+        write_atomic(self.info_path, info.model_dump_json(indent=2))

@@ -1,0 +1,117 @@
+"""Run a job in-process: one optimization loop per problem, recorded in one run directory.
+
+The fleet (worker/) runs the same `run_problem` inside Celery tasks; `kwright run` calls
+`run_job` directly. The budget applies per problem (each problem is one job in the
+fleet). A run can be resumed by id: problems already finished are skipped, and finished
+attempts of the others are never redone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from agents.config import AgentConfig
+from agents.factory import make_agents
+from agents.llm import BudgetTracker, Usage
+from agents.loop import Evaluator, ProblemLoop, ProgressCallback
+from agents.rundir import ProblemResult, RunDir, RunInfo, new_run_id
+from kernelbench.problem import Problem
+from kernelbench.request import EvalOptions
+from sandbox.base import Sandbox
+
+log = logging.getLogger(__name__)
+
+
+def eval_options(config: AgentConfig, device: str | None) -> EvalOptions:
+    return EvalOptions(
+        backend=config.backend,
+        device=device,
+        timeout_s=config.eval_timeout_s,
+        arch=config.arch,
+    )
+
+
+def run_problem(
+    problem: Problem,
+    config: AgentConfig,
+    rundir: RunDir,
+    sandbox: Sandbox,
+    *,
+    api_key: str | None = None,
+    device: str | None = None,
+    progress: ProgressCallback | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> ProblemResult:
+    pdir = rundir.problem(problem.id)
+    previous = pdir.load()
+    spent = Usage()
+    for f in previous:  # a resumed problem keeps what it already spent
+        spent = spent.plus(f.record.coder_usage)
+        if f.record.judge_usage is not None:
+            spent = spent.plus(f.record.judge_usage)
+    tracker = BudgetTracker(config.budget, spent=spent)
+    coder, judge = make_agents(config, tracker, api_key)
+    evaluator = Evaluator(sandbox, eval_options(config, device), run_id=rundir.run_id)
+    loop = ProblemLoop(problem, config, coder, judge, evaluator, pdir, tracker, progress, cancelled)
+    return loop.run()
+
+
+def run_job(
+    problems: list[Problem],
+    config: AgentConfig,
+    home: Path,
+    sandbox: Sandbox,
+    *,
+    run_id: str | None = None,
+    api_key: str | None = None,
+    device: str | None = None,
+    progress: ProgressCallback | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> tuple[RunDir, RunInfo]:
+    rundir = RunDir(home, run_id or new_run_id())
+    if rundir.exists():
+        info = rundir.load_info()
+        info.status = "running"
+    else:
+        info = RunInfo(run_id=rundir.run_id, config=config, problems=[p.id for p in problems])
+    rundir.save_info(info)
+    try:
+        for problem in problems:
+            done = info.results.get(problem.id)
+            if done is not None and done.status == "done":
+                log.info("%s: already finished in run %s", problem.id, rundir.run_id)
+                continue
+            result = run_problem(
+                problem,
+                info.config,
+                rundir,
+                sandbox,
+                api_key=api_key,
+                device=device,
+                progress=progress,
+                cancelled=cancelled,
+            )
+            info.results[problem.id] = result
+            info.usage = _total(info)
+            rundir.save_info(info)
+            if result.status == "cancelled":
+                break
+    except KeyboardInterrupt:
+        info.status = "interrupted"
+        rundir.save_info(info)
+        raise
+    statuses = {r.status for r in info.results.values()}
+    info.status = "failed" if "failed" in statuses else "done"
+    if "cancelled" in statuses:
+        info.status = "interrupted"
+    rundir.save_info(info)
+    return rundir, info
+
+
+def _total(info: RunInfo) -> Usage:
+    total = Usage()
+    for r in info.results.values():
+        total = total.plus(r.usage)
+    return total
