@@ -1,0 +1,206 @@
+"""Read a reference `Model` as a graph: the child-process side of the baseline Coder.
+
+`python -m agents.baseline.analyze WORKDIR` imports the problem file named in
+`WORKDIR/request.json`, builds `Model(*get_init_inputs())` at the problem's first CPU
+check shape, traces `forward` with torch.fx, runs the traced graph once on seeded inputs
+to record every node's result (tensor shape and dtype, or the Python value), and writes
+`WORKDIR/analysis.json`. Importing and tracing execute problem code, which is user input:
+the parent (`agents.baseline.reading`) runs this in a child process with a scrubbed
+environment, CPU and wall-clock limits, so a reference that hangs or crashes cannot take
+the worker down. Nothing here generates or runs candidate code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+REQUEST = "request.json"
+RESULT = "analysis.json"
+# Module attributes worth recording (scalars and small tuples); tensors are listed apart.
+_ATTR_TYPES = (bool, int, float, str, type(None))
+
+log = logging.getLogger(__name__)
+
+
+def _qualname(target: Any) -> str:
+    from torch.fx.node import _get_qualified_name
+
+    try:
+        return str(_get_qualified_name(target))
+    except Exception:  # noqa: BLE001 - exotic callables: fall back to a readable name
+        mod = getattr(target, "__module__", None) or ""
+        name = getattr(target, "__name__", None) or repr(target)
+        return f"{mod}.{name}" if mod else name
+
+
+def encode_arg(value: Any) -> Any:
+    """An fx argument as JSON: node references, scalars, lists, dtypes, slices."""
+    import torch
+    import torch.fx
+
+    if isinstance(value, torch.fx.Node):
+        return {"node": value.name}
+    if isinstance(value, bool | int | float | str) or value is None:
+        if isinstance(value, float) and math.isnan(value):
+            return {"float": "nan"}
+        if isinstance(value, float) and value in (float("inf"), float("-inf")):
+            return {"float": "inf" if value > 0 else "-inf"}
+        return value
+    if isinstance(value, list | tuple):
+        return {"list": [encode_arg(v) for v in value]}
+    if isinstance(value, dict):
+        return {"dict": {str(k): encode_arg(v) for k, v in value.items()}}
+    if isinstance(value, torch.dtype):
+        return {"dtype": str(value).removeprefix("torch.")}
+    if isinstance(value, slice):
+        return {"slice": [encode_arg(value.start), encode_arg(value.stop), encode_arg(value.step)]}
+    if value is Ellipsis:
+        return {"ellipsis": True}
+    if isinstance(value, torch.device):
+        return {"device": str(value)}
+    if isinstance(value, torch.memory_format | torch.layout):
+        return {"ignored": str(value)}
+    if isinstance(value, torch.Tensor):
+        return {"tensor_constant": list(value.shape)}
+    return {"unsupported": type(value).__name__}
+
+
+def describe(value: Any) -> dict[str, Any]:
+    """What a node produced when the traced graph ran."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return {
+            "kind": "tensor",
+            "shape": list(value.shape),
+            "dtype": str(value.dtype).removeprefix("torch."),
+            "contiguous": bool(value.is_contiguous()),
+        }
+    if isinstance(value, torch.Size):
+        return {"kind": "scalar", "value": list(value)}
+    if isinstance(value, bool | int | float) or value is None:
+        return {"kind": "scalar", "value": encode_arg(value)}
+    if isinstance(value, list | tuple):
+        return {"kind": "tuple", "items": [describe(v) for v in value]}
+    return {"kind": "other", "type": type(value).__name__}
+
+
+def describe_module(module: Any) -> dict[str, Any]:
+    attrs: dict[str, Any] = {}
+    for key, val in vars(module).items():
+        if key.startswith("_"):
+            continue
+        if isinstance(val, _ATTR_TYPES) or (
+            isinstance(val, tuple) and all(isinstance(v, _ATTR_TYPES) for v in val)
+        ):
+            attrs[key] = encode_arg(val)
+    params = {name: list(p.shape) for name, p in module.named_parameters(recurse=False)}
+    buffers = {
+        name: list(b.shape) for name, b in module.named_buffers(recurse=False) if b is not None
+    }
+    cls = type(module)
+    return {
+        "type": cls.__name__,
+        "qualname": f"{cls.__module__}.{cls.__qualname__}",
+        "attrs": attrs,
+        "params": params,
+        "buffers": buffers,
+        "training": bool(module.training),
+    }
+
+
+def analyze(
+    problem_path: Path,
+    defaults: dict[str, int],
+    check_sizes: list[dict[str, int]] | None,
+    seed: int,
+) -> dict[str, Any]:
+    import torch
+    import torch.fx
+
+    from kernelbench.loading import load_module, make_init_inputs, make_inputs, seed_all
+    from kernelbench.sizes import plan_shapes
+
+    module = load_module(problem_path, "kw_baseline_problem")
+    sizes = plan_shapes(module, defaults, check_sizes, "cpu", extra_shapes=False)[0][0]
+    init = make_init_inputs(module, sizes)
+    seed_all(seed)
+    model = module.Model(*init)
+    inputs = make_inputs(module, sizes, seed, "cpu")
+    try:
+        graph_module = torch.fx.symbolic_trace(model)
+    except Exception as exc:  # noqa: BLE001 - any tracing failure is reported, not raised
+        first = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        return {"ok": False, "error": f"torch.fx cannot trace Model.forward ({first})"}
+
+    results: dict[str, Any] = {}
+
+    class Recorder(torch.fx.Interpreter):
+        def run_node(self, n: torch.fx.Node) -> Any:
+            value = super().run_node(n)
+            results[n.name] = value
+            return value
+
+    with torch.no_grad():
+        Recorder(graph_module).run(*inputs)
+
+    nodes: list[dict[str, Any]] = []
+    for n in graph_module.graph.nodes:
+        entry: dict[str, Any] = {
+            "name": n.name,
+            "op": n.op,
+            "args": [encode_arg(a) for a in n.args],
+            "kwargs": {k: encode_arg(v) for k, v in n.kwargs.items()},
+        }
+        if n.op in ("call_function",):
+            entry["target"] = _qualname(n.target)
+        else:
+            entry["target"] = str(n.target)
+        if n.op == "call_module":
+            entry["module"] = describe_module(graph_module.get_submodule(str(n.target)))
+        if n.op != "output":
+            entry["meta"] = describe(results.get(n.name))
+        nodes.append(entry)
+    placeholders = [n for n in nodes if n["op"] == "placeholder"]
+    return {
+        "ok": True,
+        "sizes": sizes,
+        "training": bool(model.training),
+        "input_count": len(inputs),
+        "placeholders": [p["target"] for p in placeholders],
+        "params": {k: list(v.shape) for k, v in model.named_parameters()},
+        "buffers": {k: list(v.shape) for k, v in model.named_buffers()},
+        "nodes": nodes,
+    }
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        sys.stderr.write("usage: python -m agents.baseline.analyze WORKDIR\n")
+        return 2
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    workdir = Path(argv[1])
+    request = json.loads((workdir / REQUEST).read_text())
+    try:
+        result = analyze(
+            Path(request["problem_path"]),
+            request["defaults"],
+            request.get("check_sizes"),
+            request["seed"],
+        )
+    except Exception as exc:  # noqa: BLE001 - the problem's own fault, reported as data
+        first = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        result = {"ok": False, "error": f"running the reference raised {first}"}
+        log.debug("%s", traceback.format_exc())
+    (workdir / RESULT).write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
