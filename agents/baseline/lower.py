@@ -323,7 +323,7 @@ def function_name(target: str) -> str:
         if base not in _OPERATOR_NAMES:
             raise Unsupported(f"unsupported op operator.{base}")
         return _OPERATOR_NAMES[base]
-    if target == "builtins.getattr":
+    if target in ("getattr", "builtins.getattr"):
         return "getattr"
     if target.startswith("math."):
         return "math." + target.removeprefix("math.")
@@ -349,6 +349,7 @@ class Lowering:
         self.params = analysis.get("params", {}) | analysis.get("buffers", {})
         self.current = ""
         self.needs_math = False
+        self.diagonals: dict[int, Value] = {}  # id of a torch.diag(v) PyOp -> v
 
     # ------------------------------------------------------------ decoding
     def decode(self, arg: Any) -> Any:
@@ -447,6 +448,7 @@ class Lowering:
     # ------------------------------------------------------------ nodes
     def run(self) -> Graph:
         inputs: list[Input] = []
+        names: list[str] = []
         outputs: Any = None
         for node in self.analysis["nodes"]:
             self.current = node["name"]
@@ -454,6 +456,12 @@ class Lowering:
             self.meta[node["name"]] = meta
             kind = node["op"]
             if kind == "placeholder":
+                names.append(node["target"])
+                if meta.get("kind") == "scalar" and isinstance(meta.get("value"), int | float):
+                    # a Python number passed to forward: a run-time scalar for the kernels
+                    dtype = "float32" if isinstance(meta["value"], float) else "int64"
+                    self.env[node["name"]] = self.scalar_py(node["target"], [], dtype)
+                    continue
                 if meta.get("kind") != "tensor":
                     raise Unsupported(f"forward argument {node['target']!r} is not a tensor")
                 v = Input(
@@ -499,7 +507,7 @@ class Lowering:
             values=values,
             outputs=outs,
             output_is_tuple=isinstance(outputs, list),
-            input_names=[i.name for i in inputs],
+            input_names=names,
         )
 
     def ensure_copy(self, v: Value) -> Value:
@@ -1385,6 +1393,10 @@ def _triplet(lw: Lowering, b: dict[str, Any]) -> Any:
 def _matmul(lw: Lowering, a: Value, b: Value) -> Value:
     if not (is_tensor(a) and is_tensor(b)):
         raise Unsupported("matmul of a non-tensor")
+    diag = lw.diagonals.get(a.id)
+    if diag is not None and b.rank == 2:
+        # diag(v) @ B scales the rows of B: no matmul needed
+        return lw.pw("mul", lw.view(diag, "{0}.unsqueeze(1)", (diag.shape[0], 1)), b)
     if a.rank == 1 and b.rank == 1:
         return lw.reduce("sum", lw.pw("mul", a, b), None, False)
     if not (is_float(a.dtype) and is_float(b.dtype)) or "float64" in (a.dtype, b.dtype):
@@ -1404,6 +1416,16 @@ def _matmul(lw: Lowering, a: Value, b: Value) -> Value:
         squeezed = list(shape)
         squeezed.pop(-2 if squeeze.endswith("(-2)") else -1)
         out = PyOp(shape=tuple(squeezed), dtype=dtype, fmt=squeeze, refs=[out], tensor=True)
+    return out
+
+
+@op("diag", "diagflat", spec="input, diagonal=0")
+def _diag(lw: Lowering, b: dict[str, Any]) -> Any:
+    x = _need_tensor(b)
+    if x.rank != 1 or b["diagonal"] != 0:
+        raise Unsupported("unsupported op diag of a matrix")
+    out = lw.view(x, "torch.diag({0})", (x.shape[0], x.shape[0]))
+    lw.diagonals[out.id] = x
     return out
 
 
@@ -1885,6 +1907,8 @@ def _numel(lw: Lowering, b: dict[str, Any]) -> Any:
 @op("getattr", spec="obj, name")
 def _getattr(lw: Lowering, b: dict[str, Any]) -> Any:
     obj, name = b["obj"], b["name"]
+    if isinstance(obj, list) and len(obj) == 2 and name in ("values", "indices"):
+        return obj[0 if name == "values" else 1]  # torch.max(x, dim) and friends
     if not is_tensor(obj):
         raise Unsupported(f"attribute {name!r} of a non-tensor")
     if name == "shape":
