@@ -62,7 +62,10 @@ def kernel_profile(
 # ---------------------------------------------------------------- CUDA C block sizes
 
 _LAUNCH_BOUNDS = re.compile(r"__launch_bounds__\s*\(\s*([A-Za-z_]\w*|\d+)")
-_GLOBAL_FN = re.compile(r"__global__\s+(?:[\w:<>,\s\*&]+?\s+)?(\w+)\s*\(")
+_GLOBAL_FN = re.compile(
+    r"__global__\s+((?:[\w:<>,\*&]+\s+|__launch_bounds__\s*\([^)]*\)\s*)*?)"
+    r"(?!__launch_bounds__)(\w+)\s*\("
+)
 _LAUNCH = re.compile(r"\b(\w+)\s*(?:<[^<>;]*>)?\s*<<<(.*?)>>>", re.DOTALL)
 _CONST_INT = re.compile(
     r"(?:#define\s+(\w+)\s+\(?\s*(\d+)\s*\)?|(?:constexpr|const)\s+(?:unsigned\s+)?(?:int|size_t|int32_t|unsigned)\s+(\w+)\s*=\s*(\d+)\s*;)"
@@ -126,10 +129,9 @@ def cuda_block_sizes(source: str) -> dict[str, int]:
         if value is not None:
             sizes.setdefault(m.group(1), value)
     for m in _GLOBAL_FN.finditer(source):
-        head = source[max(0, m.start() - 10) : m.end()]
-        bounds = _LAUNCH_BOUNDS.search(m.group(0)) or _LAUNCH_BOUNDS.search(head)
+        bounds = _LAUNCH_BOUNDS.search(m.group(1))
         if bounds:
             value = _evaluate(bounds.group(1), consts)
             if value is not None:
-                sizes[m.group(1)] = value
+                sizes[m.group(2)] = value
     return sizes
