@@ -147,7 +147,9 @@ class NcuLaunch(BaseModel):
 
     @property
     def base_name(self) -> str:
-        return self.kernel.split("(", 1)[0].strip()
+        """The name without parameters or template arguments (`ns::k<4>(float *)` -> `ns::k`)."""
+        name = self.kernel.split("(", 1)[0].strip()
+        return re.sub(r"<.*>", "", name).strip()
 
 
 class NcuParseError(ValueError):
@@ -302,13 +304,13 @@ def find_ncu() -> Path | None:
 
 
 def kernel_filter(names: list[str]) -> list[str]:
-    """`--kernel-name` matching any of the base names exactly (ncu's default name base,
-    `function`, is the name without parameters or templates)."""
-    clean = sorted({n for n in names if n})
+    """`--kernel-name` matching any of the names exactly, with or without a namespace
+    (`--kernel-name-base function`: the name without parameters or template arguments)."""
+    clean = sorted({n.rsplit("::", 1)[-1] for n in names if n})
     if not clean:
         return []
     pattern = "|".join(re.escape(n) for n in clean)
-    return ["--kernel-name-base", "function", "--kernel-name", f"regex:^({pattern})$"]
+    return ["--kernel-name-base", "function", "--kernel-name", f"regex:(^|::)({pattern})$"]
 
 
 def build_command(

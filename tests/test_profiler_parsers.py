@@ -239,12 +239,12 @@ def test_ncu_rejects_non_csv():
 
 
 def test_ncu_command_line():
-    cmd = build_command(Path("/opt/ncu"), ["python", "-m", "x"], kernel_names=["b_k", "a.k"])
+    cmd = build_command(Path("/opt/ncu"), ["python", "-m", "x"], kernel_names=["b_k", "ns::a.k"])
     assert cmd[:5] == ["/opt/ncu", "--csv", "--page", "raw", "--metrics"]
     assert cmd[5].split(",") == list(CURATED_METRICS)
     assert len(CURATED_METRICS) >= 24
     i = cmd.index("--kernel-name")
-    assert cmd[i + 1] == r"regex:^(a\.k|b_k)$"
+    assert cmd[i + 1] == r"regex:(^|::)(a\.k|b_k)$"
     assert cmd[-3:] == ["python", "-m", "x"]
 
 
@@ -320,3 +320,11 @@ def test_summary_leads_with_bound_and_worst_kernel():
 
 def test_private_cache_dir_for_tests():
     assert "KWRIGHT_CACHE_DIR" in os.environ
+
+
+def test_ncu_kernel_names_match_static_names():
+    from profiler.ncu import NcuLaunch
+
+    assert NcuLaunch(id="0", kernel="ns::k3<4>(float *)").base_name == "ns::k3"
+    assert demangle("_ZN2ns2k3ILi4EEEvPf") == "ns::k3"
+    assert NcuLaunch(id="1", kernel="relu_kernel").base_name == "relu_kernel"
