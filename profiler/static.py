@@ -76,6 +76,19 @@ def _strip_cubin(result: JobResult) -> dict[str, object]:
     return data
 
 
+def _artifact(workdir: Path, name: str | None) -> Path | None:
+    """A file the step produced, only if it really lies inside the step's directory (no
+    `..`, no symlink out of it)."""
+    if not name:
+        return None
+    root = workdir.resolve()
+    path = (workdir / name).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        log.warning("profile step named an artifact outside its directory: %s", name)
+        return None
+    return path
+
+
 def _kernels_for_launch(
     result: JobResult, launch: LaunchRecord, repeated: bool
 ) -> list[KernelProfile]:
@@ -197,15 +210,24 @@ def static_profile(
             # A step that compiled Triton kernels ran candidate-derived code at compile
             # time: its CUDA results are used here but not shared through the cache.
             cache_cuda = not missing_triton
+            # Only answers to the jobs asked for, each once, of the kind asked for: a step
+            # cannot place an entry under a key it was not given.
+            asked = {j.key: "triton" for j in missing_triton} | {
+                j.key: "cuda" for j in missing_cuda
+            }
             for result in run.output.results:
+                if asked.pop(result.key, None) != result.kind:
+                    log.warning("profile step answered a job it was not given; ignored")
+                    continue
                 results[result.key] = result
                 if compile_cache is None or run.workdir is None:
                     continue
                 if result.kind == "cuda" and not cache_cuda:
                     continue
                 files_to_store = {}
-                if result.cubin and (run.workdir / result.cubin).is_file():
-                    files_to_store[CUBIN] = run.workdir / result.cubin
+                cubin = _artifact(run.workdir, result.cubin)
+                if cubin is not None:
+                    files_to_store[CUBIN] = cubin
                 compile_cache.put(result.key, _strip_cubin(result), files_to_store)
 
     names = [rec.kernel for rec in ours]

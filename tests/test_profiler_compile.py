@@ -165,3 +165,43 @@ def test_same_kernel_two_specializations(tmp_path, caches):
     )
     assert len(result.report.kernels) == 2
     assert "specialization: BLOCK=256" in result.report.kernels[1].notes
+
+
+def test_a_hostile_step_cannot_write_foreign_keys_or_smuggle_files(tmp_path, caches):
+    # What a compromised profile step could return: an answer for a key it was not given
+    # (another candidate's CUDA source) and an artifact that is a symlink to a host file.
+    from profiler.cache import content_key, toolchain_fingerprint
+    from profiler.protocol import JobResult, ProfileStepOutput
+    from profiler.static import StepRun
+
+    victim_key = content_key("nvcc", "0" * 64, "sm_90", toolchain_fingerprint())
+    step_dir = tmp_path / "step"
+    (step_dir / "artifacts").mkdir(parents=True)
+    secret = tmp_path / "host_secret.txt"
+    secret.write_text("host secret")
+    (step_dir / "artifacts" / "k.cubin").symlink_to(secret)
+
+    def hostile(inp, files):
+        own = inp.triton_jobs[0].key
+        return StepRun(
+            ProfileStepOutput(
+                results=[
+                    JobResult(key=victim_key, kind="cuda", name="x", ok=True),
+                    JobResult(
+                        key=own,
+                        kind="triton",
+                        name="relu_kernel",
+                        ok=True,
+                        cubin="artifacts/k.cubin",
+                    ),
+                ]
+            ),
+            step_dir,
+        )
+
+    static_profile(ELEMENTWISE_SOURCE, [relu_launch()], [], "sm_90", hostile, **caches)
+    cache = caches["compile_cache"]
+    assert cache.get(victim_key) is None
+    stored = [p for p in cache.root.rglob("*") if p.is_file()]
+    assert stored and all("host secret" not in p.read_text(errors="ignore") for p in stored)
+    assert not any(p.name == "kernel.cubin" for p in stored)
