@@ -81,9 +81,14 @@ def _cuda_job(job: CudaJob, arch: str, out: Path) -> JobResult:
     result.ok = True
     result.cubin = str(compiled.cubin.relative_to(out.parent))
     sizes = cuda_block_sizes(job.source)
+    notes = (
+        ["dynamic shared memory (extern __shared__, sized at launch) is not counted"]
+        if "extern __shared__" in job.source
+        else []
+    )
     for name, facts in parse_ptxas_log(compiled.log).items():
         short = demangle(name).split("::")[-1]
-        result.kernels.append(kernel_profile(facts, arch, block_size=sizes.get(short)))
+        result.kernels.append(kernel_profile(facts, arch, block_size=sizes.get(short), notes=notes))
     result.duration_s = time.perf_counter() - started
     return result
 
