@@ -8,9 +8,10 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from kernelbench.result import TimingStats
+from profiler.gpus import normalize_arch
 from profiler.launches import LaunchRecord
 from profiler.protocol import CudaSource, ProfileStepInput, ProfileStepOutput
 
@@ -47,6 +48,12 @@ class EvalOptions(BaseModel):
     ncu: bool = True  # on a GPU with Nsight Compute installed, add its counters
     seed: int | None = None  # fix the seeds (debugging only; default: fresh random seeds)
     memory_mb: int | None = None  # sandbox memory limit; None: the backend's default
+
+    @field_validator("arch")
+    @classmethod
+    def _known_arch(cls, value: str) -> str:
+        """sm_80 / sm_89 / sm_90 / sm_100 (also spelled sm_90a, 90, ...)."""
+        return normalize_arch(value)
 
 
 class TrialSpec(BaseModel):
