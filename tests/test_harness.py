@@ -24,6 +24,12 @@ def test_builtin_solution_correct_and_wrong_twin_incorrect(problem_id):
     assert len({t.seed for t in good.trials}) == len(good.trials)  # fresh seed per trial
     assert len({tuple(t.sizes.items()) for t in good.trials}) >= 2  # more than one shape
     assert good.speedup is None and good.runtime_ms is None and "not measured" in good.timing_note
+    # Every built-in solution also profiles for sm_90 (the default arch) without error.
+    profile = good.profile
+    assert profile is not None and profile.arch == "sm_90", "no profile attached"
+    assert profile.errors == [] and profile.kernels, profile.errors
+    assert all(k.registers_per_thread and k.sass is not None for k in profile.kernels)
+    assert profile.duration_s is not None and profile.duration_s <= 20.0
     bad = evaluate(problem, solution_path(problem, wrong=True).read_text())
     assert bad.status == Status.INCORRECT, bad.reason or bad.messages
     assert not bad.correct and "trial" in bad.reason
