@@ -38,6 +38,42 @@ def test_good_problem_reads_sizes_and_check_sizes(write):
     assert p.check_sizes == [{"batch": 4}]
 
 
+KERNELBENCH_IMAGE_SIZES = """
+import torch
+import torch.nn as nn
+
+class Model(nn.Module):
+    def forward(self, x):
+        return x
+
+batch_size = 128
+height, width = 256, 128
+depth = frames = 64
+kernel_size, _hidden = 3, 99
+
+def get_inputs():
+    return [torch.randn(batch_size, depth, frames, height, width)]
+
+def get_init_inputs():
+    return []
+"""
+
+
+def test_tuple_and_chained_assignments_are_size_constants(write):
+    # Upstream KernelBench writes image sizes as `height, width = 128, 128` (and
+    # `height = width = 256`) in over half of its level-2 files; missing them left those
+    # sizes unshrunk on the CPU.
+    p = load_problem(write("level2/9_Conv.py", KERNELBENCH_IMAGE_SIZES))
+    assert p.sizes == {
+        "batch_size": 128,
+        "height": 256,
+        "width": 128,
+        "depth": 64,
+        "frames": 64,
+        "kernel_size": 3,
+    }
+
+
 @pytest.mark.parametrize(
     ("source", "fault"),
     [
