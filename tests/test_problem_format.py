@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kernelbench.problem import ProblemError, load_problem
-from kernelbench.registry import list_problems, resolve_problem, solution_path, suite_root
+from kernelbench.registry import list_problems, resolve_problem, suite_root
 from tests.conftest import FIXTURES
 
 GOOD = """
@@ -132,12 +132,3 @@ def test_kernelbench_checkout_loads_by_root_or_inner_folder():
 def test_not_a_suite_folder(tmp_path):
     with pytest.raises(ProblemError, match="not a KernelBench-shaped folder"):
         suite_root(tmp_path)
-
-
-def test_every_builtin_problem_has_solution_and_wrong_twin():
-    problems = list_problems()
-    assert len(problems) >= 8
-    assert {p.level for p in problems} >= {1, 2}
-    for p in problems:
-        assert solution_path(p).is_file()
-        assert solution_path(p, wrong=True).is_file()
