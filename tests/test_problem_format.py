@@ -122,9 +122,14 @@ def test_kernelbench_checkout_loads_by_root_or_inner_folder():
     assert ids == [
         "level1/12_Swish",
         "level1/31_Frobenius_norm_",
+        "level1/53_Min_reduction_over_a_dimension",
+        "level2/33_Conv2d_Scaling_ChannelMin",
         "level2/40_Matmul_Scaling_ResidualAdd",
     ]
-    assert [p.id for p in list_problems(root, level=2)] == ["level2/40_Matmul_Scaling_ResidualAdd"]
+    assert [p.id for p in list_problems(root, level=2)] == [
+        "level2/33_Conv2d_Scaling_ChannelMin",
+        "level2/40_Matmul_Scaling_ResidualAdd",
+    ]
     p = resolve_problem("level1/12_Swish", root)
     assert p.check_sizes is None and p.sizes == {"batch_size": 4096, "dim": 393216}
 
