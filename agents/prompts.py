@@ -37,7 +37,33 @@ class TargetInfo:
         self.arch = arch
 
     def lines(self) -> list[str]:
-        return [f"GPU: {self.name} ({self.arch})"]
+        """Datasheet peaks and per-SM limits from the profiler's tables (what a kernel
+        engineer keeps in mind: bandwidth vs FLOP/s, registers, shared memory, warps)."""
+        from profiler.gpus import UnknownArch, UnknownGpu, arch_limits, gpu_spec
+
+        lines = [f"GPU: {self.name} ({self.arch})"]
+        try:
+            spec = gpu_spec(self.name)
+        except UnknownGpu:
+            spec = None
+        if spec is not None:
+            lines.append(
+                f"peak: DRAM {spec.dram_bytes_per_s / 1e12:.2f} TB/s, FP32 {spec.fp32_flops / 1e12:.0f} "
+                f"TFLOP/s, TF32 tensor {spec.tf32_tensor_flops / 1e12:.0f} TFLOP/s, FP16 tensor "
+                f"{spec.fp16_tensor_flops / 1e12:.0f} TFLOP/s (dense)"
+            )
+            balance = spec.fp32_flops / spec.dram_bytes_per_s
+            lines.append(f"a kernel below ~{balance:.0f} FP32 FLOP per DRAM byte is memory-bound")
+        try:
+            lim = arch_limits(self.arch)
+        except UnknownArch:
+            return lines
+        lines.append(
+            f"per SM: {lim.regs_per_sm // 1024}K 32-bit registers (max {lim.max_regs_per_thread} per "
+            f"thread), {lim.smem_per_sm // 1024} KB shared memory (up to {lim.smem_per_block_optin // 1024} "
+            f"KB per block), {lim.max_warps_per_sm} warps, {lim.max_blocks_per_sm} blocks"
+        )
+        return lines
 
 
 def trim_middle(text: str, limit: int) -> str:

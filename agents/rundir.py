@@ -93,6 +93,7 @@ class RunInfo(BaseModel):
     updated_at: str | None = None
     status: Literal["running", "done", "failed", "interrupted"] = "running"
     config: AgentConfig
+    device: str | None = None  # where candidates ran: "cuda" (timed) or "cpu" (interpreter)
     problems: list[str] = Field(default_factory=list)
     results: dict[str, ProblemResult] = Field(default_factory=dict)
     usage: Usage = Field(default_factory=Usage)

@@ -20,6 +20,7 @@ from agents.rundir import ProblemResult, RunDir, RunInfo, new_run_id
 from kernelbench.problem import Problem
 from kernelbench.request import EvalOptions
 from sandbox.base import Sandbox
+from sandbox.evaluate import detect_device
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +71,15 @@ def run_job(
     progress: ProgressCallback | None = None,
     cancelled: Callable[[], bool] | None = None,
 ) -> tuple[RunDir, RunInfo]:
+    device = device or detect_device()
     rundir = RunDir(home, run_id or new_run_id())
     if rundir.exists():
         info = rundir.load_info()
         info.status = "running"
     else:
-        info = RunInfo(run_id=rundir.run_id, config=config, problems=[p.id for p in problems])
+        info = RunInfo(
+            run_id=rundir.run_id, config=config, device=device, problems=[p.id for p in problems]
+        )
     rundir.save_info(info)
     try:
         for problem in problems:

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from kernelbench.compare import flatten_outputs
-from kernelbench.cuda_source import CudaCompileFailed, CudaNotRun, build_cuda_without_gpu
+from kernelbench.cuda_source import CudaNotRun, capture_cuda_without_gpu, record_cuda_sources
 from kernelbench.loading import (
     aliased_input,
     arity_error,
@@ -40,18 +40,19 @@ from kernelbench.loading import (
 )
 from kernelbench.request import (
     CANDIDATE_FILE,
-    NONCE_FILE,
     PROBLEM_FILE,
-    REPORT_FILE,
     REQUEST_FILE,
     StepReport,
     StepRequest,
     StepStatus,
     TrialOutput,
+    read_nonce,
+    write_report,
 )
 from kernelbench.sizes import estimate_work, first_working, plan_shapes
 from kernelbench.timing import time_gpu
 from profiler.launches import record_triton_launches
+from profiler.protocol import CudaSource
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +61,18 @@ MAX_DETAILS = 6000
 
 
 class StepFailed(Exception):
-    def __init__(self, status: StepStatus, message: str, details: str = "") -> None:
+    def __init__(
+        self,
+        status: StepStatus,
+        message: str,
+        details: str = "",
+        cuda_sources: list[CudaSource] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.details = details
+        self.cuda_sources = cuda_sources or []
 
 
 def _trim(text: str, limit: int = MAX_DETAILS) -> str:
@@ -148,8 +156,9 @@ def _reference_forward(
 
 def _roofline_inputs(
     module: ModuleType, defaults: dict[str, int]
-) -> tuple[float | None, float | None]:
-    """(FLOPs, minimum bytes moved) at the default sizes, from the meta device."""
+) -> tuple[float | None, float | None, str | None]:
+    """(FLOPs, minimum bytes moved, main floating dtype) at the default sizes, on the meta
+    device."""
     try:
         _, flops = estimate_work(module, defaults)
         with torch.device("meta"):
@@ -160,10 +169,12 @@ def _roofline_inputs(
         tensors = [
             t for t in [*inputs, *outputs, *model.parameters()] if isinstance(t, torch.Tensor)
         ]
-        return flops, float(sum(t.numel() * t.element_size() for t in tensors))
+        floating = [t for t in tensors if t.is_floating_point()]
+        dtype = str(max(floating, key=lambda t: t.numel()).dtype) if floating else None
+        return flops, float(sum(t.numel() * t.element_size() for t in tensors)), dtype
     except Exception as exc:  # noqa: BLE001 - optional facts; many ops lack meta kernels
         log.debug("no roofline inputs: %s", exc)
-        return None, None
+        return None, None, None
 
 
 def reference_step(workdir: Path, req: StepRequest) -> StepReport:
@@ -231,7 +242,7 @@ def reference_step(workdir: Path, req: StepRequest) -> StepReport:
                 )
             )
             trial_no += 1
-    report.flops, report.min_bytes = _roofline_inputs(module, req.defaults)
+    report.flops, report.min_bytes, report.dtype = _roofline_inputs(module, req.defaults)
     return report
 
 
@@ -241,7 +252,7 @@ def reference_step(workdir: Path, req: StepRequest) -> StepReport:
 def _import_candidate(workdir: Path) -> ModuleType:
     try:
         module = load_module(workdir / CANDIDATE_FILE, "kw_candidate")
-    except (CudaCompileFailed, CudaNotRun):
+    except CudaNotRun:
         raise
     except SyntaxError as exc:
         raise StepFailed("compile_error", f"syntax error at line {exc.lineno}: {exc.msg}") from exc
@@ -275,7 +286,7 @@ def _candidate_trials(
             try:
                 seed_all(req.init_seed)
                 model_new = cand.ModelNew(*init)
-            except (CudaCompileFailed, CudaNotRun):
+            except CudaNotRun:
                 raise
             except Exception as exc:
                 if _is_compile_error(exc):
@@ -298,7 +309,7 @@ def _candidate_trials(
             with torch.no_grad():
                 output = model_new(*inputs)
             _sync(req.device)
-        except (CudaCompileFailed, CudaNotRun):
+        except CudaNotRun:
             raise
         except Exception as exc:
             status: StepStatus = "compile_error" if _is_compile_error(exc) else "runtime_error"
@@ -364,21 +375,22 @@ def candidate_step(workdir: Path, req: StepRequest) -> StepReport:
     with record_triton_launches() as recorder:
         try:
             if req.backend == "cuda" and req.device == "cpu":
-                with build_cuda_without_gpu(workdir, req.arch) as builder:
+                with capture_cuda_without_gpu() as captured:
                     cand = _import_candidate(workdir)
                     first = _candidate_trials(workdir, req, problem, cand, recorder, report)
-                    if builder.results:
-                        raise builder.not_run()
+                    if captured.sources:
+                        raise captured.not_run()
+            elif req.backend == "cuda":
+                with record_cuda_sources() as recorded:
+                    cand = _import_candidate(workdir)
+                    first = _candidate_trials(workdir, req, problem, cand, recorder, report)
+                report.cuda_sources = recorded.sources
             else:
                 cand = _import_candidate(workdir)
                 first = _candidate_trials(workdir, req, problem, cand, recorder, report)
-        except CudaCompileFailed as exc:
-            raise StepFailed("compile_error", "nvcc reported errors", exc.log) from exc
         except CudaNotRun as exc:
-            logs = "\n".join(r.log for r in exc.results)
-            raise StepFailed(
-                "not_run", f"compiled for {req.arch} with nvcc; not executed: {exc}", _trim(logs)
-            ) from exc
+            # Compiled (and judged compile_error / not_run) by the caller's profile step.
+            raise StepFailed("not_run", str(exc), cuda_sources=exc.sources) from exc
         finally:
             report.launches = recorder.records
     if first is not None and req.timing.enabled and req.device == "cuda":
@@ -395,25 +407,18 @@ def candidate_step(workdir: Path, req: StepRequest) -> StepReport:
 # ---------------------------------------------------------------- entry
 
 
-def _read_nonce(workdir: Path) -> str:
-    path = workdir / NONCE_FILE
-    try:
-        nonce = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return ""
-    path.unlink()
-    return nonce
-
-
-def _write_report(workdir: Path, report: StepReport) -> None:
-    tmp = workdir / (REPORT_FILE + ".tmp")
-    tmp.write_text(report.model_dump_json(), encoding="utf-8")
-    os.replace(tmp, workdir / REPORT_FILE)
+def _is_profile_request(workdir: Path) -> bool:
+    text = (workdir / REQUEST_FILE).read_text(encoding="utf-8")
+    return StepRequest.model_validate_json(text).step == "profile"
 
 
 def run_step(workdir: Path) -> int:
     """Run the step described by workdir/request.json; the report goes to workdir/step.json."""
-    nonce = _read_nonce(workdir)  # before any problem or candidate code runs
+    if _is_profile_request(workdir):
+        from kernelbench.profile_step import run_profile_step
+
+        return run_profile_step(workdir)
+    nonce = read_nonce(workdir)  # before any problem or candidate code runs
     req = StepRequest.model_validate_json((workdir / REQUEST_FILE).read_text(encoding="utf-8"))
     try:
         report = (
@@ -427,7 +432,8 @@ def run_step(workdir: Path) -> int:
             status=exc.status,
             message=exc.message,
             details=exc.details,
+            cuda_sources=exc.cuda_sources,
         )
     report.nonce = nonce
-    _write_report(workdir, report)
+    write_report(workdir, report)
     return 0

@@ -78,16 +78,36 @@ def _const_int(node: ast.expr, known: dict[str, int]) -> int | None:
     return None
 
 
+def _assigned_names(target: ast.expr, value: ast.expr) -> list[tuple[str, ast.expr]]:
+    """(name, value) pairs of one assignment target: `a = v` or `a, b = v1, v2`."""
+    if isinstance(target, ast.Name):
+        return [(target.id, value)]
+    if (
+        isinstance(target, ast.Tuple | ast.List)
+        and isinstance(value, ast.Tuple | ast.List)
+        and len(target.elts) == len(value.elts)
+    ):
+        return [
+            (t.id, v)
+            for t, v in zip(target.elts, value.elts, strict=True)
+            if isinstance(t, ast.Name)
+        ]
+    return []
+
+
 def size_constants(tree: ast.Module) -> dict[str, int]:
-    """Module-level `NAME = <int expression>` assignments, in source order."""
+    """Module-level int constants, in source order: `NAME = <int expression>`, and the forms
+    upstream KernelBench uses for image sizes, `height, width = 128, 128` and
+    `height = width = 256`."""
     sizes: dict[str, int] = {}
     for stmt in tree.body:
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
-            target = stmt.targets[0]
-            if isinstance(target, ast.Name) and not target.id.startswith("_"):
-                value = _const_int(stmt.value, sizes)
-                if value is not None:
-                    sizes[target.id] = value
+        if not isinstance(stmt, ast.Assign):
+            continue
+        for target in stmt.targets:
+            for name, node in _assigned_names(target, stmt.value):
+                value = _const_int(node, sizes)
+                if value is not None and not name.startswith("_"):
+                    sizes[name] = value
     return sizes
 
 

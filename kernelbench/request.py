@@ -4,16 +4,20 @@ in the step's scratch directory)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from kernelbench.result import TimingStats
+from profiler.gpus import normalize_arch
 from profiler.launches import LaunchRecord
+from profiler.protocol import CudaSource, ProfileStepInput, ProfileStepOutput
 
 Backend = Literal["triton", "cuda"]
 Device = Literal["cpu", "cuda"]
-StepName = Literal["reference", "candidate"]
+StepName = Literal["reference", "candidate", "profile"]
 StepStatus = Literal["ok", "bad_problem", "compile_error", "runtime_error", "not_run", "rejected"]
 
 REQUEST_FILE = "request.json"
@@ -37,10 +41,19 @@ class EvalOptions(BaseModel):
     timing_budget_s: float = Field(default=10.0, gt=0)
     compare_torch_compile: bool = False
     allow_torch_ops: bool = False
-    profile: bool = True  # attach a static profile to a correct candidate
+    profile: bool = True  # attach a static profile to a correct (or not_run CUDA) candidate
+    profile_incorrect: bool = False  # also profile candidates that ran but were incorrect
     arch: str = "sm_90"
+    gpu: str | None = None  # roofline GPU; None: the one being used, else the arch's default
+    ncu: bool = True  # on a GPU with Nsight Compute installed, add its counters
     seed: int | None = None  # fix the seeds (debugging only; default: fresh random seeds)
     memory_mb: int | None = None  # sandbox memory limit; None: the backend's default
+
+    @field_validator("arch")
+    @classmethod
+    def _known_arch(cls, value: str) -> str:
+        """sm_80 / sm_89 / sm_90 / sm_100 (also spelled sm_90a, 90, ...)."""
+        return normalize_arch(value)
 
 
 class TrialSpec(BaseModel):
@@ -73,6 +86,7 @@ class StepRequest(BaseModel):
     seed_per_extra_shape: list[int] = Field(default_factory=list)
     timing: TimingSpec = Field(default_factory=TimingSpec)
     arch: str = "sm_90"
+    profile: ProfileStepInput | None = None  # profile step: what to compile
 
 
 class TrialOutput(BaseModel):
@@ -104,4 +118,24 @@ class StepReport(BaseModel):
     ref_compile_timing: TimingStats | None = None
     flops: float | None = None  # reference FLOPs at default sizes (roofline)
     min_bytes: float | None = None
+    dtype: str | None = None  # the reference's main floating dtype (roofline precision)
+    cuda_sources: list[CudaSource] = Field(default_factory=list)  # CUDA C the candidate built
+    profile: ProfileStepOutput | None = None  # profile step
     extra: dict[str, Any] = Field(default_factory=dict)
+
+
+def read_nonce(workdir: Path) -> str:
+    """Read and delete the step's nonce (before any problem or candidate code runs)."""
+    path = workdir / NONCE_FILE
+    try:
+        nonce = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return ""
+    path.unlink()
+    return nonce
+
+
+def write_report(workdir: Path, report: StepReport) -> None:
+    tmp = workdir / (REPORT_FILE + ".tmp")
+    tmp.write_text(report.model_dump_json(), encoding="utf-8")
+    os.replace(tmp, workdir / REPORT_FILE)

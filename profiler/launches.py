@@ -49,6 +49,10 @@ class LaunchRecord(BaseModel):
     num_stages: int = DEFAULT_NUM_STAGES
     grid: list[int] = Field(default_factory=list)
     count: int = 1
+    # Compile options passed at launch other than num_warps/num_stages (num_ctas, maxnreg...).
+    options: dict[str, Any] = Field(default_factory=dict)
+    # Pointer arguments whose address is not 16-byte aligned (Triton specializes on it).
+    unaligned: list[str] = Field(default_factory=list)
 
     def key(self) -> tuple[Any, ...]:
         return (
@@ -58,7 +62,39 @@ class LaunchRecord(BaseModel):
             tuple(sorted((k, repr(v)) for k, v in self.constexprs.items())),
             self.num_warps,
             self.num_stages,
+            tuple(sorted((k, repr(v)) for k, v in self.options.items())),
+            tuple(self.unaligned),
         )
+
+    def compile_spec(self) -> dict[str, Any]:
+        """What a compile of this launch depends on (the compile-cache key part)."""
+        return {
+            "kernel": self.kernel,
+            "signature": self.signature,
+            "constexprs": self.constexprs,
+            "specialized_ints": {k: _int_specialization(v) for k, v in self.int_args.items()},
+            "num_warps": self.num_warps,
+            "num_stages": self.num_stages,
+            "options": self.options,
+            "unaligned": sorted(self.unaligned),
+        }
+
+
+def _int_specialization(value: int) -> str:
+    """How Triton specializes an int argument: equal to 1, divisible by 16, or neither."""
+    if value == 1:
+        return "one"
+    return "div16" if value % 16 == 0 else "any"
+
+
+# Launch keyword arguments that are compile options (not kernel parameters).
+COMPILE_OPTIONS = (
+    "num_ctas",
+    "maxnreg",
+    "enable_fp_fusion",
+    "launch_cooperative_grid",
+    "launch_pdl",
+)
 
 
 def _arg_type(value: Any) -> str | None:
@@ -77,9 +113,16 @@ def _arg_type(value: Any) -> str | None:
 
 
 def _plain(value: Any) -> Any:
-    """A JSON-friendly form of a constexpr value."""
+    """A JSON-friendly form of a constexpr value; Triton and torch dtypes are tagged so the
+    profiler can turn them back into Triton dtypes."""
     if isinstance(value, bool | int | float | str) or value is None:
         return value
+    cls = type(value)
+    if cls.__name__ == "dtype" and cls.__module__.startswith("triton"):
+        return {"tl_dtype": str(getattr(value, "name", value))}
+    if cls.__name__ == "dtype" and cls.__module__.startswith("torch"):
+        name = str(value).removeprefix("torch.")
+        return {"tl_dtype": _TORCH_TO_TRITON.get(name, name)}
     return repr(value)
 
 
@@ -124,6 +167,7 @@ class LaunchRecorder:
         signature: dict[str, str] = {}
         constexprs: dict[str, Any] = {}
         int_args: dict[str, int] = {}
+        unaligned: list[str] = []
         for name, param in params.items():
             if name not in bound.arguments:
                 continue
@@ -140,6 +184,8 @@ class LaunchRecorder:
             signature[name] = ty
             if isinstance(value, int) and not isinstance(value, bool):
                 int_args[name] = value
+            elif ty.startswith("*") and value.data_ptr() % 16 != 0:
+                unaligned.append(name)
         grid_value = grid(dict(bound.arguments) | dict(kwargs)) if callable(grid) else grid
         grid_list = [
             int(g) for g in (grid_value if isinstance(grid_value, tuple | list) else [grid_value])
@@ -153,6 +199,8 @@ class LaunchRecorder:
             num_warps=int(kwargs.get("num_warps") or DEFAULT_NUM_WARPS),
             num_stages=int(kwargs.get("num_stages") or DEFAULT_NUM_STAGES),
             grid=grid_list,
+            options={k: _plain(kwargs[k]) for k in COMPILE_OPTIONS if kwargs.get(k) is not None},
+            unaligned=unaligned,
         )
 
 

@@ -13,25 +13,33 @@ PROFILE_SCHEMA_VERSION = 1
 
 
 class SassMix(BaseModel):
-    """Instruction counts read from the kernel's SASS."""
+    """Static instruction counts read from the kernel's SASS (each instruction once, loops
+    not unrolled by the count: a measure of what the code does, not how often)."""
 
     total: int = 0
-    tensor_core_mma: int = 0  # HMMA / HGMMA / IMMA / UTC*MMA ...
+    tensor_core_mma: int = 0  # HMMA / HGMMA / IMMA / QGMMA / UTC*MMA ...
     tensor_core_kinds: list[str] = Field(default_factory=list)
     ffma: int = 0
     fmul_fadd: int = 0
+    half_fma: int = 0  # HFMA2 / HMUL2 / HADD2 (packed fp16/bf16 on CUDA cores)
     global_loads: dict[str, int] = Field(default_factory=dict)  # width in bits -> count
     global_stores: dict[str, int] = Field(default_factory=dict)
-    shared_loads: int = 0
-    shared_stores: int = 0
-    barriers: int = 0
+    async_copies: int = 0  # LDGSTS (cp.async global->shared, sm_80+)
+    tma_ops: int = 0  # UTMALDG / UTMASTG / UBLKCP (Hopper+ tensor memory accelerator)
+    shared_loads: int = 0  # LDS / LDSM
+    shared_stores: int = 0  # STS / STSM
+    barriers: int = 0  # BAR.* (__syncthreads and named barriers)
+    mbarrier_ops: int = 0  # SYNCS.* (Hopper+ asynchronous transaction barriers)
     local_loads: int = 0  # spill traffic shows up as LDL/STL
     local_stores: int = 0
+    atomics: int = 0  # ATOM / ATOMG / RED
+    top_opcodes: dict[str, int] = Field(default_factory=dict)  # the most frequent base opcodes
 
 
 class KernelProfile(BaseModel):
     name: str
     arch: str
+    symbol: str | None = None  # the object-file name when it differs (mangled C++)
     source: str = "static"  # "static" (ptxas/SASS) or "ncu"
     block_size: int | None = None
     grid: list[int] | None = None
@@ -45,6 +53,7 @@ class KernelProfile(BaseModel):
     barriers: int | None = None
     occupancy_pct: float | None = None
     occupancy_limiter: str | None = None
+    active_blocks_per_sm: int | None = None
     sass: SassMix | None = None
     metrics: dict[str, float | str] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
@@ -57,19 +66,30 @@ class Roofline(BaseModel):
     arithmetic_intensity: float | None = None  # FLOP / byte
     bound: str | None = None  # "memory" | "compute"
     lower_bound_ms: float | None = None
-    measured_ms: float | None = None
+    measured_ms: float | None = None  # only ever a time measured on that GPU
     fraction_of_roofline: float | None = None  # lower_bound / measured, 1.0 = at the roof
+    precision: str | None = None  # "fp32" (CUDA cores) | "fp16" (tensor cores) | "tf32"
+    peak_flops: float | None = None  # FLOP/s used for the bound (datasheet, dense)
+    peak_bytes_per_s: float | None = None
+    ridge_intensity: float | None = None  # FLOP/byte where the GPU turns compute-bound
+    compute_ms: float | None = None  # FLOPs / peak
+    memory_ms: float | None = None  # min bytes / bandwidth
 
 
 class ProfileReport(BaseModel):
     schema_version: int = PROFILE_SCHEMA_VERSION
     arch: str = "sm_90"
     gpu: str | None = None
+    source: str = "static"  # "static" | "static+ncu"
     kernels: list[KernelProfile] = Field(default_factory=list)
     roofline: Roofline | None = None
-    errors: list[str] = Field(default_factory=list)
+    errors: list[str] = Field(default_factory=list)  # profiling faults; never fail the eval
+    notes: list[str] = Field(default_factory=list)  # e.g. "ncu: needs a GPU"
+    toolchain: dict[str, str] = Field(default_factory=dict)  # tool -> version
     duration_s: float | None = None
-    cached: bool = False
+    cached: bool = False  # the whole report came from the profile cache
+    compile_cache_hits: int = 0
+    compile_cache_misses: int = 0
 
     def summary(self, max_chars: int = 1200) -> str:
         """The most telling facts first, cut to `max_chars` (for the Judge's prompt)."""

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from kernelbench.compare import compare_outputs
+from kernelbench.cuda_source import NEEDS_GPU
 from kernelbench.problem import Problem
 from kernelbench.request import (
     CANDIDATE_FILE,
@@ -37,7 +38,9 @@ from kernelbench.request import (
 from kernelbench.result import ErrorKind, EvalResult, Status, TrialResult
 from kernelbench.static_check import CandidateFileError, check_candidate, detect_backend
 from kernelbench.timing import CPU_TIMING_NOTE
+from profiler.report import ProfileReport
 from sandbox.base import Sandbox, SandboxJob, SandboxLimits, SandboxOutcome
+from sandbox.profiling import CandidateProfiler
 
 log = logging.getLogger(__name__)
 
@@ -132,12 +135,14 @@ class _Evaluation:
         return self.result
 
     def _run(
-        self, workdir: Path, req: StepRequest, label: str
+        self, workdir: Path, req: StepRequest, label: str, env: dict[str, str] | None = None
     ) -> tuple[SandboxOutcome, StepReport | None]:
         nonce = secrets.token_hex(16)
         (workdir / REQUEST_FILE).write_text(req.model_dump_json(), encoding="utf-8")
         (workdir / NONCE_FILE).write_text(nonce, encoding="utf-8")
-        env = {"TRITON_INTERPRET": "1"} if self.device == "cpu" and self.backend == "triton" else {}
+        if env is None:
+            interpret = self.device == "cpu" and self.backend == "triton"
+            env = {"TRITON_INTERPRET": "1"} if interpret else {}
         limits = SandboxLimits(timeout_s=self.options.timeout_s)
         if self.options.memory_mb:
             limits.memory_mb = self.options.memory_mb
@@ -255,6 +260,11 @@ class _Evaluation:
                 messages=_messages(outcome),
             )
         self.result.kernel_launches = cand.kernel_launches
+        profiler = CandidateProfiler(
+            self._run, self.workroot, self.problem, self.source, self.options, self.device
+        )
+        if cand.status == "not_run" and cand.cuda_sources:
+            return self._cuda_without_gpu(profiler, ref, cand, cand_dir, outcome)
         if cand.status != "ok":
             return self._finish(
                 _STEP_STATUS.get(cand.status, Status.ERROR),
@@ -267,7 +277,63 @@ class _Evaluation:
                 "shapes dropped (the reference fails on them): " + "; ".join(ref.shapes_dropped)
             )
         self._timing(cand)
+        wanted = {Status.CORRECT} | (
+            {Status.INCORRECT} if self.options.profile_incorrect else set()
+        )
+        if self.options.profile and self.result.status in wanted:
+            self._profile(profiler, ref, cand, cand_dir)
         return self.result
+
+    def _profile(
+        self, profiler: CandidateProfiler, ref: StepReport, cand: StepReport, cand_dir: Path
+    ) -> None:
+        """Attach a profile; a profiling fault lands in profile.errors, never in the verdict."""
+        try:
+            static = profiler.static(cand)
+            self.result.profile = profiler.finish(
+                static.report, ref, self.result.runtime_ms, cand_dir
+            )
+        except Exception as exc:
+            log.exception("profiling failed")
+            self.result.profile = ProfileReport(
+                arch=self.options.arch, errors=[f"profiling failed: {type(exc).__name__}: {exc}"]
+            )
+
+    def _cuda_without_gpu(
+        self,
+        profiler: CandidateProfiler,
+        ref: StepReport,
+        cand: StepReport,
+        cand_dir: Path,
+        outcome: SandboxOutcome,
+    ) -> EvalResult:
+        """CUDA C on a CPU machine: the candidate step captured the sources; compile them
+        in the profile step (cached) -> compile_error, or not_run with ptxas's facts."""
+        static = profiler.static(cand)
+        arch = self.options.arch
+        failed = [r for r in static.cuda_results if not r.ok]
+        if failed:
+            return self._finish(
+                Status.COMPILE_ERROR,
+                f"nvcc reported errors compiling {failed[0].name} for {arch}",
+                messages=_messages(outcome, failed[0].error or failed[0].log),
+            )
+        if len(static.cuda_results) < len(cand.cuda_sources):
+            return self._finish(
+                Status.ERROR,
+                "compiling the CUDA sources failed: " + "; ".join(static.report.errors),
+                error_kind=ErrorKind.INFRA,
+                messages=_messages(outcome),
+            )
+        logs = "\n".join(r.log.strip() for r in static.cuda_results)
+        if self.options.profile:
+            self.result.profile = profiler.finish(static.report, ref, None, cand_dir)
+        self.result.timing_note = CPU_TIMING_NOTE
+        return self._finish(
+            Status.NOT_RUN,
+            f"compiled for {arch} with nvcc; not executed: {NEEDS_GPU}",
+            messages=_messages(outcome, logs),
+        )
 
     def _judge(
         self,

@@ -31,6 +31,17 @@ def kwright(
     )
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_compile_cache(tmp_path_factory):
+    """Keep the tests' profiler caches out of ~/.kernelwright (one cache per test session)."""
+    if "KWRIGHT_CACHE_DIR" in os.environ:
+        yield
+        return
+    os.environ["KWRIGHT_CACHE_DIR"] = str(tmp_path_factory.mktemp("kwright-cache"))
+    yield
+    os.environ.pop("KWRIGHT_CACHE_DIR", None)
+
+
 @pytest.fixture
 def write(tmp_path: Path):
     """write("name.py", source) -> path in a fresh temp dir."""

@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 
 from agents.config import AgentConfig, Budget, LLMSettings
+from agents.prompts import PROFILE_SUMMARY_CHARS
 from agents.rundir import RunDir
 from agents.runner import run_job
 from kernelbench.registry import resolve_problem, solution_path
+from kernelbench.result import EvalResult
 from sandbox.base import get_sandbox
 from sandbox.defaults import default_sandbox_name
 from tests.conftest import ROOT
@@ -79,9 +81,12 @@ def test_compile_error_is_repaired_then_optimized(tmp_path):
     # Round 2 is correct; the optimize Judge got the timing note and the profile section.
     assert second.status == "correct" and second.feedback_mode == "optimize"
     assert "Optimize mode" in judge[1].system and "## Hardware profile" in judge[1].user
-    evaluated = json.loads((rundir.problem(RELU.id).attempt_dir(2) / "eval.json").read_text())
-    if evaluated.get("profile"):
-        assert evaluated["profile"]["kernels"][0]["name"] in judge[1].user
+    evaluated = EvalResult.model_validate_json(
+        (rundir.problem(RELU.id).attempt_dir(2) / "eval.json").read_text()
+    )
+    assert evaluated.profile is not None and evaluated.profile.kernels
+    assert evaluated.profile.summary(PROFILE_SUMMARY_CHARS) in judge[1].user
+    assert (rundir.problem(RELU.id).attempt_dir(2) / "profile.json").is_file()
     # The run result: correct, with tokens and cost; every attempt on disk.
     assert result.best is not None and result.best.correct and result.best.attempt == 2
     assert result.usage.calls == 4 and result.usage.prompt_tokens == 4000

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import FIXTURES, kwright
 
 KB = str(FIXTURES / "kb_checkout")
+CANDIDATES = FIXTURES / "candidates"
 
 
 def test_problems_json_lists_builtin_suite():
@@ -26,6 +29,7 @@ def test_problems_of_a_kernelbench_checkout_by_level():
     assert [r["id"] for r in json.loads(proc.stdout)] == [
         "level1/12_Swish",
         "level1/31_Frobenius_norm_",
+        "level1/53_Min_reduction_over_a_dimension",
     ]
 
 
@@ -53,6 +57,49 @@ def test_eval_unseen_suite_problem_by_id():
     )
     assert bad.returncode == 1
     assert json.loads(bad.stdout)["status"] == "incorrect"
+
+
+def _eval_json(*args: str) -> tuple[int, dict]:
+    proc = kwright("eval", *args, "--json")
+    assert proc.stdout, proc.stderr
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def test_kernelbench_reduction_keeps_its_axis_constant_and_shrinks_extents(tmp_path):
+    # An unchanged KernelBench-style file: no CHECK_SIZES, a 2-G-element default input and a
+    # `reduce_dim = 1` constant handed to Model.__init__.
+    problem = "level1/53_Min_reduction_over_a_dimension"
+    code, result = _eval_json(problem, str(CANDIDATES / "min_over_dim.py"), "--suite", KB)
+    assert code == 0 and result["status"] == "correct", result["reason"]
+    sizes = [t["sizes"] for t in result["trials"]]
+    assert all(s["reduce_dim"] == 1 for s in sizes)  # an axis (< 32), never shrunk
+    first, varied = sizes[0], sizes[-1]
+    assert first["batch_size"] * first["dim1"] * first["dim2"] <= 32768
+    assert varied["dim1"] == first["dim1"] - first["dim1"] // 8 - 1
+    # The same kernel padding its partial row block with 0 instead of +inf: it passes where
+    # dim1 is a multiple of the block and fails on the varied shape.
+    tail = tmp_path / "min_pad_zero.py"
+    source = (CANDIDATES / "min_over_dim.py").read_text()
+    tail.write_text(source.replace('other=float("inf"))', "other=0.0)"))
+    code, result = _eval_json(problem, str(tail), "--suite", KB)
+    assert code == 1 and result["status"] == "incorrect"
+    assert [t["ok"] for t in result["trials"]] == [True, True, True, False]
+
+
+@pytest.mark.slow
+def test_kernelbench_conv_chain_with_tuple_image_sizes_is_shrunk():
+    # `height, width = 128, 128`, as upstream writes image sizes: both are extents to shrink.
+    listed = json.loads(kwright("problems", "--suite", KB, "--level", "2", "--json").stdout)
+    conv = next(r for r in listed if r["id"] == "level2/33_Conv2d_Scaling_ChannelMin")
+    assert conv["sizes"]["height"] == conv["sizes"]["width"] == 128
+    code, result = _eval_json(
+        conv["id"], str(CANDIDATES / "conv_scale_channel_min.py"), "--suite", KB
+    )
+    assert code == 0 and result["status"] == "correct", result["reason"]
+    first = result["trials"][0]["sizes"]
+    assert first["height"] <= 16 and first["in_channels"] == 8  # 8 < 32: not an extent
+    varied = result["trials"][-1]["sizes"]
+    assert varied["height"] == first["height"] - first["height"] // 8 - 1
 
 
 def test_eval_problem_file_path_and_tiny_outputs():

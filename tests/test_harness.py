@@ -5,17 +5,17 @@ from __future__ import annotations
 import pytest
 
 from kernelbench.problem import load_problem
-from kernelbench.registry import list_problems, resolve_problem, solution_path
+from kernelbench.registry import resolve_problem, solution_path
 from kernelbench.request import EvalOptions
 from kernelbench.result import ErrorKind, Status
 from sandbox.evaluate import evaluate
 from tests.conftest import FIXTURES
 
-BUILTIN = [p.id for p in list_problems()]
 RELU = resolve_problem("level1/2_ReLU")
 
 
-@pytest.mark.parametrize("problem_id", BUILTIN)
+# The whole suite is swept in tests/test_suite.py; these two check the trial mechanics.
+@pytest.mark.parametrize("problem_id", ["level1/2_ReLU", "level2/1_Gemm_Bias_ReLU"])
 def test_builtin_solution_correct_and_wrong_twin_incorrect(problem_id):
     problem = resolve_problem(problem_id)
     good = evaluate(problem, solution_path(problem).read_text())
@@ -24,6 +24,12 @@ def test_builtin_solution_correct_and_wrong_twin_incorrect(problem_id):
     assert len({t.seed for t in good.trials}) == len(good.trials)  # fresh seed per trial
     assert len({tuple(t.sizes.items()) for t in good.trials}) >= 2  # more than one shape
     assert good.speedup is None and good.runtime_ms is None and "not measured" in good.timing_note
+    # Every built-in solution also profiles for sm_90 (the default arch) without error.
+    profile = good.profile
+    assert profile is not None and profile.arch == "sm_90", "no profile attached"
+    assert profile.errors == [] and profile.kernels, profile.errors
+    assert all(k.registers_per_thread and k.sass is not None for k in profile.kernels)
+    assert profile.duration_s is not None and profile.duration_s <= 20.0
     bad = evaluate(problem, solution_path(problem, wrong=True).read_text())
     assert bad.status == Status.INCORRECT, bad.reason or bad.messages
     assert not bad.correct and "trial" in bad.reason

@@ -21,11 +21,13 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from worker.cli import eval_cmd, problems_cmd, run_cmd
+    from worker.cli import eval_cmd, leaderboard_cmd, problems_cmd, profile_cmd, run_cmd
 
     problems_cmd.register(app)
     eval_cmd.register(app)
+    profile_cmd.register(app)
     run_cmd.register(app)
+    leaderboard_cmd.register(app)
 
 
 def main() -> None:

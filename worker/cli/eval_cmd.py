@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from kernelbench.problem import Problem, ProblemError
 from kernelbench.registry import resolve_problem, solution_path
@@ -104,6 +105,9 @@ def render(result: EvalResult, candidate: Path) -> None:
                 t.reason or "",
             )
         console.print(table)
+    if result.profile is not None:
+        summary = Text(result.profile.summary(1500))
+        console.print(Panel(summary, title=f"profile ({result.profile.arch})", expand=False))
     if result.status not in (Status.CORRECT, Status.INCORRECT) and result.messages:
         console.print(Panel(result.messages[-4000:], title="messages", expand=False), markup=False)
 

@@ -1,0 +1,172 @@
+"""Profiles attached by the evaluation, and `kwright profile`, end to end (real harness
+steps in child processes, real compilers)."""
+
+from __future__ import annotations
+
+import json
+
+from kernelbench.problem import load_problem
+from kernelbench.registry import resolve_problem, solution_path
+from kernelbench.request import EvalOptions
+from kernelbench.result import Status
+from sandbox.evaluate import evaluate
+from tests.conftest import kwright
+
+RELU = resolve_problem("level1/2_ReLU")
+QUICK = EvalOptions(trials=1, extra_shapes=False)
+
+
+def test_profile_is_attached_then_served_from_the_cache():
+    source = solution_path(RELU).read_text()
+    first = evaluate(RELU, source, QUICK)
+    assert first.status == Status.CORRECT and first.profile is not None
+    second = evaluate(RELU, source, QUICK)
+    assert second.profile is not None and second.profile.cached
+    assert (
+        second.profile.kernels[0].registers_per_thread
+        == first.profile.kernels[0].registers_per_thread
+    )
+    assert second.profile.duration_s is not None and second.profile.duration_s < 1.0
+    assert "MEMORY-BOUND" in second.profile.summary()
+
+
+def test_no_profile_when_disabled_or_incorrect():
+    assert (
+        evaluate(
+            RELU, solution_path(RELU).read_text(), QUICK.model_copy(update={"profile": False})
+        ).profile
+        is None
+    )
+    wrong = evaluate(RELU, solution_path(RELU, wrong=True).read_text(), QUICK)
+    assert wrong.status == Status.INCORRECT and wrong.profile is None
+
+
+LOOSE_MATMUL = """
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, A, B):
+        return torch.matmul(A, B)
+
+
+N = 64
+CHECK_SIZES = [{"N": 64}]
+TOLERANCE = {"atol": 0.05, "rtol": 0.05}
+
+
+def get_inputs():
+    return [torch.randn(N, N), torch.randn(N, N)]
+
+
+def get_init_inputs():
+    return []
+"""
+
+
+def test_a_kernel_the_gpu_would_reject_does_not_fail_the_evaluation(write):
+    # fp16 tl.dot on 8x8 tiles runs in the CPU interpreter; Triton refuses it for a GPU.
+    problem = load_problem(write("loose_matmul.py", LOOSE_MATMUL))
+    source = (
+        solution_path(resolve_problem("level1/1_Square_matmul"))
+        .read_text()
+        .replace("BM, BN, BK = 32, 32, 32", "BM, BN, BK = 8, 8, 8")
+        .replace(
+            'tl.dot(a, b, input_precision="ieee")', "tl.dot(a.to(tl.float16), b.to(tl.float16))"
+        )
+    )
+    assert "BM, BN, BK = 8, 8, 8" in source and "tl.float16" in source
+    result = evaluate(problem, source, QUICK)
+    assert result.status == Status.CORRECT, result.reason
+    assert result.profile is not None and result.profile.kernels == []
+    assert "compile for sm_90 failed" in result.profile.errors[0]
+
+
+CUDA_CANDIDATE = '''
+import torch
+import torch.nn as nn
+from torch.utils.cpp_extension import load_inline
+
+cuda_src = """
+INCLUDE
+constexpr int THREADS = 128;
+__global__ void relu4(const float4* x, float4* y, int n4) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n4) {
+        float4 v = x[i];
+        y[i] = make_float4(fmaxf(v.x, 0.f), fmaxf(v.y, 0.f), fmaxf(v.z, 0.f), fmaxf(v.w, 0.f));
+    }
+}
+void launch(const float4* x, float4* y, int n4) { relu4<<<(n4 + THREADS - 1) / THREADS, THREADS>>>(x, y, n4); }
+"""
+ext = load_inline(name="relu4_ext", cpp_sources="void relu(torch::Tensor x, torch::Tensor y);",
+                  cuda_sources=cuda_src, functions=["relu"])
+
+class ModelNew(nn.Module):
+    def __init__(self):
+        super().__init__()
+    def forward(self, x):
+        y = torch.empty_like(x)
+        ext.relu(x, y)
+        return y
+'''
+
+
+def test_cuda_candidate_on_cpu_is_not_run_with_a_profile():
+    result = evaluate(RELU, CUDA_CANDIDATE.replace("INCLUDE", ""), QUICK)
+    assert result.status == Status.NOT_RUN, (result.reason, result.messages)
+    assert "sm_90" in result.reason and "needs a CUDA GPU" in result.reason
+    assert "registers" in result.messages
+    profile = result.profile
+    assert profile is not None and [k.name for k in profile.kernels] == ["relu4"]
+    k = profile.kernels[0]
+    assert k.block_size == 128 and k.sass is not None and k.sass.global_loads == {"128": 1}
+
+
+def test_cuda_include_of_proc_environ_leaks_no_caller_secret(monkeypatch):
+    monkeypatch.setenv("KW_TEST_API_KEY", "sk-do-not-leak-4711")
+    monkeypatch.setenv("KW_PLAIN_SETTING", "plain-do-not-leak-4712")
+    source = CUDA_CANDIDATE.replace("INCLUDE", '#include "/proc/self/environ"')
+    result = evaluate(RELU, source, QUICK)
+    # nvcc reads procfs files as empty; either way nothing of the caller's env may show.
+    assert result.status in (Status.COMPILE_ERROR, Status.NOT_RUN), result.reason
+    dumped = result.model_dump_json()
+    assert "sk-do-not-leak-4711" not in dumped and "plain-do-not-leak-4712" not in dumped
+
+
+def test_cli_profile_json():
+    proc = kwright("profile", "level1/2_ReLU", "@solution", "--arch", "sm_80", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["arch"] == "sm_80" and report["gpu"] == "A100"
+    assert report["kernels"][0]["name"] == "relu_kernel"
+    assert report["roofline"]["bound"] == "memory"
+
+
+def test_cli_profile_human_output_and_bad_input():
+    proc = kwright("profile", "level1/2_ReLU", "@solution")
+    assert proc.returncode == 0, proc.stderr
+    assert "relu_kernel" in proc.stdout and "MEMORY-BOUND" in proc.stdout
+    bad_arch = kwright("profile", "level1/2_ReLU", "@solution", "--arch", "sm_75")
+    assert bad_arch.returncode == 2
+    missing = kwright("profile", "level1/2_ReLU", "/nonexistent/cand.py")
+    assert missing.returncode == 2 and "no such candidate file" in missing.stderr
+    bad_gpu = kwright("profile", "level1/2_ReLU", "@solution", "--gpu", "Voodoo")
+    assert bad_gpu.returncode == 2 and "unknown GPU" in bad_gpu.stderr
+
+
+def test_cli_profile_of_a_crashing_candidate_exits_1(write):
+    path = write(
+        "crash.py",
+        "import torch, triton, triton.language as tl\n"
+        "class ModelNew(torch.nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        raise ValueError('boom')\n",
+    )
+    proc = kwright("profile", "level1/2_ReLU", str(path), "--sandbox", "none")
+    assert proc.returncode == 1
+    assert "could not profile" in proc.stderr and len(proc.stderr.strip().splitlines()) <= 2
