@@ -73,7 +73,7 @@ def test_register_limited_occupancy_gives_smaller_tiles_then_fewer_warps():
     fb = review(BaselineJudge(), attempt(source(MM), prof=prof))
     assert fb.params["kernels"]["k0_matmul"]["BLOCK_M"] == 32
     tiny = {"k0_matmul": ("matmul", {**DEFAULTS["matmul"], "BLOCK_M": 16, "BLOCK_N": 16,
-                                     "BLOCK_K": 16, "num_stages": 1})}  # fmt: skip
+                                     "BLOCK_K": 16, "num_stages": 1, "num_warps": 4})}  # fmt: skip
     fb = review(BaselineJudge(), attempt(source(tiny), prof=prof))
     assert fb.params["kernels"]["k0_matmul"]["num_warps"] == 2
 

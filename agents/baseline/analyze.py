@@ -12,11 +12,13 @@ the worker down. Nothing here generates or runs candidate code.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +117,43 @@ def describe_module(module: Any) -> dict[str, Any]:
     }
 
 
+FACTORIES = ("ones", "zeros", "full", "empty", "arange", "eye")
+
+
+@contextlib.contextmanager
+def traceable_factories() -> Iterator[None]:
+    """Let `torch.ones(T, T, device=x.device)` with traced sizes become a graph node.
+
+    fx only records calls on Proxies; a factory called with Proxy sizes would raise. During
+    tracing (in this child process only) each factory records itself when given a Proxy.
+    """
+    import torch
+    import torch.fx
+
+    originals = {name: getattr(torch, name) for name in FACTORIES}
+
+    def wrap(fn: Any) -> Any:
+        def factory(*args: Any, **kwargs: Any) -> Any:
+            found: list[torch.fx.Proxy] = []
+            torch.fx.node.map_aggregate(
+                (args, kwargs),
+                lambda a: found.append(a) if isinstance(a, torch.fx.Proxy) else None,
+            )
+            if found:
+                return found[0].tracer.create_proxy("call_function", fn, args, kwargs)
+            return fn(*args, **kwargs)
+
+        return factory
+
+    for name, fn in originals.items():
+        setattr(torch, name, wrap(fn))
+    try:
+        yield
+    finally:
+        for name, fn in originals.items():
+            setattr(torch, name, fn)
+
+
 def analyze(
     problem_path: Path,
     defaults: dict[str, int],
@@ -128,13 +167,15 @@ def analyze(
     from kernelbench.sizes import plan_shapes
 
     module = load_module(problem_path, "kw_baseline_problem")
-    sizes = plan_shapes(module, defaults, check_sizes, "cpu", extra_shapes=False)[0][0]
+    plans = plan_shapes(module, defaults, check_sizes, "cpu", extra_shapes=True)
+    sizes = plans[0][0]
     init = make_init_inputs(module, sizes)
     seed_all(seed)
     model = module.Model(*init)
     inputs = make_inputs(module, sizes, seed, "cpu")
     try:
-        graph_module = torch.fx.symbolic_trace(model)
+        with traceable_factories():
+            graph_module = torch.fx.symbolic_trace(model)
     except Exception as exc:  # noqa: BLE001 - any tracing failure is reported, not raised
         first = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         return {"ok": False, "error": f"torch.fx cannot trace Model.forward ({first})"}
@@ -168,6 +209,9 @@ def analyze(
             entry["meta"] = describe(results.get(n.name))
         nodes.append(entry)
     placeholders = [n for n in nodes if n["op"] == "placeholder"]
+    symbols, unresolved = [], []
+    if len(plans) > 1:
+        symbols, unresolved = size_dependent_constants(module, model, nodes, plans[1][0], seed)
     return {
         "ok": True,
         "sizes": sizes,
@@ -176,8 +220,112 @@ def analyze(
         "placeholders": [p["target"] for p in placeholders],
         "params": {k: list(v.shape) for k, v in model.named_parameters()},
         "buffers": {k: list(v.shape) for k, v in model.named_buffers()},
+        "dtypes": {
+            k: str(v.dtype).removeprefix("torch.")
+            for k, v in [*model.named_parameters(), *model.named_buffers()]
+        },
         "nodes": nodes,
+        "symbols": symbols,
+        "unresolved": unresolved,
     }
+
+
+# How a constant in the graph may derive from a module attribute (fx inlines attributes).
+DERIVATIONS: list[tuple[str, Any]] = [
+    ("{}", lambda a: a),
+    ("math.sqrt({})", math.sqrt),
+    ("(1.0 / math.sqrt({}))", lambda a: 1.0 / math.sqrt(a)),
+    ("(1.0 / {})", lambda a: 1.0 / a),
+]
+
+
+def scalar_attributes(model: Any) -> dict[str, float]:
+    """`self.x`-style paths of every int/float attribute of the model and its submodules."""
+    out: dict[str, float] = {}
+    for prefix, mod in model.named_modules():
+        for key, val in vars(mod).items():
+            if key.startswith("_") or isinstance(val, bool) or not isinstance(val, int | float):
+                continue
+            if prefix and not all(p.isidentifier() for p in prefix.split(".")):
+                continue
+            out[f"self.{prefix}.{key}" if prefix else f"self.{key}"] = val
+    return out
+
+
+def _differences(
+    a: Any, b: Any, path: tuple[Any, ...]
+) -> Iterator[tuple[tuple[Any, ...], Any, Any]]:
+    """Number leaves of two encoded arguments that differ: (path, value here, value there)."""
+    if isinstance(a, dict) and "list" in a and isinstance(b, dict) and "list" in b:
+        for i, (x, y) in enumerate(zip(a["list"], b["list"], strict=False)):
+            yield from _differences(x, y, (*path, i))
+    elif (
+        isinstance(a, int | float)
+        and isinstance(b, int | float)
+        and not isinstance(a, bool)
+        and a != b
+    ):
+        yield path, a, b
+
+
+def size_dependent_constants(
+    module: Any, model: Any, nodes: list[dict[str, Any]], sizes: dict[str, int], seed: int
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Constants that change between two check shapes, and the attribute each comes from.
+
+    A module attribute set from a size (`self.n_heads`) is inlined by fx as a literal; the
+    candidate must read it from `self` at run time, or it is right for one shape only.
+    """
+    import torch.fx
+
+    from kernelbench.loading import make_init_inputs, seed_all
+
+    try:
+        seed_all(seed)
+        other = module.Model(*make_init_inputs(module, sizes))
+        with traceable_factories():
+            graph = torch.fx.symbolic_trace(other).graph
+    except Exception as exc:  # noqa: BLE001 - the second shape is a cross-check only
+        return [], [f"the reference does not trace at a second size ({type(exc).__name__})"]
+    second = list(graph.nodes)
+    if len(second) != len(nodes):
+        return [], ["the traced graph changes with the problem size"]
+    attrs1, attrs2 = scalar_attributes(model), scalar_attributes(other)
+    symbols: list[dict[str, Any]] = []
+    unresolved: list[str] = []
+    for entry, n in zip(nodes, second, strict=True):
+        diffs = list(
+            _differences(
+                {"list": entry["args"]}, {"list": [encode_arg(a) for a in n.args]}, ("args",)
+            )
+        )
+        for key, value in entry["kwargs"].items():
+            if key in n.kwargs:
+                diffs += _differences(value, encode_arg(n.kwargs[key]), ("kwargs", key))
+        for path, v1, v2 in diffs:
+            expr = next(
+                (
+                    fmt.format(name)
+                    for name in attrs1
+                    for fmt, fn in DERIVATIONS
+                    if name in attrs2
+                    and _close(fn(attrs1[name]), v1)
+                    and _close(fn(attrs2[name]), v2)
+                ),
+                None,
+            )
+            if expr is None:
+                unresolved.append(f"{entry['name']}: {v1!r} at one size, {v2!r} at another")
+            else:
+                symbols.append({"node": entry["name"], "path": list(path), "expr": expr})
+    return symbols, unresolved
+
+
+def _close(a: Any, b: Any) -> bool:
+    try:
+        return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(b)))
+    except (TypeError, ValueError, ZeroDivisionError):
+        return False
 
 
 def main(argv: list[str]) -> int:

@@ -356,6 +356,9 @@ class Lowering:
         if isinstance(arg, dict):
             if "node" in arg:
                 return self.env[arg["node"]]
+            if "pyexpr" in arg:
+                dtype = "float32" if arg.get("float") else "int64"
+                return self.scalar_py(arg["pyexpr"], [], dtype)
             if "list" in arg:
                 return [self.decode(a) for a in arg["list"]]
             if "dtype" in arg:
@@ -446,7 +449,27 @@ class Lowering:
         return PyOp(shape=(), dtype=dtype, fmt=fmt, refs=refs, tensor=False)
 
     # ------------------------------------------------------------ nodes
+    def bind_symbols(self) -> None:
+        """Constants that follow the problem size become reads of the module attribute."""
+        if self.analysis.get("unresolved"):
+            raise Unsupported(
+                "a constant in forward changes with the problem size and matches no module "
+                f"attribute ({self.analysis['unresolved'][0]})"
+            )
+        by_name = {n["name"]: n for n in self.analysis["nodes"]}
+        for sym in self.analysis.get("symbols", []):
+            holder: Any = by_name[sym["node"]]
+            path = list(sym["path"])
+            last = path.pop()
+            for step in path:
+                holder = holder[step]
+                if isinstance(holder, dict) and "list" in holder:
+                    holder = holder["list"]
+            value = holder[last]
+            holder[last] = {"pyexpr": sym["expr"], "float": isinstance(value, float)}
+
     def run(self) -> Graph:
+        self.bind_symbols()
         inputs: list[Input] = []
         names: list[str] = []
         outputs: Any = None
@@ -575,7 +598,9 @@ class Lowering:
             shape = mod["params"].get(name, mod["buffers"].get(name))
             if shape is None:
                 return None
-            return Param(shape=tuple(shape), dtype="float32", path=f"{target}.{name}")
+            path = f"{target}.{name}"
+            dtype = self.analysis.get("dtypes", {}).get(path, "float32")
+            return Param(shape=tuple(shape), dtype=dtype, path=path)
 
         if kwargs:
             raise Unsupported(f"nn.{mod['type']} called with keyword arguments")
@@ -1408,6 +1433,10 @@ def _matmul(lw: Lowering, a: Value, b: Value) -> Value:
     if b.rank == 1:
         b = lw.view(b, "{0}.unsqueeze(-1)", (b.shape[0], 1))
         squeeze = "{0}.squeeze(-1)"
+    if squeeze is None and a.rank == 2 and b.rank == 2 and b.shape[1] == 1:
+        # A (M, K) @ B (K, 1): one dot product per row, a row reduction (memory-bound)
+        row = lw.view(b, "{0}.t()", (1, b.shape[0]))
+        return lw.reduce("sum", lw.pw("mul", a, row), 1, True)
     shape = matmul_shape(a.shape, b.shape)
     dtype = promote([a.dtype, b.dtype])
     out: Value = Matmul(shape=shape, dtype=dtype, a=a, b=b)
@@ -1869,6 +1898,21 @@ def _full_like(lw: Lowering, b: dict[str, Any]) -> Any:
     return _py_from_meta(fmt + ")", refs, lw.meta.get(lw.current, {}))
 
 
+@op("ones", "zeros", "empty", spec="*size, dtype=None, layout=None, device=None, "
+    "requires_grad=False, pin_memory=False")  # fmt: skip
+def _factory(lw: Lowering, b: dict[str, Any]) -> Any:
+    """An allocation in forward (torch.ones(T, T, device=x.device) and the like)."""
+    size = _flatten_shape_args(b["size"])
+    refs: list[Value] = []
+    parts = [render(s, refs) for s in size]
+    for key in ("dtype", "device"):
+        if b.get(key) is not None and not isinstance(b[key], Ignored):
+            parts.append(f"{key}={render(b[key], refs)}")
+    return _py_from_meta(
+        f"torch.{b['__name__']}({', '.join(parts)})", refs, lw.meta.get(lw.current, {})
+    )
+
+
 @op("cat", "stack", spec="tensors, dim=0")
 def _cat(lw: Lowering, b: dict[str, Any]) -> Any:
     tensors = b["tensors"]
@@ -1925,7 +1969,7 @@ def _getattr(lw: Lowering, b: dict[str, Any]) -> Any:
     if name == "dtype":
         return DType(obj.dtype)
     if name == "device":
-        return Ignored("device")
+        return PyOp(shape=(), dtype="device", fmt="{0}.device", refs=[obj], tensor=False)
     raise Unsupported(f"tensor attribute .{name}")
 
 
