@@ -209,7 +209,8 @@ def analyze(
             entry["meta"] = describe(results.get(n.name))
         nodes.append(entry)
     placeholders = [n for n in nodes if n["op"] == "placeholder"]
-    symbols, unresolved = [], []
+    symbols: list[dict[str, Any]] = []
+    unresolved: list[str] = []
     if len(plans) > 1:
         symbols, unresolved = size_dependent_constants(module, model, nodes, plans[1][0], seed)
     return {
