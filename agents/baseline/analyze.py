@@ -287,7 +287,9 @@ def size_dependent_constants(
         with traceable_factories():
             graph = torch.fx.symbolic_trace(other).graph
     except Exception as exc:  # noqa: BLE001 - the second shape is a cross-check only
-        return [], [f"the reference does not trace at a second size ({type(exc).__name__})"]
+        # e.g. GroupNorm rejects a varied channel count: the harness drops such a shape too
+        log.debug("no second-size cross-check: %s", exc)
+        return [], []
     second = list(graph.nodes)
     if len(second) != len(nodes):
         return [], ["the traced graph changes with the problem size"]

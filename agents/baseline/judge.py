@@ -134,7 +134,8 @@ class Facts:
         low = occ is not None and occ < LOW_OCCUPANCY_PCT
         if what == "registers":
             return low and "reg" in lim
-        return low and ("shared" in lim or "smem" in lim)
+        # a block that cannot launch at all (too much shared memory) is the extreme case
+        return (low and ("shared" in lim or "smem" in lim)) or lim == "cannot_launch"
 
     @property
     def narrow_loads(self) -> bool:
@@ -163,7 +164,7 @@ OPTIMIZE_RULES: list[Rule] = [
          "smaller tile: halve the larger of BLOCK_M/BLOCK_N, then BLOCK_K, then num_stages; "
          "halve BLOCK_R (row) or BLOCK (elementwise)",
          lambda kind, f: f.spills > 0, smaller_tile),
-    Rule("smem-occupancy", "occupancy < 50% limited by shared memory",
+    Rule("smem-occupancy", "occupancy < 50% limited by shared memory (or the block cannot launch)",
          "one pipeline stage fewer (num_stages - 1), else a smaller tile",
          lambda kind, f: f.limited_by("shared"),
          lambda kind, p: fewer_stages(kind, p) or smaller_tile(kind, p)),

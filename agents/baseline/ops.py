@@ -204,12 +204,12 @@ SUPPORTED_TABLE: list[tuple[str, str]] = [
     (
         "losses",
         "mse, l1, smooth_l1, huber, kl_div, cross_entropy, nll, binary_cross_entropy (with "
-        "logits), triplet_margin, cosine-embedding style compositions",
+        "logits), triplet_margin; hinge-style losses as compositions of the ops above",
     ),
     (
         "matmul",
         "matmul/@, mm, bmm, mv, addmm, baddbmm, linear (nn.Linear), transposed and broadcast "
-        "batched operands, 1-D operands; fused epilogue of any elementwise ops above (bias, "
+        "batched operands, 1-D operands, `diag(v) @ B`; fused epilogue of any elementwise ops above (bias, "
         "activation, scale, residual)",
     ),
     (
@@ -220,6 +220,7 @@ SUPPORTED_TABLE: list[tuple[str, str]] = [
     (
         "layout (run as torch views in forward)",
         "view, reshape, flatten, unflatten, permute, transpose, t/T, squeeze, unsqueeze, expand, "
-        "contiguous, flip, narrow, select, slicing, chunk, split, cat, stack, size/shape",
+        "contiguous, flip, narrow, select, slicing, chunk, split, cat, stack, size/shape, "
+        "ones/zeros/full and `*_like` allocations",
     ),
 ]

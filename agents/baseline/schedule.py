@@ -244,6 +244,19 @@ class _Scheduler:
                 g.kind, g.axes = "row", axes
             self.place(v, g, space)
             return
+        if g is None or src.id in g.stored:
+            # A read tensor (an input, or another kernel's output): reduce it in an existing
+            # row kernel over the same rows if one can read it (logsumexp's second max).
+            for other in reversed(self.groups):
+                if (
+                    other.kind == "row"
+                    and other.space == src.shape
+                    and other.axes == axes
+                    and not other.has(src)
+                    and self.external_ok(v, other)
+                ):
+                    self.place(v, other, space)
+                    return
         g = self.new_group("row", src.shape, axes=axes)
         self.place(v, g, space)
 
