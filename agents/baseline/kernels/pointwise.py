@@ -1,0 +1,139 @@
+"""The elementwise kernel: a flat index over the group's space (pooling windows inline)."""
+
+from __future__ import annotations
+
+from agents.baseline.ir import (
+    Pool2d,
+    Unsupported,
+    Value,
+)
+from agents.baseline.kernels.base import (
+    KernelWriter,
+    Launch,
+    Scope,
+)
+
+# ================================================================ pointwise
+
+
+class PointwiseWriter(KernelWriter):
+    kind = "pointwise"
+
+    def build(self) -> Launch:
+        g = self.g
+        rank = len(g.space)
+        pools = [m for m in g.members if isinstance(m, Pool2d)]
+        full_ops = [o for o in self.operands if self.used_full(o)]
+        shapes = [f"{self.pyname(o)}.shape" for o in full_ops]
+        for p in pools:
+            shapes.append(self.pool_shape(p))
+        if not shapes:
+            raise Unsupported("internal: an elementwise kernel without tensor operands")
+        S = f"S_{self.name}"
+        self.py.append(f"{S} = torch.broadcast_shapes({', '.join(shapes)})")
+        self.space_expr = S
+        for o in full_ops:
+            if o.shape == g.space:
+                self.py.append(f"{self.pyname(o)}_c_{self.name} = {self.pyname(o)}.contiguous()")
+        for v in self.stored:
+            self.alloc(v, S)
+        n = self.arg("n_elements", f"out0_{self.name}.numel()")
+        block = int(self.params["BLOCK"])
+        self.constexprs.append(("BLOCK", str(block)))
+        c = self.code
+        c("offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)")
+        c(f"mask = offs < {n}")
+        self.rank = rank
+        scope = Scope()
+        for v in self.stored:
+            name = self.value(v, scope)
+            c(f"tl.store({self.out_ptr(v)} + offs, {self.store_value(v, name)}, mask=mask)")
+        grid = f"(triton.cdiv(out0_{self.name}.numel(), {block}),)"
+        self.py.append(self.launch_line(grid, {"num_warps": int(self.params["num_warps"])}))
+        return Launch(self.name, self.kernel_source(), self.py, self.helpers)
+
+    def used_full(self, o: Value) -> bool:
+        return any(o in m.operands() and not isinstance(m, Pool2d) for m in self.g.members)
+
+    def pool_shape(self, p: Pool2d) -> str:
+        assert p.x is not None
+        x = self.pyname(p.x)
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = p.kernel, p.stride, p.padding, p.dilation
+        oh = f"({x}.shape[2] + {2 * ph} - {dh * (kh - 1)} - 1) // {sh} + 1"
+        ow = f"({x}.shape[3] + {2 * pw} - {dw * (kw - 1)} - 1) // {sw} + 1"
+        return f"({x}.shape[0], {x}.shape[1], {oh}, {ow})"
+
+    def coord(self, dim: int, scope: Scope) -> str:
+        key = ("coord", dim)
+        found = scope.get(key)
+        if found is not None:
+            return found
+        size = self.arg(f"size{dim}", f"{self.space_expr}[{dim}]")
+        name = f"c{dim}"
+        if dim == self.rank - 1:
+            self.code(f"{name} = offs % {size}")
+        else:
+            pitch = self.arg(f"pitch{dim}", f"math.prod({self.space_expr}[{dim + 1}:])")
+            self.code(f"{name} = (offs // {pitch})" + (f" % {size}" if dim else ""))
+        scope.names[key] = name
+        return name
+
+    def load(self, v: Value, scope: Scope) -> str:
+        ptr = self.operand_ptr(v)
+        if v.shape == self.g.space:
+            self.call[self.args.index(ptr)] = f"{self.pyname(v)}_c_{self.name}"
+            offset = "offs"
+        else:
+            dims = self.varying_dims(v, self.g.space)
+            strides = self.stride_args(v, "in", self.space_expr, dims)
+            terms = [f"{self.coord(d, scope)} * {s}" for d, s in zip(dims, strides, strict=True)]
+            offset = " + ".join(terms) if terms else "offs * 0"
+        name = self.fresh("x")
+        raw = f"tl.load({ptr} + {offset}, mask=mask, other={self.other(v.dtype)})"
+        self.code(f"{name} = {self.load_cast(raw, v.dtype)}")
+        return name
+
+    def special(self, v: Value, scope: Scope) -> str:
+        if not isinstance(v, Pool2d) or v.x is None:
+            return super().special(v, scope)
+        x = v.x
+        ptr = self.operand_ptr(x)
+        i = self.op_index[x.id]
+        xs = [self.arg(f"win{i}_s{d}", f"{self.pyname(x)}.stride({d})") for d in range(4)]
+        h = self.arg(f"win{i}_h", f"{self.pyname(x)}.shape[2]")
+        w = self.arg(f"win{i}_w", f"{self.pyname(x)}.shape[3]")
+        c0, c1, c2, c3 = (self.coord(d, scope) for d in range(4))
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = v.kernel, v.stride, v.padding, v.dilation
+        acc, cnt = self.fresh("acc"), self.fresh("cnt")
+        c = self.code
+        ninf = 'float("-inf")'
+        if v.op == "max":
+            c(f"{acc} = tl.full([BLOCK], {ninf}, {self.ct})")
+        else:
+            c(f"{acc} = tl.zeros([BLOCK], {self.ct})")
+            c(f"{cnt} = tl.zeros([BLOCK], {self.ct})")
+        with (
+            c.block(f"for kh in tl.static_range({kh}):"),
+            c.block(f"for kw in tl.static_range({kw}):"),
+        ):
+            c(f"ih = {c2} * {sh} - {ph} + kh * {dh}")
+            c(f"iw = {c3} * {sw} - {pw} + kw * {dw}")
+            c(f"inb = mask & (ih >= 0) & (ih < {h}) & (iw >= 0) & (iw < {w})")
+            off = f"{c0} * {xs[0]} + {c1} * {xs[1]} + ih * {xs[2]} + iw * {xs[3]}"
+            other = ninf if v.op == "max" else "0.0"
+            c(f"xv = {self.load_cast(f'tl.load({ptr} + {off}, mask=inb, other={other})', x.dtype)}")
+            if v.op == "max":
+                c(f"{acc} = tl.maximum({acc}, xv)")
+            else:
+                c(f"{acc} = {acc} + xv")
+                c(f"{cnt} = {cnt} + inb.to({self.ct})")
+        if v.op == "max":
+            return acc
+        name = self.fresh("t")
+        if v.divisor is not None:
+            c(f"{name} = {acc} / {float(v.divisor)}")
+        elif v.count_include_pad:
+            c(f"{name} = {acc} / {float(kh * kw)}")
+        else:
+            c(f"{name} = {acc} / {cnt}")
+        return name
