@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import math
+import resource
 import sys
 import traceback
 from collections.abc import Iterator
@@ -338,6 +339,9 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     workdir = Path(argv[1])
     request = json.loads((workdir / REQUEST).read_text())
+    cpu = int(request.get("cpu_limit_s") or 0)
+    if cpu > 0:  # before any problem code runs
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
     try:
         result = analyze(
             Path(request["problem_path"]),

@@ -10,6 +10,7 @@ handle gives `Proposal(failure="no candidate: unsupported op X")`, never an exce
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from agents.baseline.codegen import generate
@@ -38,10 +39,15 @@ class BaselineCoder:
     def __init__(self, read_timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self.read_timeout_s = read_timeout_s
         self._plans: dict[str, tuple[dict[str, Any], Schedule] | str] = {}
+        self._lock = threading.Lock()  # parallel candidates of a round share one reading
 
     def plan(self, problem: Problem) -> tuple[dict[str, Any], Schedule] | str:
         """(analysis, schedule) for a problem, or why there is none (cached per source)."""
         key = problem.source_sha256 or str(problem.path)
+        with self._lock:
+            return self._plan_locked(key, problem)
+
+    def _plan_locked(self, key: str, problem: Problem) -> tuple[dict[str, Any], Schedule] | str:
         if key not in self._plans:
             try:
                 analysis = read_reference(problem, self.read_timeout_s)

@@ -2,7 +2,8 @@
 
 The child imports the problem and traces `Model`, which executes user code: it gets a
 scratch directory, the harness's scrubbed environment (no API keys, no broker URLs), a
-CPU-time limit and a wall-clock timeout after which its whole process group is killed.
+CPU-time limit (it sets RLIMIT_CPU on itself before importing anything of the problem's)
+and a wall-clock timeout after which its whole process group is killed.
 Whatever it does, the caller gets either the analysis or a `ReadError` with one line.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import resource
 import shutil
 import subprocess
 import sys
@@ -34,10 +34,6 @@ class ReadError(RuntimeError):
     """The reference could not be read (it crashed, hung, or cannot be traced)."""
 
 
-def _limit_cpu(seconds: int) -> None:
-    resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 5))
-
-
 def read_reference(problem: Problem, timeout_s: float = DEFAULT_TIMEOUT_S) -> dict[str, Any]:
     """The traced graph of `problem`'s Model at its first CPU check shape."""
     workdir = Path(tempfile.mkdtemp(prefix="kw-baseline-read-"))
@@ -50,9 +46,9 @@ def read_reference(problem: Problem, timeout_s: float = DEFAULT_TIMEOUT_S) -> di
             "defaults": problem.sizes,
             "check_sizes": problem.check_sizes,
             "seed": ANALYSIS_SEED,
+            "cpu_limit_s": int(timeout_s * 2) + 10,
         }
         (workdir / REQUEST).write_text(json.dumps(request))
-        cpu = int(timeout_s * 2) + 10
         started = time.perf_counter()
         with (workdir / ".stdout").open("wb") as out, (workdir / ".stderr").open("wb") as err:
             proc = subprocess.Popen(
@@ -63,7 +59,6 @@ def read_reference(problem: Problem, timeout_s: float = DEFAULT_TIMEOUT_S) -> di
                 stdout=out,
                 stderr=err,
                 start_new_session=True,
-                preexec_fn=lambda: _limit_cpu(cpu),  # noqa: PLW1509 - no threads in the parent's fork path
             )
             timed_out = False
             try:
