@@ -204,3 +204,47 @@ def test_candidates_for_the_builtin_suite_use_no_torch_compute_ops():
         assert not [w for w in report.warnings if "tl.dot" in w], (p.id, report.warnings)
         written += 1
     assert written >= 1
+
+
+SIZED = """
+import torch
+import torch.nn as nn
+
+class Model(nn.Module):
+    def __init__(self, groups: int):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x):
+        g = x.view(x.shape[0], self.groups, -1)
+        return (g - g.mean(dim=-1, keepdim=True)).view(x.shape) * {scale}
+
+batch = 8
+groups = 4
+dim = 64
+CHECK_SIZES = [{{"batch": 8, "groups": 4, "dim": 64}}, {{"batch": 5, "groups": 2, "dim": 48}}]
+
+def get_inputs():
+    return [torch.randn(batch, dim)]
+
+def get_init_inputs():
+    return [groups]
+"""
+
+
+def test_constants_that_follow_the_size_are_read_from_self(tmp_path):
+    p, analysis, sched = plan(tmp_path, SIZED.format(scale="2.0"))
+    assert {s["expr"] for s in analysis["symbols"]} == {"self.groups"}
+    src, _ = generate(p.id, p.source(), analysis, sched)
+    assert "self.groups" in src.split("def forward", 1)[1]
+    # a size-dependent constant that is no attribute: refused, not baked in
+    path = tmp_path / "q.py"
+    path.write_text(SIZED.format(scale="(self.groups * 3 + 1)"))
+    q = load_problem(path)
+    analysis = analyze(path, q.sizes, q.check_sizes, seed=0)
+    from agents.baseline.coder import failure_text
+    from agents.baseline.ir import Unsupported
+
+    with pytest.raises(Unsupported) as info:
+        lower(analysis)
+    assert "changes with the problem size" in failure_text(info.value)
