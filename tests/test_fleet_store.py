@@ -73,6 +73,7 @@ def test_a_live_lease_keeps_a_second_delivery_out(store):
     # The owner's process died: its lease is released, the next delivery takes over.
     assert not store.release(job.id, "w2:7")  # only the owner's lease
     assert store.release(job.id, "w1:1")
+    assert store.require(job.id).status == "queued"
     second = store.claim(job.id, "w2:7", LEASE, 3)
     assert second.outcome == "run" and second.delivery == 2
     # The first delivery is superseded: it learns so, and cannot record a result.

@@ -174,12 +174,13 @@ class JobStore(ABC):
         return self._transact(job_id, change)
 
     def release(self, job_id: str, owner: str) -> bool:
-        """Let the next delivery take over at once (the owner process is known dead)."""
+        """The owner process is known dead and its message requeued: the job is queued
+        again, and the next delivery takes over at once."""
 
         def change(spec: JobSpec, st: JobState) -> tuple[JobState | None, bool]:
             if st.status != "running" or st.owner != owner:
                 return None, False
-            st.lease_until = 0.0
+            st.status, st.owner, st.lease_until = "queued", None, None
             return st, True
 
         return self._transact(job_id, change)
