@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -20,12 +21,32 @@ app = typer.Typer(
 )
 
 
-def _register() -> None:
-    from worker.cli import eval_cmd, problems_cmd, run_cmd
+@app.callback()
+def _group() -> None:
+    """kernelwright: agentic kernel optimization."""  # keeps `kwright CMD` a group of one
 
-    problems_cmd.register(app)
-    eval_cmd.register(app)
-    run_cmd.register(app)
+
+# command -> the module that registers it, in --help order. Only the invoked command's
+# module is imported, so `kwright status` does not pay for torch (imported by eval/run).
+COMMANDS = {
+    "problems": "problems_cmd",
+    "eval": "eval_cmd",
+    "run": "run_cmd",
+    "submit": "jobs_cmd",
+    "status": "jobs_cmd",
+    "watch": "jobs_cmd",
+    "cancel": "jobs_cmd",
+    "results": "jobs_cmd",
+    "worker": "worker_cmd",
+}
+
+
+def _register(argv: list[str] | None = None) -> None:
+    words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+    wanted = COMMANDS.get(words[0]) if words else None
+    modules = [wanted] if wanted else list(dict.fromkeys(COMMANDS.values()))
+    for name in modules:
+        importlib.import_module(f"worker.cli.{name}").register(app)
 
 
 def main() -> None:
