@@ -234,6 +234,25 @@ def test_cli_over_the_fleet_real_evaluation_soft_timeout_and_bad_messages(tmp_pa
             assert slow_status["stop_reason"].startswith("timed out"), slow_status
             assert quick_status["status"] == "done", quick_status
             assert worker.alive()
+
+            # A cold shutdown (SIGQUIT, the compose file's stop signal) hands the running
+            # job back at once; the next worker resumes it from its last attempt.
+            worker.stop()
+            worker = WorkerProcess("solo3", env, tmp_path).start()
+            fake.defaults["coder"] = Scripted(content=NO_CODE, delay_s=1.0)
+            (resumed,) = submit(env, fake, 1, rounds=3)
+            store = RedisJobStore(server.url)
+            wait_for(lambda: len(store.attempts(resumed)) >= 1, 120, "a first attempt")
+            os.kill(worker.pid, signal.SIGQUIT)
+            worker.proc.wait(timeout=60)
+            assert "goes back to the queue" in worker.log_text()
+            assert store.require(resumed).status == "queued"
+            worker = WorkerProcess("solo4", env, tmp_path).start()
+            kwright("watch", resumed, "--json", env=env, timeout=200)
+            final = store.require(resumed)
+            assert final.status == "done" and final.state.deliveries == 2
+            assert [a.attempt for a in store.attempts(resumed)] == [1, 2, 3]
+            store.close()
             log = worker.log_text() + (tmp_path / "worker-solo.log").read_text()
             assert "malformed job message 42" in log
             assert "j-0123456789: not in the job store" in log

@@ -11,8 +11,10 @@ store. A delivery:
 * otherwise runs it (resuming its run directory) and records the outcome once.
 
 When a pool process dies mid-job, Celery (in the worker's main process) requeues the
-message (`task_reject_on_worker_lost`); `JobRequest` then releases that process's lease so
-the redelivery need not wait for it to lapse. A hard time limit kill marks the job failed.
+message (`task_reject_on_worker_lost`); `JobRequest` first releases that process's lease
+so the redelivery need not wait for it to lapse. A cold shutdown (SIGQUIT) does the same
+for every running job once its pool process is gone. A hard time limit kill marks the job
+failed.
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
+import time
 from typing import Any
 
 from celery import Task
-from celery.exceptions import SoftTimeLimitExceeded, WorkerLostError
-from celery.signals import worker_process_shutdown
+from celery.exceptions import SoftTimeLimitExceeded, Terminated, WorkerLostError
+from celery.signals import worker_process_shutdown, worker_shutting_down
 from celery.worker.request import Request
 
 from sandbox.base import get_sandbox
@@ -82,10 +86,26 @@ def _job_id_of(request: Request) -> str | None:
 class JobRequest(Request):
     """Runs in the worker's main process: reacts to a lost pool process or a hard kill."""
 
+    def on_accepted(self, pid: int, time_accepted: float) -> None:
+        super().on_accepted(pid, time_accepted)
+        job_id = _job_id_of(self)
+        if job_id is not None:
+            _running[job_id] = _owner(self.hostname, pid)
+
+    def on_success(self, failed__retval__runtime: Any, **kwargs: Any) -> None:
+        _running.pop(self.id, None)
+        super().on_success(failed__retval__runtime, **kwargs)
+
+    def on_retry(self, exc_info: Any) -> None:
+        _running.pop(self.id, None)
+        super().on_retry(exc_info)
+
     def on_failure(
         self, exc_info: Any, send_failed_event: bool = True, return_ok: bool = False
     ) -> None:
         exc = getattr(exc_info.exception, "exc", exc_info.exception)
+        if not isinstance(exc, Terminated):  # a cold shutdown terminates: see below
+            _running.pop(self.id, None)
         job_id = _job_id_of(self)
         lost = isinstance(exc, WorkerLostError | SystemExit | KeyboardInterrupt)
         if lost and job_id is not None and self.worker_pid is not None:
@@ -122,6 +142,40 @@ class JobRequest(Request):
         finally:
             if store is not None:
                 store.close()
+
+
+_running: dict[str, str] = {}  # main process: job id -> owner (host:pool pid)
+
+
+@worker_shutting_down.connect
+def _on_cold_shutdown(how: str = "", **_: Any) -> None:
+    """A cold shutdown (SIGQUIT) cancels the running jobs and Celery restores their
+    messages at once. Release their leases as soon as their pool processes are gone, so
+    another worker resumes them without waiting for the leases to lapse."""
+    if how != "Cold" or not _running:
+        return
+    held = dict(_running)
+    threading.Thread(target=_release_when_gone, args=(held,), name="release-leases").start()
+
+
+def _release_when_gone(held: dict[str, str], wait_s: float = 15.0) -> None:
+    deadline = time.monotonic() + wait_s
+    for job_id, owner in held.items():
+        pid = int(owner.rsplit(":", 1)[1])
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.05)
+        if not _alive(pid):
+            JobRequest._release(job_id, owner)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class JobTask(Task):

@@ -11,7 +11,8 @@ LLM call over loopback, attempt files written, nothing evaluated). Measured:
 * submit: wall time of `worker.submit.submit` per job (store write + publish);
 * submit->start, idle worker: one job at a time, from its submission to the moment the
   worker claimed it (store timestamps, same clock), `--samples` times;
-* batch of N: wall time from submitting N jobs to the last one finishing, against the
+* batch of N: from submitting N jobs to the last one finishing (store timestamps), and
+  the hand-off between consecutive jobs (one finished -> the next started), against the
   same N jobs run one after another in this process with `agents.runner.run_job` (what
   `kwright run` does); the difference divided by N is the per-job queue overhead.
 """
@@ -19,6 +20,7 @@ LLM call over loopback, attempt files written, nothing evaluated). Measured:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import sys
@@ -54,12 +56,13 @@ def ms(x: float) -> str:
     return f"{x * 1000:8.1f} ms"
 
 
-def wait_done(store: RedisJobStore, ids: list[str], timeout: float) -> list[Job]:
+def wait_done(store: RedisJobStore, ids: list[str], timeout: float, poll: float) -> list[Job]:
+    """Figures come from the store's timestamps, so polling only decides when to stop."""
     return wait_for(
         lambda: (jobs := store._many(ids)) and all(j.status in TERMINAL for j in jobs) and jobs,
         timeout,
         f"{len(ids)} jobs to finish",
-        poll=0.02,
+        poll=poll,
     )
 
 
@@ -85,7 +88,7 @@ def main() -> int:
         try:
             warm = make_jobs([PROBLEM] * 3, config, "cpu")  # first-job costs, not queue costs
             submit(warm, settings, store)
-            wait_done(store, [j.id for j in warm], 300)
+            wait_done(store, [j.id for j in warm], 300, 0.2)
 
             submit_s: list[float] = []
             latency: list[float] = []
@@ -94,7 +97,7 @@ def main() -> int:
                 t0 = time.perf_counter()
                 submit(jobs, settings, store)
                 submit_s.append(time.perf_counter() - t0)
-                (done,) = wait_done(store, [jobs[0].id], 120)
+                (done,) = wait_done(store, [jobs[0].id], 120, 0.05)
                 assert done.state.started_at is not None
                 latency.append(done.state.started_at - done.spec.submitted_at)
 
@@ -102,11 +105,13 @@ def main() -> int:
             t0 = time.perf_counter()
             submit(batch, settings, store)
             batch_submit = time.perf_counter() - t0
-            finished = wait_done(store, [j.id for j in batch], 600)
-            fleet_wall = time.perf_counter() - t0
-            in_worker = [
-                (j.state.finished_at or 0) - (j.state.last_started_at or 0) for j in finished
-            ]
+            finished = wait_done(store, [j.id for j in batch], 600, 0.5)
+            starts = sorted(
+                (j.state.last_started_at or 0, j.state.finished_at or 0) for j in finished
+            )
+            fleet_wall = starts[-1][1] - min(j.spec.submitted_at for j in finished)
+            in_worker = [end - start for start, end in starts]
+            handoff = [b[0] - a[1] for a, b in itertools.pairwise(starts)]
             statuses = {j.status for j in finished}
         finally:
             worker.stop()
@@ -142,9 +147,13 @@ def main() -> int:
         "fleet_wall_s": fleet_wall,
         "fleet_per_job_ms": fleet_wall / args.jobs * 1000,
         "fleet_in_worker_per_job_ms": statistics.median(in_worker) * 1000,
+        "fleet_in_worker_mean_ms": statistics.mean(in_worker) * 1000,
+        "fleet_handoff_between_jobs_ms": statistics.median(handoff) * 1000,
+        "fleet_handoff_mean_ms": statistics.mean(handoff) * 1000,
         "inprocess_wall_s": inproc_wall,
         "inprocess_per_job_ms": inproc_wall / args.jobs * 1000,
         "inprocess_median_job_ms": statistics.median(per_job) * 1000,
+        "inprocess_mean_job_ms": statistics.mean(per_job) * 1000,
         "queue_overhead_per_job_ms": overhead * 1000,
     }
     if args.json:
@@ -162,6 +171,12 @@ def main() -> int:
         f"{'job in the worker / in-process (med)':38s}{ms(statistics.median(in_worker)):>18s}"
         f"{ms(statistics.median(per_job)):>16s}"
     )
+    print(
+        f"{'job in the worker / in-process (mean)':38s}{ms(statistics.mean(in_worker)):>18s}"
+        f"{ms(statistics.mean(per_job)):>16s}"
+    )
+    print(f"{'finish -> next start (mean)':38s}{ms(statistics.mean(handoff)):>18s}{'-':>16s}")
+    print(f"{'finish -> next start (median)':38s}{ms(statistics.median(handoff)):>18s}{'-':>16s}")
     print(
         f"{f'{args.jobs} jobs, wall per job':38s}{ms(fleet_wall / args.jobs):>18s}"
         f"{ms(inproc_wall / args.jobs):>16s}"
