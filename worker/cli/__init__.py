@@ -10,6 +10,7 @@ import sys
 import typer
 
 from worker.cli.common import EXIT_BAD_INPUT, err_console
+from worker.config import ConfigError
 
 app = typer.Typer(
     name="kwright",
@@ -63,4 +64,7 @@ def main() -> None:
     except SystemExit:
         raise
     except BrokenPipeError:
+        sys.exit(EXIT_BAD_INPUT)
+    except ConfigError as exc:  # a bad KWRIGHT_ setting, from any command
+        err_console.print(f"kwright: error: {exc}", markup=False, highlight=False)
         sys.exit(EXIT_BAD_INPUT)

@@ -42,6 +42,7 @@ from worker.queues import QueueError, check_queue, default_queue
 from worker.store import JobStore, StoreUnavailable, open_store
 
 STORE_OUTAGE_S = 60.0  # watch rides out a store outage this long
+QUEUED_NOTE_S = 60.0  # a job queued this long gets a hint that no worker may be serving it
 
 
 def _settings() -> Settings:
@@ -81,6 +82,9 @@ def _lookup(store: JobStore, ref: str) -> list[Job]:
 def _status_text(job: Job) -> str:
     s = job.state
     text: str = s.status
+    waited = now() - job.spec.submitted_at
+    if s.status == "queued" and s.deliveries == 0 and waited > QUEUED_NOTE_S:
+        text += f" ({waited:.0f}s: is a worker consuming {job.spec.queue}?)"
     if s.status == "running" and s.cancel_requested:
         text += " (cancelling)"
     if job.lease_lapsed():
@@ -125,8 +129,9 @@ def _age(job: Job) -> str:
 
 def jobs_table(jobs: list[Job], title: str) -> Table:
     table = Table(title=title)
-    for col in ("job", "problem", "queue", "status", "round", "best", "cost", "time"):
-        table.add_column(col)
+    table.add_column("job", no_wrap=True, min_width=12)  # ids are for copying: never cut
+    for col in ("problem", "queue", "status", "round", "best", "cost", "time"):
+        table.add_column(col, overflow="fold")
     for j in jobs:
         table.add_row(
             j.id,
