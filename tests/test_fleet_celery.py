@@ -12,14 +12,20 @@ import time
 import pytest
 import redis
 
+from agents.config import AgentConfig
 from agents.rundir import ATTEMPT_FILE, RunInfo
+from kernelbench.registry import resolve_problem
 from tests.conftest import kwright
 from tests.fake_openai import FakeOpenAI, Scripted
 from tests.fleet import NO_CODE, REPAIR, WorkerProcess, fleet_env, owner_pid, wait_for
 from tests.redis_server import RedisServer, free_port, needs_redis
 from tests.test_agents_loop import GOOD, OPTIMIZE, fenced
+from worker.config import Settings
 from worker.jobs import TERMINAL, Job
+from worker.store import StoreUnavailable, open_store
 from worker.store_redis import RedisJobStore
+from worker.submit import BrokerUnavailable, make_jobs
+from worker.submit import submit as submit_jobs
 
 pytestmark = [pytest.mark.redis, needs_redis]
 
@@ -194,7 +200,6 @@ def test_cli_over_the_fleet_real_evaluation_soft_timeout_and_bad_messages(tmp_pa
             client = redis.Redis.from_url(server.url)
             client.lpush("cpu", b"\x00not a kombu message")
             from worker.celery_app import TASK_NAME, make_app
-            from worker.config import Settings
 
             app = make_app(Settings(broker_url=server.url, home=tmp_path / "home"))
             app.send_task(TASK_NAME, args=[42], queue="cpu")
@@ -262,18 +267,33 @@ def test_cli_over_the_fleet_real_evaluation_soft_timeout_and_bad_messages(tmp_pa
 
 def test_submit_to_a_dead_broker_fails_fast(tmp_path):
     dead = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
-    env = fleet_env(tmp_path / "home", dead)
+    # In-process: the connection attempts are bounded (KWRIGHT_CONNECT_TIMEOUT_S).
+    settings = Settings(home=tmp_path / "home", broker_url=dead, connect_timeout_s=2)
+    jobs = make_jobs([resolve_problem(PROBLEM)], AgentConfig(), "cpu")
     started = time.monotonic()
-    r = kwright("submit", PROBLEM, "--agent", "baseline", env=env, timeout=60)
-    elapsed = time.monotonic() - started
+    with pytest.raises(StoreUnavailable):
+        submit_jobs(jobs, settings, open_store(settings))
+    assert time.monotonic() - started < 5
+    sqlite = Settings(
+        home=tmp_path / "home",
+        broker_url=dead,
+        store_url=f"sqlite:///{tmp_path / 'jobs.sqlite'}",
+        connect_timeout_s=2,
+    )
+    started = time.monotonic()
+    with pytest.raises(BrokerUnavailable):
+        submit_jobs(jobs, sqlite, open_store(sqlite))
+    assert time.monotonic() - started < 5
+    # The CLI: one line, exit code 1, no password; not a hang.
+    env = fleet_env(tmp_path / "home", dead)
+    r = kwright("submit", PROBLEM, "--agent", "baseline", env=env, timeout=120)
     assert r.returncode == 1, r.stderr
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "cannot reach" in lines[0] and "hunter2" not in lines[0]
-    assert elapsed < 15  # mostly interpreter start-up; the connection attempt is bounded
     # The store is up but the broker is down: the job is recorded failed, not lost.
-    env["KWRIGHT_STORE_URL"] = f"sqlite:///{tmp_path / 'jobs.sqlite'}"
-    r = kwright("submit", PROBLEM, "--agent", "baseline", env=env, timeout=60)
+    env["KWRIGHT_STORE_URL"] = sqlite.store_url
+    r = kwright("submit", PROBLEM, "--agent", "baseline", env=env, timeout=120)
     assert r.returncode == 1 and "cannot reach the broker" in r.stderr
     listed = json.loads(kwright("status", "--json", env=env).stdout)
-    assert [j["status"] for j in listed] == ["failed"]
-    assert listed[0]["error"].startswith("not enqueued")
+    assert [j["status"] for j in listed] == ["failed", "failed"]
+    assert all(j["error"].startswith("not enqueued") for j in listed)

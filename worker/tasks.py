@@ -28,14 +28,14 @@ from typing import Any
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded, Terminated, WorkerLostError
-from celery.signals import worker_process_shutdown, worker_shutting_down
+from celery.signals import worker_init, worker_process_shutdown, worker_shutting_down
 from celery.worker.request import Request
 
-from sandbox.base import get_sandbox
+from sandbox.base import SandboxUnavailable, get_sandbox
 from sandbox.defaults import default_sandbox_name
 from sandbox.evaluate import detect_device
 from worker.celery_app import TASK_NAME, app
-from worker.config import api_key_from_env, get_settings
+from worker.config import ConfigError, api_key_from_env, get_settings
 from worker.execute import WorkerContext, execute_job
 from worker.jobs import MalformedJob
 from worker.store import JobNotFound, StoreUnavailable, open_store
@@ -65,6 +65,17 @@ def _context(hostname: str) -> WorkerContext:
             lease_s=settings.lease_s,
         )
     return ctx
+
+
+@worker_init.connect
+def _check_worker(**_: Any) -> None:
+    """Refuse to start a worker that could not run any job, rather than let it take jobs
+    off the queue and fail them."""
+    try:
+        settings = get_settings()
+        get_sandbox(settings.sandbox or default_sandbox_name()).close()
+    except (ConfigError, SandboxUnavailable) as exc:
+        raise SystemExit(f"kwright worker: {exc}") from exc
 
 
 @worker_process_shutdown.connect
@@ -191,7 +202,11 @@ def run_job_task(self: JobTask, job_id: Any = None, *args: Any, **kwargs: Any) -
         return "malformed"
     settings = get_settings()
     hostname = self.request.hostname or "celery"
-    ctx = _context(hostname)
+    try:
+        ctx = _context(hostname)
+    except (SandboxUnavailable, StoreUnavailable) as exc:
+        log.error("job %s: this worker cannot run jobs now (%s); retrying in 60 s", job_id, exc)
+        raise self.retry(countdown=60.0) from exc
     owner = _owner(hostname, os.getpid())
     try:
         claim = ctx.store.claim(job_id, owner, settings.lease_s, settings.max_deliveries)
