@@ -7,6 +7,11 @@ always returns a SandboxOutcome (it never raises for anything the candidate does
 no process or container behind, whatever the step does.
 
 Backends register by name with `@register_sandbox("name")` and import their SDKs lazily.
+
+What a step may touch: its scratch dir `job.workdir` (read-write, the only writable place
+it shares with the caller) and `job.readonly_paths` (host paths mounted read-only at the
+same path, e.g. a shared compile cache: candidates can read it but never poison it).
+Everything a step prints is captured and capped; the verdict never comes from it.
 """
 
 from __future__ import annotations
@@ -26,10 +31,14 @@ log = logging.getLogger(__name__)
 
 class SandboxLimits(BaseModel):
     timeout_s: float = Field(default=300.0, gt=0)  # wall clock
-    cpu_s: float | None = None  # CPU seconds; None: 2 x timeout
-    memory_mb: int = 4096
-    pids: int = 256
-    output_bytes: int = 1_000_000  # per stream; the rest is dropped
+    cpu_s: float | None = Field(default=None, gt=0)  # CPU s per process; None: 2 x timeout
+    memory_mb: int = Field(default=4096, ge=64)  # the whole step (cgroup) or address space
+    pids: int = Field(default=256, ge=8)  # processes + threads of the whole step
+    output_bytes: int = Field(default=1_000_000, ge=1024)  # per stream; the middle is dropped
+
+    @property
+    def cpu_seconds(self) -> int:
+        return max(1, int(self.cpu_s if self.cpu_s is not None else 2 * self.timeout_s))
 
 
 class SandboxJob(BaseModel):
@@ -39,6 +48,8 @@ class SandboxJob(BaseModel):
     device: str = "cpu"  # "cuda": the backend must expose the GPUs
     run_id: str = "adhoc"  # labels containers/processes for cleanup
     label: str = "step"
+    # Host paths visible read-only at the same path (a shared compile cache, a toolchain).
+    readonly_paths: list[Path] = Field(default_factory=list)
 
 
 class SandboxOutcome(BaseModel):
@@ -51,6 +62,7 @@ class SandboxOutcome(BaseModel):
     output_truncated: bool = False
     duration_s: float = 0.0
     backend: str = ""
+    isolation: str = ""  # how the step was contained, e.g. "namespaces+cgroup, warm"
     infra_error: str | None = None  # the sandbox itself failed (not the candidate)
 
 
