@@ -41,6 +41,9 @@ class EvalOptions(BaseModel):
     arch: str = "sm_90"
     seed: int | None = None  # fix the seeds (debugging only; default: fresh random seeds)
     memory_mb: int | None = None  # sandbox memory limit; None: the backend's default
+    # Tests and debugging only: skip the static check so that code it would reject runs
+    # (the sandbox conformance suite needs hostile candidates to reach the sandbox).
+    static_check: bool = True
 
 
 class TrialSpec(BaseModel):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import secrets
 import shutil
 import tempfile
@@ -42,6 +43,7 @@ from sandbox.base import Sandbox, SandboxJob, SandboxLimits, SandboxOutcome
 log = logging.getLogger(__name__)
 
 TOO_GOOD_SPEEDUP = 10.0
+SCRATCH_PREFIX = "kw-eval-"  # + run id tag: `kwright sandbox cleanup` finds leftovers by it
 DEFAULT_TRIALS = {"cpu": 3, "cuda": 5}
 _STEP_STATUS = {
     "compile_error": Status.COMPILE_ERROR,
@@ -57,6 +59,10 @@ class GpuUnavailable(RuntimeError):
 
 def detect_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def scratch_tag(run_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]+", "_", run_id)[:40]
 
 
 def _seeds(options: EvalOptions, count: int) -> list[int]:
@@ -123,6 +129,16 @@ class _Evaluation:
             sandbox=sandbox.name,
         )
 
+    def _infra_failure(self, outcome: SandboxOutcome, step: str) -> EvalResult:
+        """The sandbox failed (not the problem, not the candidate): status error, kind infra."""
+        log.error("%s step: sandbox %s failed: %s", step, outcome.backend, outcome.infra_error)
+        return self._finish(
+            Status.ERROR,
+            f"sandbox failed during the {step} step: {outcome.infra_error}",
+            error_kind=ErrorKind.INFRA,
+            messages=_messages(outcome),
+        )
+
     def _finish(self, status: Status, reason: str | None = None, **fields: Any) -> EvalResult:
         self.result.status = status
         self.result.correct = status == Status.CORRECT
@@ -163,17 +179,20 @@ class _Evaluation:
         return outcome, report
 
     def run(self) -> EvalResult:
-        try:
-            static = check_candidate(
-                self.source, self.options.backend, allow_torch_ops=self.options.allow_torch_ops
-            )
-        except CandidateFileError as exc:
-            return self._finish(Status.COMPILE_ERROR, str(exc))
-        self.result.flags.extend(static.warnings)
-        if static.violations:
-            return self._finish(
-                Status.REJECTED, static.violations[0], messages="\n".join(static.violations)
-            )
+        if self.options.static_check:
+            try:
+                static = check_candidate(
+                    self.source, self.options.backend, allow_torch_ops=self.options.allow_torch_ops
+                )
+            except CandidateFileError as exc:
+                return self._finish(Status.COMPILE_ERROR, str(exc))
+            self.result.flags.extend(static.warnings)
+            if static.violations:
+                return self._finish(
+                    Status.REJECTED, static.violations[0], messages="\n".join(static.violations)
+                )
+        else:
+            self.result.flags.append("static check skipped (tests/debugging only)")
         n_first = self.options.trials or DEFAULT_TRIALS[self.device]
         seeds = _seeds(self.options, n_first + 8)
         init_seed = seeds.pop()
@@ -194,6 +213,8 @@ class _Evaluation:
             arch=self.options.arch,
         )
         outcome, ref = self._run(ref_dir, ref_req, "reference")
+        if outcome.infra_error:
+            return self._infra_failure(outcome, "reference")
         if ref is None:
             what = "the reference" + (" timed out" if outcome.timed_out else "")
             reason = (
@@ -242,6 +263,8 @@ class _Evaluation:
             ),
         )
         outcome, cand = self._run(cand_dir, cand_req, "candidate")
+        if outcome.infra_error and not outcome.timed_out:
+            return self._infra_failure(outcome, "candidate")
         if cand is None:
             if outcome.timed_out:
                 return self._finish(
@@ -344,24 +367,20 @@ def evaluate(
     run_id: str = "adhoc",
 ) -> EvalResult:
     """Evaluate candidate `source` against `problem`. Never raises for candidate faults."""
-    from sandbox.base import get_sandbox
-    from sandbox.defaults import default_sandbox_name
+    from sandbox.defaults import shared_sandbox
 
     options = options or EvalOptions()
     device = options.device or detect_device()
     if device == "cuda" and not torch.cuda.is_available():
         raise GpuUnavailable("--device cuda needs a CUDA GPU; none is visible (use --device cpu)")
-    owned = sandbox is None
-    box = sandbox or get_sandbox(default_sandbox_name())
+    box = sandbox or shared_sandbox()  # long-lived: its warm pool serves every evaluation
     started = time.perf_counter()
-    workroot = Path(tempfile.mkdtemp(prefix="kw-eval-"))
+    workroot = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{scratch_tag(run_id)}-"))
     try:
         result = _Evaluation(problem, source, options, box, workroot, run_id).run()
     finally:
         if keep_dir is not None:
             shutil.copytree(workroot, keep_dir, dirs_exist_ok=True)
         shutil.rmtree(workroot, ignore_errors=True)
-        if owned:
-            box.close()
     result.duration_s = round(time.perf_counter() - started, 3)
     return result

@@ -63,6 +63,16 @@ JOIN_CGROUPS = (
 )
 
 
+# Variables that change what importing triton does (`@triton.jit` reads TRITON_INTERPRET
+# when it decorates, and triton.language decorates its own helpers on import): a warm
+# zygote serves only steps with the same values.
+FLAVOR_KEYS = ("TRITON_INTERPRET",)
+
+
+def flavor(env: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple((k, env[k]) for k in FLAVOR_KEYS if env.get(k))
+
+
 class ZygoteFailed(RuntimeError):
     """A zygote could not start or stopped answering (an infrastructure fault)."""
 
@@ -154,8 +164,11 @@ class _Streams:
 class _Zygote:
     """One warm (or single-use cold) zygote process and its socket."""
 
-    def __init__(self, sandbox: LocalSandbox, preload: bool) -> None:
+    def __init__(
+        self, sandbox: LocalSandbox, preload: bool, flavor: tuple[tuple[str, str], ...] = ()
+    ) -> None:
         self.preload = preload
+        self.flavor = flavor
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         cfg = {
             "uid": sandbox.uid,
@@ -170,7 +183,7 @@ class _Zygote:
         with self.log_path.open("wb") as log_file:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "sandbox.zygote", str(child.fileno()), json.dumps(cfg)],
-                env=zygote_env(home),
+                env={**zygote_env(home), **dict(flavor)},
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=log_file,
@@ -311,17 +324,21 @@ class LocalSandbox(Sandbox):
             self._private = Path(tempfile.mkdtemp(prefix="kw-sandbox-"))
         return self._private
 
-    def start(self) -> None:
-        """Start the warm pool now instead of on the first step (e.g. when a worker boots)."""
+    def start(self, env: dict[str, str] | None = None) -> None:
+        """Start the warm pool now instead of on the first step (e.g. when a worker boots).
+
+        `env`: the step environment the zygotes are for (see `flavor`); default: the
+        Triton interpreter (CPU steps)."""
         if self.mode() != "namespaces" or not self.warm:
             return
+        key = flavor(env if env is not None else {"TRITON_INTERPRET": "1"})
         with self._cond:
             missing = self.pool_size - self._count
             self._count += missing
         started = []
         try:
             for _ in range(missing):
-                started.append(_Zygote(self, preload=True))
+                started.append(_Zygote(self, preload=True, flavor=key))
             for z in started:
                 z.wait_ready()
         except ZygoteFailed:
@@ -339,25 +356,35 @@ class LocalSandbox(Sandbox):
             self._idle, self._count, self._owner = [], 0, os.getpid()
             self._cond = threading.Condition()
 
-    def _acquire(self) -> _Zygote:
+    def _acquire(self, key: tuple[tuple[str, str], ...]) -> _Zygote:
         self._check_fork()
+        stale: list[_Zygote] = []
         with self._cond:
             while True:
                 if self._closed:
                     raise ZygoteFailed("sandbox is closed")
-                if self._idle:
-                    z = self._idle.pop()
-                    if z.alive():
-                        return z
+                match = next((z for z in self._idle if z.flavor == key), None)
+                if match is not None:
+                    self._idle.remove(match)
+                    if match.alive():
+                        break
                     self._count -= 1
-                    z.close()
+                    stale.append(match)
                     continue
+                if self._count >= self.pool_size and self._idle:
+                    stale.append(self._idle.pop(0))  # an idle zygote of another flavor
+                    self._count -= 1
                 if self._count < self.pool_size:
                     self._count += 1
+                    match = None
                     break
                 self._cond.wait()
+        for z in stale:
+            z.close()
+        if match is not None:
+            return match
         try:
-            z = _Zygote(self, preload=True)
+            z = _Zygote(self, preload=True, flavor=key)
             z.wait_ready()
         except (ZygoteFailed, OSError):
             with self._cond:
@@ -460,7 +487,7 @@ class LocalSandbox(Sandbox):
         warm = self.warm
         try:
             if warm:
-                z = self._acquire()
+                z = self._acquire(flavor(job.env))
             else:
                 z = _Zygote(self, preload=False)
                 z.wait_ready()
