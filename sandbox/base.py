@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
@@ -29,11 +30,17 @@ from pydantic import BaseModel, Field
 log = logging.getLogger(__name__)
 
 
+def default_pids() -> int:
+    return 64 + 4 * (os.cpu_count() or 1)
+
+
 class SandboxLimits(BaseModel):
     timeout_s: float = Field(default=300.0, gt=0)  # wall clock
     cpu_s: float | None = Field(default=None, gt=0)  # CPU s per process; None: 2 x timeout
     memory_mb: int = Field(default=4096, ge=64)  # the whole step (cgroup) or address space
-    pids: int = Field(default=256, ge=8)  # processes + threads of the whole step
+    # Processes + threads of the whole step: torch's thread pools scale with the cores,
+    # and a fork bomb's teardown time scales with this (every fork is a fat process).
+    pids: int = Field(default_factory=default_pids, ge=8)
     output_bytes: int = Field(default=1_000_000, ge=1024)  # per stream; the middle is dropped
 
     @property
@@ -70,8 +77,28 @@ class SandboxUnavailable(RuntimeError):
     """A backend cannot run here; the message says what is missing and how to get it."""
 
 
+# What a backend can contain, by name (the conformance suite's vocabulary, see
+# sandbox.conformance): a backend that lacks one must say so in `contains()`.
+CONTAINMENT = frozenset(
+    {
+        "time",  # wall-clock (and CPU) limit; the whole tree is killed
+        "output",  # stdout/stderr captured and capped
+        "environment",  # allowlisted environment: no secrets
+        "processes",  # cannot see, signal or read the caller's processes (/proc)
+        "pids",  # process-count limit (fork bombs)
+        "memory",  # memory limit
+        "network",  # no network, not even the host's loopback
+        "filesystem",  # read-only host view except scratch; secrets' homes hidden
+    }
+)
+
+
 class Sandbox(ABC):
     name: ClassVar[str]
+
+    def contains(self) -> frozenset[str]:
+        """Which CONTAINMENT properties this backend guarantees here (all, by default)."""
+        return CONTAINMENT
 
     @classmethod
     def check_available(cls) -> None:

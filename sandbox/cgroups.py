@@ -1,5 +1,7 @@
-"""Per-step cgroups: a memory limit the kernel enforces (OOM kill) and a process-count limit
-(which stops fork bombs where RLIMIT_NPROC cannot: it has no effect on root).
+"""Per-step cgroups: a memory limit the kernel enforces (OOM kill), a process-count limit
+(which stops fork bombs where RLIMIT_NPROC cannot: it has no effect on root), and a CPU
+group, so that a step's hundred busy processes weigh like one against the caller and the
+step's supervisor (which must stay responsive enough to kill them on time).
 
 A step's cgroups live under the caller's own cgroup, in a `kernelwright/` folder, named
 `<run_id>.<label>.<owner pid>.<random>` so that `kwright sandbox cleanup` can find what a
@@ -104,6 +106,17 @@ def _kill_all(dirs: list[Path], wait_s: float = 5.0) -> None:
         time.sleep(0.02)
 
 
+def boost_cpu(path: str | None) -> None:
+    """Give a step's CPU group the largest weight: killed processes need CPU to exit."""
+    if not path:
+        return
+    value = "262144" if path.endswith("cpu.shares") else "10000"
+    try:
+        Path(path).write_text(value, encoding="ascii")
+    except OSError as exc:
+        log.debug("cannot boost %s: %s", path, exc)
+
+
 def step_name(run_id: str, label: str) -> str:
     return f"{_SAFE.sub('_', run_id)[:40]}.{_SAFE.sub('_', label)[:40]}.{os.getpid()}.{secrets.token_hex(3)}"
 
@@ -115,11 +128,22 @@ class StepCgroup:
     version: int
     memory_dir: Path | None = None
     pids_dir: Path | None = None
+    cpu_dir: Path | None = None
     dirs: list[Path] = field(default_factory=list)
 
     @property
     def procs_files(self) -> list[str]:
         return [str(d / "cgroup.procs") for d in self.dirs]
+
+    @property
+    def boost_file(self) -> str | None:
+        """Writing BOOST_SHARES here lets a dying step's hundred processes exit quickly."""
+        if self.cpu_dir is None:
+            return None
+        return str(self.cpu_dir / ("cpu.shares" if self.version == 1 else "cpu.weight"))
+
+    def boost(self) -> None:
+        boost_cpu(self.boost_file)
 
     @property
     def memory_limited(self) -> bool:
@@ -140,7 +164,7 @@ class StepCgroup:
     @classmethod
     def _create_v1(cls, name: str, memory_mb: int, pids: int) -> StepCgroup | None:
         group = cls(version=1)
-        mem_parent, pids_parent = _v1_dir("memory"), _v1_dir("pids")
+        mem_parent, pids_parent, cpu_parent = _v1_dir("memory"), _v1_dir("pids"), _v1_dir("cpu")
         try:
             if mem_parent is not None:
                 mem_parent.mkdir(exist_ok=True)
@@ -159,6 +183,12 @@ class StepCgroup:
                 group.dirs.append(d)
                 _write(d / "pids.max", str(pids))
                 group.pids_dir = d
+            if cpu_parent is not None:
+                cpu_parent.mkdir(exist_ok=True)
+                d = cpu_parent / name
+                d.mkdir()
+                group.dirs.append(d)
+                group.cpu_dir = d
         except OSError as exc:
             log.debug("cgroup v1 not usable: %s", exc)
             group.remove()
@@ -169,8 +199,8 @@ class StepCgroup:
     def _create_v2(cls, parent: Path, name: str, memory_mb: int, pids: int) -> StepCgroup | None:
         try:
             parent.mkdir(exist_ok=True)
-            _write(parent.parent / "cgroup.subtree_control", "+memory +pids")
-            _write(parent / "cgroup.subtree_control", "+memory +pids")
+            _write(parent.parent / "cgroup.subtree_control", "+memory +pids +cpu")
+            _write(parent / "cgroup.subtree_control", "+memory +pids +cpu")
             d = parent / name
             d.mkdir()
         except OSError as exc:
@@ -185,7 +215,7 @@ class StepCgroup:
             log.debug("cgroup v2 limits not writable: %s", exc)
             group.remove()
             return None
-        group.memory_dir = group.pids_dir = d
+        group.memory_dir = group.pids_dir = group.cpu_dir = d
         return group
 
     def oom_killed(self) -> bool:
@@ -206,6 +236,7 @@ class StepCgroup:
         return set().union(*(_read_procs(d) for d in self.dirs)) if self.dirs else set()
 
     def kill(self) -> None:
+        self.boost()
         _kill_all(self.dirs)
 
     def remove(self) -> None:
@@ -217,7 +248,8 @@ class StepCgroup:
 
 def leftover_groups() -> list[Path]:
     """Step cgroup directories under this process's cgroups (any owner)."""
-    parents = [p for p in (_v1_dir("memory"), _v1_dir("pids"), _v2_dir()) if p is not None]
+    candidates = (_v1_dir("memory"), _v1_dir("pids"), _v1_dir("cpu"), _v2_dir())
+    parents = [p for p in candidates if p is not None]
     found: list[Path] = []
     for parent in parents:
         if parent.is_dir():

@@ -42,6 +42,7 @@ MS_REC = 0x4000
 MS_PRIVATE = 0x40000
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 
@@ -202,8 +203,10 @@ def drop_privileges(uid: int, gid: int) -> None:
         os.setresgid(gid, gid, gid)
         os.setresuid(uid, uid, uid)
     prctl(PR_SET_NO_NEW_PRIVS, 1)
-    # Credential changes reset the parent-death signal: set it (again) afterwards.
+    # Credential changes reset the parent-death signal and make /proc/self root-owned
+    # (libraries read /proc/self/fd, maps...): set both back. Core dumps stay off (rlimit).
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    prctl(PR_SET_DUMPABLE, 1)
 
 
 def effective_capabilities() -> int:

@@ -56,7 +56,10 @@ MAX_MESSAGE = 1 << 20
 F_SETPIPE_SZ = 1031
 PIPE_SIZE = 1 << 20
 READ_CHUNK = 1 << 20
-GRACE_S = 5.0  # the caller's backstop beyond the step's own wall-clock limit
+GRACE_S = 5.0  # pipes may stay open this long after a step's exit report
+# The caller's backstop beyond the step's own wall-clock limit: the supervisor kills on
+# time, but tearing down hundreds of processes on a loaded host can take a while.
+BACKSTOP_S = 30.0
 JOIN_CGROUPS = (
     'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n-1)); done; '
     'exec "$@"'
@@ -115,6 +118,18 @@ def bwrap_problem() -> str | None:
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"bwrap failed: {exc}"
     return None if proc.returncode == 0 else f"bwrap failed: {proc.stderr.strip()[-300:]}"
+
+
+@cache
+def cgroups_usable() -> bool:
+    """Whether per-step cgroups can be made here (root and a writable hierarchy)."""
+    if os.geteuid() != 0:
+        return False
+    group = StepCgroup.create(step_name("probe", "probe"), 64, 16)
+    if group is None:
+        return False
+    group.remove()
+    return True
 
 
 def _chown_tree(root: Path, uid: int, gid: int) -> None:
@@ -318,6 +333,16 @@ class LocalSandbox(Sandbox):
         self._mode = "process"
         return self._mode
 
+    def contains(self) -> frozenset[str]:
+        mode = self.mode()
+        props = {"time", "output", "environment", "memory"}  # memory: cgroup or RLIMIT_AS
+        if mode in ("namespaces", "bwrap"):
+            props |= {"processes", "network", "filesystem"}
+        # RLIMIT_NPROC binds an unprivileged uid only: root needs the pids cgroup.
+        if (self.use_cgroups and cgroups_usable()) or (mode == "namespaces" and self.uid != 0):
+            props.add("pids")
+        return frozenset(props)
+
     def private_dir(self) -> Path:
         """A root-only directory for zygote logs (under /tmp, which steps never see)."""
         if self._private is None:
@@ -433,7 +458,7 @@ class LocalSandbox(Sandbox):
             StepCgroup.create(
                 step_name(job.run_id, job.label), job.limits.memory_mb, job.limits.pids
             )
-            if self.use_cgroups and os.geteuid() == 0
+            if self.use_cgroups and cgroups_usable()
             else None
         )
         try:
@@ -477,6 +502,7 @@ class LocalSandbox(Sandbox):
             "memory_mb": job.limits.memory_mb,
             "pids": job.limits.pids,
             "cgroup_procs": group.procs_files if group else [],
+            "cpu_boost": group.boost_file if group else None,
             "memory_cgroup": bool(group and group.memory_limited),
             "pids_cgroup": bool(group and group.pids_limited),
         }
@@ -523,7 +549,7 @@ class LocalSandbox(Sandbox):
         finally:
             os.close(out_w)
             os.close(err_w)
-        deadline = time.monotonic() + job.limits.timeout_s + GRACE_S
+        deadline = time.monotonic() + job.limits.timeout_s + BACKSTOP_S
         init_pid: int | None = None
         result: dict[str, Any] | None = None
         result_at = 0.0
@@ -565,7 +591,7 @@ class LocalSandbox(Sandbox):
                     stdout=out_buf.text(),
                     stderr=err_buf.text(),
                     output_truncated=out_buf.truncated or err_buf.truncated,
-                    duration_s=job.limits.timeout_s + GRACE_S,
+                    duration_s=job.limits.timeout_s + BACKSTOP_S,
                     infra_error="the step supervisor did not answer; step killed",
                 ),
                 False,

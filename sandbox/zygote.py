@@ -38,6 +38,7 @@ import traceback
 from typing import Any
 
 from sandbox import isolation
+from sandbox.cgroups import boost_cpu
 
 log = logging.getLogger("sandbox.zygote")
 
@@ -230,7 +231,9 @@ def _supervise(
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             timed_out = True
+            boost_cpu(job.get("cpu_boost"))  # let the whole tree die fast
             os.kill(pid, signal.SIGKILL)  # PID 1 of the namespace: takes everything with it
+            _send(sock, "killed", after_s=time.monotonic() - started)
             break
         ready, _, _ = select.select([report_r], [], [], remaining)
         if ready:
