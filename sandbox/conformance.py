@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 
 SECRET_VARS = ("OPENAI_API_KEY", "KWRIGHT_API_KEY")
 PROBLEM_ID = "level1/2_ReLU"
-SANDBOX_UID = 65534
 
 TEMPLATE = """
 import os, sys, time, signal, socket, json
@@ -318,7 +317,8 @@ class CaseResult:
     case: str
     status: str = ""
     reason: str | None = None
-    duration_s: float = 0.0
+    duration_s: float = 0.0  # the whole evaluation
+    candidate_step_s: float = 0.0  # the candidate's step alone (what its limit bounds)
     result_json: str = ""
     secrets_in_result: list[str] = field(default_factory=list)
     written_outside: list[str] = field(default_factory=list)
@@ -356,48 +356,42 @@ class _Marked(Sandbox):
 
     def __init__(self, inner: Sandbox, marker: str) -> None:
         self.inner, self.marker = inner, marker
+        self.last_step_s: dict[str, float] = {}
 
     def contains(self) -> frozenset[str]:
         return self.inner.contains()
 
     def run_step(self, job: SandboxJob) -> SandboxOutcome:
         job = job.model_copy(update={"env": {**job.env, "KW_CONFORMANCE_MARK": self.marker}})
-        return self.inner.run_step(job)
+        started = time.monotonic()
+        try:
+            return self.inner.run_step(job)
+        finally:
+            self.last_step_s[job.label] = time.monotonic() - started
 
     def close(self) -> None:
         self.inner.close()
 
 
-def _step_processes(marker: str, baseline: set[int]) -> list[str]:
-    """Processes that look like a step's: the sandbox uid (new since the start) or the marker."""
+def _step_processes(marker: str, run_tag: str) -> list[str]:
+    """Live processes of this run's steps: the marker variable in their exec environment
+    (cold steps), or a working directory in this run's scratch (forked steps)."""
     found = []
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) in baseline or int(entry) == os.getpid():
+        if not entry.isdigit() or int(entry) == os.getpid():
             continue
         try:
             status = Path(f"/proc/{entry}/status").read_text()
             environ = Path(f"/proc/{entry}/environ").read_bytes()
+            cwd = os.readlink(f"/proc/{entry}/cwd")
         except OSError:
             continue
         state = next((ln.split()[1] for ln in status.splitlines() if ln.startswith("State:")), "")
-        uid = next((ln.split()[1] for ln in status.splitlines() if ln.startswith("Uid:")), "")
         if state == "Z":
             continue
-        if uid == str(SANDBOX_UID) or marker.encode() in environ:
-            found.append(f"{entry} uid={uid} state={state}")
+        if marker.encode() in environ or run_tag in cwd:
+            found.append(f"{entry} state={state} cwd={cwd}")
     return found
-
-
-def _sandbox_uid_pids() -> set[int]:
-    pids = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.stat(f"/proc/{entry}").st_uid == SANDBOX_UID:
-                    pids.add(int(entry))
-            except OSError:
-                continue
-    return pids
 
 
 def run_cases(
@@ -409,17 +403,17 @@ def run_cases(
 ) -> list[CaseResult]:
     from kernelbench.registry import resolve_problem
     from sandbox.env import project_root
-    from sandbox.evaluate import evaluate
+    from sandbox.evaluate import SCRATCH_PREFIX, evaluate, scratch_tag
 
     problem = resolve_problem(PROBLEM_ID)
     token = secrets.token_hex(6)
+    run_id = f"conformance-{token}"
     marker = f"kwmark-{token}"
     listener = _Listener()
     home = os.environ.get("HOME", "/nonexistent")
     secret_values = {v: os.environ[v] for v in SECRET_VARS if os.environ.get(v)}
     outside.mkdir(parents=True, exist_ok=True)
     outside.chmod(0o777)  # only the sandbox, not permissions, may stop a write here
-    baseline = _sandbox_uid_pids()
     marked = _Marked(box, marker)
     contained = box.contains()
     results = []
@@ -448,9 +442,11 @@ def run_cases(
             allow_torch_ops=True,
         )
         hits_before = listener.hits
+        marked.last_step_s.clear()
         started = time.monotonic()
-        result = evaluate(problem, source, options, marked, run_id=f"conformance-{token}")
+        result = evaluate(problem, source, options, marked, run_id=run_id)
         res.duration_s = time.monotonic() - started
+        res.candidate_step_s = marked.last_step_s.get("candidate", 0.0)
         res.status, res.reason = result.status.value, result.reason
         res.result_json = result.model_dump_json()
         res.secrets_in_result = [k for k, v in secret_values.items() if v in res.result_json]
@@ -467,13 +463,24 @@ def run_cases(
         res.written_outside = [str(p) for p in candidates if p.exists()]
         deadline = time.monotonic() + 3.0
         while True:
-            res.leftover_processes = _step_processes(marker, baseline)
+            res.leftover_processes = _step_processes(marker, SCRATCH_PREFIX + scratch_tag(run_id))
             if not res.leftover_processes or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
         log.info("case %s: %s (%.1f s)", case.name, res.status, res.duration_s)
         results.append(res)
     return results
+
+
+def warm_up(box: Sandbox) -> None:
+    """One benign evaluation first, so that a pool's start-up is not charged to a case."""
+    from kernelbench.registry import resolve_problem, solution_path
+    from sandbox.evaluate import evaluate
+
+    problem = resolve_problem(PROBLEM_ID)
+    options = EvalOptions(trials=1, extra_shapes=False)
+    result = evaluate(problem, solution_path(problem).read_text(), options, box)
+    log.info("warm-up: %s in %.1f s", result.status.value, result.duration_s or 0.0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -493,6 +500,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG, handlers=handlers, force=True)
     box = get_sandbox(args.backend, **json.loads(args.config))
     try:
+        warm_up(box)
         results = []
         for name in args.case or list(CASE_NAMES):
             # Written after every case: a run the candidate cut short still shows how far it got.
