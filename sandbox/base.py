@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,11 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field
 
 log = logging.getLogger(__name__)
+
+
+def safe_tag(text: str, limit: int = 40) -> str:
+    """`text` reduced to [A-Za-z0-9_] for names of containers, cgroups and scratch dirs."""
+    return re.sub(r"[^A-Za-z0-9_]+", "_", text)[:limit]
 
 
 def default_pids() -> int:

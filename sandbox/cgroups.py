@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import secrets
 import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sandbox.base import safe_tag
+
 log = logging.getLogger(__name__)
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 FOLDER = "kernelwright"
-_SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 def _own_paths() -> dict[str, str]:
@@ -118,7 +118,7 @@ def boost_cpu(path: str | None) -> None:
 
 
 def step_name(run_id: str, label: str) -> str:
-    return f"{_SAFE.sub('_', run_id)[:40]}.{_SAFE.sub('_', label)[:40]}.{os.getpid()}.{secrets.token_hex(3)}"
+    return f"{safe_tag(run_id)}.{safe_tag(label)}.{os.getpid()}.{secrets.token_hex(3)}"
 
 
 @dataclass

@@ -403,7 +403,7 @@ def run_cases(
 ) -> list[CaseResult]:
     from kernelbench.registry import resolve_problem
     from sandbox.env import project_root
-    from sandbox.evaluate import SCRATCH_PREFIX, evaluate, scratch_tag
+    from sandbox.evaluate import evaluate, scratch_prefix
 
     problem = resolve_problem(PROBLEM_ID)
     token = secrets.token_hex(6)
@@ -463,7 +463,7 @@ def run_cases(
         res.written_outside = [str(p) for p in candidates if p.exists()]
         deadline = time.monotonic() + 3.0
         while True:
-            res.leftover_processes = _step_processes(marker, SCRATCH_PREFIX + scratch_tag(run_id))
+            res.leftover_processes = _step_processes(marker, scratch_prefix(run_id))
             if not res.leftover_processes or time.monotonic() > deadline:
                 break
             time.sleep(0.1)

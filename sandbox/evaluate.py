@@ -10,8 +10,8 @@ for every evaluation.
 from __future__ import annotations
 
 import logging
+import os
 import random
-import re
 import secrets
 import shutil
 import tempfile
@@ -38,12 +38,18 @@ from kernelbench.request import (
 from kernelbench.result import ErrorKind, EvalResult, Status, TrialResult
 from kernelbench.static_check import CandidateFileError, check_candidate, detect_backend
 from kernelbench.timing import CPU_TIMING_NOTE
-from sandbox.base import Sandbox, SandboxJob, SandboxLimits, SandboxOutcome
+from sandbox.base import Sandbox, SandboxJob, SandboxLimits, SandboxOutcome, safe_tag
 
 log = logging.getLogger(__name__)
 
 TOO_GOOD_SPEEDUP = 10.0
-SCRATCH_PREFIX = "kw-eval-"  # + run id tag: `kwright sandbox cleanup` finds leftovers by it
+SCRATCH_PREFIX = "kw-eval-"  # + run id tag + owner pid: `kwright sandbox cleanup` reads them
+
+
+def scratch_prefix(run_id: str) -> str:
+    return f"{SCRATCH_PREFIX}{safe_tag(run_id)}-{os.getpid()}-"
+
+
 DEFAULT_TRIALS = {"cpu": 3, "cuda": 5}
 _STEP_STATUS = {
     "compile_error": Status.COMPILE_ERROR,
@@ -59,10 +65,6 @@ class GpuUnavailable(RuntimeError):
 
 def detect_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def scratch_tag(run_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_]+", "_", run_id)[:40]
 
 
 def _seeds(options: EvalOptions, count: int) -> list[int]:
@@ -112,6 +114,7 @@ class _Evaluation:
         sandbox: Sandbox,
         workroot: Path,
         run_id: str,
+        readonly_paths: list[Path],
     ) -> None:
         self.problem = problem
         self.source = source
@@ -119,6 +122,7 @@ class _Evaluation:
         self.sandbox = sandbox
         self.workroot = workroot
         self.run_id = run_id
+        self.readonly_paths = readonly_paths
         self.backend = options.backend or detect_backend(source)
         self.device = options.device or detect_device()
         self.result = EvalResult(
@@ -163,6 +167,7 @@ class _Evaluation:
             env=env,
             device=self.device,
             run_id=self.run_id,
+            readonly_paths=self.readonly_paths,
             label=label,
         )
         outcome = self.sandbox.run_step(job)
@@ -365,8 +370,12 @@ def evaluate(
     *,
     keep_dir: Path | None = None,
     run_id: str = "adhoc",
+    readonly_paths: list[Path] | None = None,
 ) -> EvalResult:
-    """Evaluate candidate `source` against `problem`. Never raises for candidate faults."""
+    """Evaluate candidate `source` against `problem`. Never raises for candidate faults.
+
+    `readonly_paths`: host paths both steps may read but never write (e.g. a shared
+    compile cache: a candidate cannot poison it for the next one)."""
     from sandbox.defaults import shared_sandbox
 
     options = options or EvalOptions()
@@ -375,9 +384,11 @@ def evaluate(
         raise GpuUnavailable("--device cuda needs a CUDA GPU; none is visible (use --device cpu)")
     box = sandbox or shared_sandbox()  # long-lived: its warm pool serves every evaluation
     started = time.perf_counter()
-    workroot = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{scratch_tag(run_id)}-"))
+    workroot = Path(tempfile.mkdtemp(prefix=scratch_prefix(run_id)))
     try:
-        result = _Evaluation(problem, source, options, box, workroot, run_id).run()
+        result = _Evaluation(
+            problem, source, options, box, workroot, run_id, list(readonly_paths or [])
+        ).run()
     finally:
         if keep_dir is not None:
             shutil.copytree(workroot, keep_dir, dirs_exist_ok=True)

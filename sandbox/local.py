@@ -51,6 +51,7 @@ from sandbox.process import kill_group, signal_name
 log = logging.getLogger(__name__)
 
 ISOLATIONS = ("auto", "namespaces", "bwrap", "process")
+PRIVATE_PREFIX = "kw-sandbox-"  # + owner pid: zygote logs; `kwright sandbox cleanup` reads it
 NOBODY = 65534
 MAX_MESSAGE = 1 << 20
 F_SETPIPE_SZ = 1031
@@ -320,15 +321,22 @@ class LocalSandbox(Sandbox):
                 self._mode = "bwrap"
                 if self.warm:
                     log.warning(
-                        "local sandbox: bubblewrap steps are cold (no warm pool without root)"
+                        "local sandbox: bubblewrap steps start cold (~3 s each); the warm "
+                        "pool needs the namespaces isolation (root)"
                     )
                 return self._mode
             if wanted == "bwrap":
                 raise ZygoteFailed(f"bwrap isolation unavailable: {problem}")
+        why = (
+            "isolation='process' was asked for"
+            if wanted == "process"
+            else "neither namespaces nor bubblewrap work here"
+        )
         log.warning(
-            "local sandbox: NO network or filesystem isolation on this host (neither namespaces "
-            "nor bubblewrap work): candidates run as plain child processes with a scrubbed "
-            "environment and rlimits only. Install bubblewrap or use --sandbox docker."
+            "local sandbox: NO network or filesystem isolation (%s): candidates run as plain "
+            "child processes with a scrubbed environment and rlimits only. Install "
+            "bubblewrap, run as root, or use --sandbox docker.",
+            why,
         )
         self._mode = "process"
         return self._mode
@@ -346,7 +354,7 @@ class LocalSandbox(Sandbox):
     def private_dir(self) -> Path:
         """A root-only directory for zygote logs (under /tmp, which steps never see)."""
         if self._private is None:
-            self._private = Path(tempfile.mkdtemp(prefix="kw-sandbox-"))
+            self._private = Path(tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{os.getpid()}-"))
         return self._private
 
     def start(self, env: dict[str, str] | None = None) -> None:

@@ -21,10 +21,11 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from worker.cli import eval_cmd, problems_cmd
+    from worker.cli import eval_cmd, problems_cmd, sandbox_cmd
 
     problems_cmd.register(app)
     eval_cmd.register(app)
+    sandbox_cmd.register(app)
 
 
 def main() -> None:
