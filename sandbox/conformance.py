@@ -400,6 +400,7 @@ def run_cases(
     outside: Path,
     timeout_s: float,
     memory_mb: int,
+    reference_timeout_s: float | None = None,
 ) -> list[CaseResult]:
     from kernelbench.registry import resolve_problem
     from sandbox.env import project_root
@@ -436,6 +437,7 @@ def run_cases(
         options = EvalOptions(
             static_check=False,
             timeout_s=timeout_s,
+            reference_timeout_s=reference_timeout_s,
             memory_mb=memory_mb,
             trials=1,
             extra_shapes=False,
@@ -493,6 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outside", type=Path, required=True, help="a dir outside scratch")
     parser.add_argument("--timeout", type=float, default=8.0)
     parser.add_argument("--memory-mb", type=int, default=1024)
+    parser.add_argument("--reference-timeout", type=float, default=300.0)
     args = parser.parse_args(argv)
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if args.log:
@@ -504,7 +507,16 @@ def main(argv: list[str] | None = None) -> int:
         results = []
         for name in args.case or list(CASE_NAMES):
             # Written after every case: a run the candidate cut short still shows how far it got.
-            results.extend(run_cases(box, [name], args.outside, args.timeout, args.memory_mb))
+            results.extend(
+                run_cases(
+                    box,
+                    [name],
+                    args.outside,
+                    args.timeout,
+                    args.memory_mb,
+                    reference_timeout_s=args.reference_timeout,
+                )
+            )
             args.out.write_text(json.dumps([r.__dict__ for r in results], indent=1))
     finally:
         box.close()

@@ -158,7 +158,10 @@ class _Evaluation:
         (workdir / REQUEST_FILE).write_text(req.model_dump_json(), encoding="utf-8")
         (workdir / NONCE_FILE).write_text(nonce, encoding="utf-8")
         env = {"TRITON_INTERPRET": "1"} if self.device == "cpu" and self.backend == "triton" else {}
-        limits = SandboxLimits(timeout_s=self.options.timeout_s)
+        timeout_s = self.options.timeout_s
+        if label == "reference" and self.options.reference_timeout_s is not None:
+            timeout_s = self.options.reference_timeout_s
+        limits = SandboxLimits(timeout_s=timeout_s)
         if self.options.memory_mb:
             limits.memory_mb = self.options.memory_mb
         job = SandboxJob(
@@ -223,7 +226,7 @@ class _Evaluation:
         if ref is None:
             what = "the reference" + (" timed out" if outcome.timed_out else "")
             reason = (
-                f"{what} after {self.options.timeout_s:.0f} s"
+                f"{what} after {self.options.reference_timeout_s or self.options.timeout_s:.0f} s"
                 if outcome.timed_out
                 else _crash_reason(outcome, "the reference")
             )
