@@ -350,12 +350,13 @@ class _Listener:
 
 
 class _Marked(Sandbox):
-    """Passes a marker variable to every step, so that leftovers can be recognised."""
+    """Passes a marker variable to every step, so that leftovers can be recognised; runs
+    the (trusted) reference step on `reference` when given, to spare a slow backend."""
 
     name = "marked"
 
-    def __init__(self, inner: Sandbox, marker: str) -> None:
-        self.inner, self.marker = inner, marker
+    def __init__(self, inner: Sandbox, marker: str, reference: Sandbox | None = None) -> None:
+        self.inner, self.marker, self.reference = inner, marker, reference
         self.last_step_s: dict[str, float] = {}
 
     def contains(self) -> frozenset[str]:
@@ -364,8 +365,9 @@ class _Marked(Sandbox):
     def run_step(self, job: SandboxJob) -> SandboxOutcome:
         job = job.model_copy(update={"env": {**job.env, "KW_CONFORMANCE_MARK": self.marker}})
         started = time.monotonic()
+        box = self.reference if job.label == "reference" and self.reference else self.inner
         try:
-            return self.inner.run_step(job)
+            return box.run_step(job)
         finally:
             self.last_step_s[job.label] = time.monotonic() - started
 
@@ -401,6 +403,7 @@ def run_cases(
     timeout_s: float,
     memory_mb: int,
     reference_timeout_s: float | None = None,
+    reference_box: Sandbox | None = None,
 ) -> list[CaseResult]:
     from kernelbench.registry import resolve_problem
     from sandbox.env import project_root
@@ -415,7 +418,7 @@ def run_cases(
     secret_values = {v: os.environ[v] for v in SECRET_VARS if os.environ.get(v)}
     outside.mkdir(parents=True, exist_ok=True)
     outside.chmod(0o777)  # only the sandbox, not permissions, may stop a write here
-    marked = _Marked(box, marker)
+    marked = _Marked(box, marker, reference_box)
     contained = box.contains()
     results = []
     for case in (c for c in CASES if c.name in names):
@@ -496,12 +499,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=8.0)
     parser.add_argument("--memory-mb", type=int, default=1024)
     parser.add_argument("--reference-timeout", type=float, default=300.0)
+    parser.add_argument(
+        "--reference-backend", help="run the trusted reference steps here (e.g. local)"
+    )
     args = parser.parse_args(argv)
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if args.log:
         handlers.append(logging.FileHandler(args.log))
     logging.basicConfig(level=logging.DEBUG, handlers=handlers, force=True)
     box = get_sandbox(args.backend, **json.loads(args.config))
+    reference = get_sandbox(args.reference_backend) if args.reference_backend else None
     try:
         warm_up(box)
         results = []
@@ -515,11 +522,14 @@ def main(argv: list[str] | None = None) -> int:
                     args.timeout,
                     args.memory_mb,
                     reference_timeout_s=args.reference_timeout,
+                    reference_box=reference,
                 )
             )
             args.out.write_text(json.dumps([r.__dict__ for r in results], indent=1))
     finally:
         box.close()
+        if reference is not None:
+            reference.close()
     return 0
 
 

@@ -39,7 +39,13 @@ NONE_EXCLUDED = {
 }
 
 
-def run_suite(tmp_path: Path, backend: str, config: dict | None = None, timeout: float = 900):
+def run_suite(
+    tmp_path: Path,
+    backend: str,
+    config: dict | None = None,
+    timeout: float = 900,
+    reference_backend: str | None = None,
+):
     """Run the driver in its own process with fake secrets; returns (results, log text, secrets)."""
     home = tmp_path / "home"
     home.mkdir()
@@ -70,6 +76,7 @@ def run_suite(tmp_path: Path, backend: str, config: dict | None = None, timeout:
                 str(outside),
                 "--timeout",
                 str(TIMEOUT_S[backend]),
+                *(["--reference-backend", reference_backend] if reference_backend else []),
             ],
             env=env,
             cwd=ROOT,
