@@ -44,12 +44,6 @@ log = logging.getLogger(__name__)
 
 TOO_GOOD_SPEEDUP = 10.0
 SCRATCH_PREFIX = "kw-eval-"  # + run id tag + owner pid: `kwright sandbox cleanup` reads them
-
-
-def scratch_prefix(run_id: str) -> str:
-    return f"{SCRATCH_PREFIX}{safe_tag(run_id)}-{os.getpid()}-"
-
-
 DEFAULT_TRIALS = {"cpu": 3, "cuda": 5}
 _STEP_STATUS = {
     "compile_error": Status.COMPILE_ERROR,
@@ -65,6 +59,10 @@ class GpuUnavailable(RuntimeError):
 
 def detect_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def scratch_prefix(run_id: str) -> str:
+    return f"{SCRATCH_PREFIX}{safe_tag(run_id)}-{os.getpid()}-"
 
 
 def _seeds(options: EvalOptions, count: int) -> list[int]:

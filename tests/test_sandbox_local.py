@@ -210,3 +210,17 @@ def test_unknown_isolation_and_backend_are_clear_errors():
         LocalSandbox(isolation="chroot")
     with pytest.raises(SandboxUnavailable, match="unknown sandbox 'vm'"):
         get_sandbox("vm")
+
+
+@needs_namespaces
+@pytest.mark.slow
+def test_a_pool_of_two_serves_concurrent_callers():
+    from concurrent.futures import ThreadPoolExecutor
+
+    source = solution_path(RELU).read_text()
+    with LocalSandbox(pool_size=2) as sandbox, ThreadPoolExecutor(4) as pool:
+        results = list(
+            pool.map(lambda _: evaluate(RELU, source, EvalOptions(trials=1), sandbox), range(4))
+        )
+        assert sandbox._count <= 2
+    assert [r.status for r in results] == [Status.CORRECT] * 4
