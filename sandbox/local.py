@@ -583,7 +583,7 @@ class LocalSandbox(Sandbox):
                         continue
                     event = json.loads(data)
                     if event.get("event") == "started":
-                        init_pid = int(event["pid"])
+                        init_pid = int(event["reaper"])  # PID 1 of the step's namespace
                     elif event.get("event") == "exit":
                         result, result_at = event, time.monotonic()
         finally:

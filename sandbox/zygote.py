@@ -3,24 +3,25 @@
 Started by the `local` backend as `python -m sandbox.zygote FD CONFIG_JSON` with a
 scrubbed environment; FD is its end of a SOCK_SEQPACKET socket to the caller. With
 `preload`, it imports torch, triton and the harness once (the ~3 s a cold step pays) and
-then stays idle: no threads of its own, no state any candidate can touch. Per request it
-forks a fresh process tree, so every candidate starts from the same clean state:
+then stays idle: no threads of its own, no state any candidate can touch. Per request:
 
-    zygote (root, idle, torch imported)
-      supervisor   one per step: new session, unshares a PID namespace, enforces the
-                   wall-clock limit, reports to the caller
-        init       PID 1 of the step's namespaces: joins the step cgroups, builds the
-                   filesystem view (sandbox.isolation), no network; reaps; stays root
-          worker   new session, rlimits, unprivileged uid, no capabilities,
-                   no_new_privs, scrubbed environment: runs the harness step
+    zygote (root, idle, torch imported; supervises the step, enforces its wall clock)
+      reaper   PID 1 of a new PID namespace: a tiny exec'd process that only reaps;
+               killing it kills everything in the namespace
+      worker   PID 2, a fresh fork of the zygote: joins the step cgroups, enters new
+               mount, network, IPC, UTS and cgroup namespaces, builds the filesystem view
+               (sandbox.isolation), then: new session, rlimits, unprivileged uid, no
+               capabilities, no_new_privs, scrubbed environment; runs the harness step
 
-Killing `init` (timeout) or its exit (done) makes the kernel kill everything left in the
-namespace. The worker never holds the caller's socket or the supervisor's report pipe, so
-the only channel out of a step is its scratch dir (and capped stdout/stderr).
+Only one fat process is forked per step (forking and tearing down a process that holds
+torch costs ~25 ms each on 2 cores); the reaper is exec'd, not forked. Every candidate
+starts from the same clean state: a fresh fork of an idle zygote. The worker closes the
+caller's socket before anything else, so the only ways out of a step are its scratch dir
+and its capped stdout/stderr.
 
 Messages (JSON, one per SEQPACKET record): caller -> zygote: a job, with the write ends
 of the step's stdout/stderr pipes attached; zygote -> caller: `ready` once, then per job
-`started` and `exit`.
+`started` (pids of the reaper and the worker), maybe `killed`, and `exit`.
 """
 
 from __future__ import annotations
@@ -95,6 +96,22 @@ def probe_namespaces() -> str | None:
 def _worker(job: dict[str, Any], cfg: dict[str, Any], out_fd: int, err_fd: int, ok_fd: int) -> None:
     """Runs the harness step; everything before `ok` is our setup, after it the candidate's."""
     try:
+        isolation.close_fds_except({ok_fd, out_fd, err_fd})  # first: the caller's socket
+        isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
+        for procs in job["cgroup_procs"]:
+            with open(procs, "w", encoding="ascii") as fh:
+                fh.write("0")
+        isolation.unshare(
+            isolation.CLONE_NEWNS
+            | isolation.CLONE_NEWNET
+            | isolation.CLONE_NEWIPC
+            | isolation.CLONE_NEWUTS
+            | isolation.CLONE_NEWCGROUP
+        )
+        isolation.build_view(
+            job["workdir"], job["readonly"] + cfg["python_paths"], cfg["masks"], cfg["tmpfs_mb"]
+        )
+        isolation.sethostname("kw-sandbox")
         os.setsid()
         devnull = os.open("/dev/null", os.O_RDONLY)
         os.dup2(devnull, 0)
@@ -143,120 +160,113 @@ def _worker(job: dict[str, Any], cfg: dict[str, Any], out_fd: int, err_fd: int, 
     os._exit(rc)
 
 
-# ------------------------------------------------------------------ init (PID 1 of the step)
+# ------------------------------------------------------------------ supervision (in the zygote)
 
-
-def _init(
-    job: dict[str, Any], cfg: dict[str, Any], report_fd: int, out_fd: int, err_fd: int
-) -> None:
-    def report(**fields: Any) -> None:
-        os.write(report_fd, (json.dumps(fields) + "\n").encode())
-
+# PID 1 of a step's namespace: reaps orphans; exits with its parent (the zygote).
+REAPER = """
+import ctypes, os, signal
+ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+while True:
     try:
-        isolation.close_fds_except({report_fd, out_fd, err_fd})
-        isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
-        for procs in job["cgroup_procs"]:
-            with open(procs, "w", encoding="ascii") as fh:
-                fh.write("0")
-        isolation.unshare(
-            isolation.CLONE_NEWNS
-            | isolation.CLONE_NEWNET
-            | isolation.CLONE_NEWIPC
-            | isolation.CLONE_NEWUTS
-            | isolation.CLONE_NEWCGROUP
-        )
-        isolation.build_view(
-            job["workdir"],
-            job["readonly"] + cfg["python_paths"],
-            cfg["masks"],
-            cfg["tmpfs_mb"],
-        )
-        isolation.sethostname("kw-sandbox")
-        ok_r, ok_w = os.pipe()
-    except BaseException as exc:  # noqa: BLE001 - any failure here is the sandbox's
-        report(setup_error=f"{exc!r}\n{traceback.format_exc(limit=4)[-1500:]}")
-        os._exit(SETUP_FAILED)
-    pid = os.fork()
-    if pid == 0:
-        os.close(report_fd)
-        os.close(ok_r)
-        _worker(job, cfg, out_fd, err_fd, ok_w)
-    os.close(ok_w)
-    os.close(out_fd)
-    os.close(err_fd)
-    chunks = []
-    while chunk := os.read(ok_r, 4096):
-        chunks.append(chunk)
-    os.close(ok_r)
-    answer = b"".join(chunks).decode(errors="replace")
-    if answer == "ok":
-        report(setup="ok")
-    else:
-        report(setup_error=answer or "the worker died during setup")
-    while True:  # reap orphans re-parented to us until the worker itself exits
-        try:
-            done, status = os.waitpid(-1, 0)
-        except ChildProcessError:
-            status = 0
-            break
-        if done == pid:
-            break
-    report(exit=status)
-    os._exit(0)
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    except ChildProcessError:
+        pass
+    signal.sigtimedwait({signal.SIGCHLD}, 5)
+"""
 
 
-# ------------------------------------------------------------------ supervisor
+def _spawn_reaper(job: dict[str, Any]) -> int:
+    """Exec'd, not forked: cheap. Joins the step cgroups so that cleanup finds it."""
+    import subprocess
+
+    proc = subprocess.Popen(
+        [sys.executable, "-S", "-c", REAPER],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        close_fds=True,
+        env={},
+    )
+    for procs in job["cgroup_procs"]:
+        with open(procs, "w", encoding="ascii") as fh:
+            fh.write(str(proc.pid))
+    return proc.pid
 
 
-def _supervise(
-    sock: socket.socket, job: dict[str, Any], cfg: dict[str, Any], out_fd: int, err_fd: int
-) -> None:
-    isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
-    os.setsid()
-    isolation.unshare(isolation.CLONE_NEWPID)
-    report_r, report_w = os.pipe()
-    started = time.monotonic()
-    pid = os.fork()
-    if pid == 0:
-        os.close(report_r)
-        _init(job, cfg, report_w, out_fd, err_fd)
-    os.close(report_w)
-    os.close(out_fd)
-    os.close(err_fd)
-    _send(sock, "started", pid=pid)
-    deadline = started + job["timeout_s"]
-    data = b""
-    timed_out = False
+def _wait(pid: int, timeout_s: float) -> int | None:
+    """The wait status of child `pid`, or None if it is still running after `timeout_s`."""
+    fd = os.pidfd_open(pid)
+    try:
+        ready, _, _ = select.select([fd], [], [], max(0.0, timeout_s))
+    finally:
+        os.close(fd)
+    if not ready:
+        return None
+    return os.waitpid(pid, 0)[1]
+
+
+def _read_until_eof(fd: int, deadline: float) -> bytes | None:
+    chunks: list[bytes] = []
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            timed_out = True
-            boost_cpu(job.get("cpu_boost"))  # let the whole tree die fast
-            os.kill(pid, signal.SIGKILL)  # PID 1 of the namespace: takes everything with it
-            _send(sock, "killed", after_s=time.monotonic() - started)
-            break
-        ready, _, _ = select.select([report_r], [], [], remaining)
+            return None
+        ready, _, _ = select.select([fd], [], [], remaining)
         if ready:
-            chunk = os.read(report_r, 4096)
+            chunk = os.read(fd, 4096)
             if not chunk:
-                break
-            data += chunk
-    _, init_status = os.waitpid(pid, 0)
-    duration = time.monotonic() - started
-    os.close(report_r)
-    reports: dict[str, Any] = {}
-    for line in data.decode(errors="replace").splitlines():
-        reports.update(json.loads(line))
-    setup_error = reports.get("setup_error")
-    status = reports.get("exit")
-    if status is None:  # init itself died (timeout kill, OOM): its status is the step's
-        status = init_status
+                return b"".join(chunks)
+            chunks.append(chunk)
+
+
+def run_job(
+    sock: socket.socket,
+    job: dict[str, Any],
+    cfg: dict[str, Any],
+    out_fd: int,
+    err_fd: int,
+    own_pid_ns: int,
+) -> None:
+    """Run one step in a fresh PID namespace and report `started` and `exit` to the caller."""
+    started = time.monotonic()
+    deadline = started + job["timeout_s"]
+    isolation.unshare(isolation.CLONE_NEWPID)  # for our next children only
+    try:
+        reaper = _spawn_reaper(job)
+        ok_r, ok_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(ok_r)
+            _worker(job, cfg, out_fd, err_fd, ok_w)
+    finally:
+        isolation.setns(own_pid_ns, isolation.CLONE_NEWPID)  # lets the next step unshare again
+    os.close(ok_w)
+    os.close(out_fd)
+    os.close(err_fd)
+    _send(sock, "started", pid=pid, reaper=reaper)
+    answer = _read_until_eof(ok_r, deadline)
+    os.close(ok_r)
+    setup_error = None
+    if answer is not None and answer != b"ok":
+        setup_error = answer.decode(errors="replace") or "the worker died during its setup"
+    status = _wait(pid, deadline - time.monotonic())
+    timed_out = status is None
+    if timed_out:
+        boost_cpu(job.get("cpu_boost"))  # let the whole tree die fast
+        _send(sock, "killed", after_s=time.monotonic() - started)
+        os.kill(pid, signal.SIGKILL)
+    os.kill(reaper, signal.SIGKILL)  # PID 1 of the namespace: takes every leftover with it
+    if timed_out:
+        status = os.waitpid(pid, 0)[1]
+    os.waitpid(reaper, 0)
     _send(
         sock,
         "exit",
         status=status,
         timed_out=timed_out,
-        duration_s=duration,
+        duration_s=time.monotonic() - started,
         setup_error=setup_error,
     )
 
@@ -265,6 +275,7 @@ def _supervise(
 
 
 def serve(sock: socket.socket, cfg: dict[str, Any]) -> None:
+    own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     while True:
         try:
             data, fds, _, _ = socket.recv_fds(sock, MAX_MESSAGE, 2)
@@ -277,21 +288,12 @@ def serve(sock: socket.socket, cfg: dict[str, Any]) -> None:
                 os.close(fd)
             _send(sock, "exit", error="job without its two output pipes")
             continue
-        job = json.loads(data)
-        out_fd, err_fd = fds
-        pid = os.fork()
-        if pid == 0:
-            try:
-                _supervise(sock, job, cfg, out_fd, err_fd)
-            except BaseException:  # noqa: BLE001 - the zygote reports it instead
-                traceback.print_exc()
-                os._exit(1)
-            os._exit(0)
-        os.close(out_fd)
-        os.close(err_fd)
-        _, status = os.waitpid(pid, 0)
-        if status != 0:
-            _send(sock, "exit", error=f"step supervisor failed (wait status {status})")
+        try:
+            run_job(sock, json.loads(data), cfg, fds[0], fds[1], own_pid_ns)
+        except (OSError, ValueError, KeyError) as exc:
+            log.exception("step failed in the zygote")
+            _send(sock, "exit", error=f"zygote: {exc!r}")
+            return  # our state is unknown: the caller replaces us
 
 
 def main(argv: list[str]) -> int:
