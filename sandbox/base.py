@@ -1,10 +1,14 @@
 """The Sandbox interface: run one harness step on a scratch directory, contained.
 
-Lifecycle: `get_sandbox(name, **config)` builds a backend (cheap; heavy resources such as
-a warm pool or a Docker client are made on first use), `run_step(job)` runs one step and
-always returns a SandboxOutcome (it never raises for anything the candidate does), and
-`close()` releases everything the backend holds (also via `with`). A backend must leave
-no process or container behind, whatever the step does.
+Lifecycle: `get_sandbox(name, **config)` builds a backend (cheap: a warm pool is started
+on first use, or by `start()` where a backend has one; the docker backend connects to
+its engine and raises SandboxUnavailable if it cannot), `run_step(job)` runs one step and
+always returns a SandboxOutcome (it never raises for anything the candidate does; a
+failure of the sandbox itself is `infra_error`), and `close()` releases everything the
+backend holds (also via `with`). A backend must leave no process or container behind,
+whatever the step does. `contains()` says which hostile behaviours (CONTAINMENT) the
+backend contains on this host; the conformance suite (sandbox.conformance) checks them.
+`sandbox.defaults.shared_sandbox()` keeps one long-lived instance per process.
 
 Backends register by name with `@register_sandbox("name")` and import their SDKs lazily.
 
