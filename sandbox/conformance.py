@@ -263,6 +263,34 @@ CASES: tuple[HostileCase, ...] = (
         Status.INCORRECT,
     ),
     _case(
+        "forged_report_points_at_special_files",
+        """
+        from kernelbench.loading import hash_values, load_module, make_inputs
+        from kernelbench.request import StepReport, StepRequest, TrialOutput
+        nonce, frame = "", sys._getframe()
+        while frame is not None:
+            nonce = frame.f_locals.get("nonce") or nonce
+            frame = frame.f_back
+        problem = load_module(Path("problem.py"), "kw_forged_problem")
+        os.mkfifo("out/fifo.pt")  # a caller reading this would block forever
+        os.symlink("/etc/passwd", "out/link.pt")
+        os.symlink("/", "out/root")
+        targets = ["out/fifo.pt", "out/link.pt", "out/root/etc/passwd", "/dev/zero",
+                   "../../../../../../../dev/zero"]
+        req = StepRequest.model_validate_json(Path("request.json").read_text())
+        report = StepReport(step="candidate", nonce=nonce, kernel_launches=1)
+        for i, t in enumerate(req.trials):
+            digest = hash_values(make_inputs(problem, t.sizes, t.seed, "cpu"))
+            report.trials.append(TrialOutput(trial=t.trial, seed=t.seed, sizes=t.sizes,
+                shape_index=t.shape_index, output_file=targets[i % len(targets)],
+                inputs_hash_before=digest, inputs_hash_after=digest))
+        Path("step.json").write_text(report.model_dump_json())
+        os._exit(0)
+        """,
+        Status.INCORRECT,
+        reason_contains="outputs unreadable",
+    ),
+    _case(
         "stdout_flood",
         """
         chunk = b"x" * (1 << 20)

@@ -9,11 +9,13 @@ for every evaluation.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import random
 import secrets
 import shutil
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -51,6 +53,52 @@ _STEP_STATUS = {
     "not_run": Status.NOT_RUN,
     "rejected": Status.REJECTED,
 }
+
+
+MAX_REPORT_BYTES = 64 << 20
+MAX_OUTPUT_BYTES = 8 << 30
+
+
+class UnsafeStepFile(ValueError):
+    """A file a step left is not a plain file inside its scratch dir (a symlink, a FIFO, a
+    device, a path out of the dir) or is too large: the caller never reads it."""
+
+
+def read_step_file(root: Path, rel: str, limit: int) -> bytes:
+    """Bytes of a regular file a step wrote under `root`. The step's processes are gone by
+    now (the sandbox guarantees it), so what is checked here stays true while we read."""
+    rel_path = Path(rel)
+    if rel_path.is_absolute() or ".." in rel_path.parts:
+        raise UnsafeStepFile(f"{rel}: outside the scratch dir")
+    target = root.resolve() / rel_path
+    if target.resolve() != target:
+        raise UnsafeStepFile(f"{rel}: a symbolic link")
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise UnsafeStepFile(f"{rel}: {exc.strerror}") from exc
+    chunks: list[bytes] = []
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafeStepFile(f"{rel}: not a regular file")
+        if info.st_size > limit:
+            raise UnsafeStepFile(f"{rel}: {info.st_size} bytes (limit {limit})")
+        size = 0
+        while size <= limit and (chunk := os.read(fd, 1 << 24)):
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise UnsafeStepFile(f"{rel}: over {limit} bytes")
+    return b"".join(chunks)
+
+
+def load_step_tensors(root: Path, rel: str) -> Any:
+    """Output tensors a step saved: plain data only (weights_only), from a checked file."""
+    data = read_step_file(root, rel, MAX_OUTPUT_BYTES)
+    return torch.load(io.BytesIO(data), weights_only=True)
 
 
 class GpuUnavailable(RuntimeError):
@@ -172,12 +220,13 @@ class _Evaluation:
             label=label,
         )
         outcome = self.sandbox.run_step(job)
-        report_path = workdir / REPORT_FILE
-        if outcome.timed_out or not report_path.is_file():
+        if outcome.timed_out:
             return outcome, None
         try:
-            report = StepReport.model_validate_json(report_path.read_text(encoding="utf-8"))
-        except ValueError:
+            report = StepReport.model_validate_json(
+                read_step_file(workdir, REPORT_FILE, MAX_REPORT_BYTES)
+            )
+        except ValueError:  # missing, unsafe or malformed: no report
             return outcome, None
         if report.nonce != nonce:
             log.warning("%s: step report without the harness nonce (forged?)", label)
@@ -239,13 +288,21 @@ class _Evaluation:
                 messages=_messages(outcome, ref.details),
             )
         # Reference outputs into memory; nothing of them stays on disk for the candidate.
-        ref_outputs = {
-            t.trial: torch.load(ref_dir / str(t.output_file), weights_only=True) for t in ref.trials
-        }
         cand_dir = self.workroot / "candidate"
         (cand_dir / "out").mkdir(parents=True)
-        for state in (ref_dir / "out").glob("state_*.pt"):
-            shutil.copyfile(state, cand_dir / "out" / state.name)
+        try:
+            ref_outputs = {
+                t.trial: load_step_tensors(ref_dir, str(t.output_file)) for t in ref.trials
+            }
+            for state in (ref_dir / "out").glob("state_*.pt"):
+                data = read_step_file(ref_dir, f"out/{state.name}", MAX_OUTPUT_BYTES)
+                (cand_dir / "out" / state.name).write_bytes(data)
+        except Exception as exc:  # noqa: BLE001 - whatever the reference step left
+            return self._finish(
+                Status.ERROR,
+                f"the reference step's outputs are unreadable: {type(exc).__name__}: {exc}",
+                error_kind=ErrorKind.BAD_PROBLEM,
+            )
         shutil.rmtree(ref_dir)
         shutil.copyfile(self.problem.path, cand_dir / PROBLEM_FILE)
         (cand_dir / CANDIDATE_FILE).write_text(self.source, encoding="utf-8")
@@ -315,22 +372,21 @@ class _Evaluation:
             if c is None or c.output_file is None:
                 tr.reason = "no output recorded for this trial"
             elif c.inputs_hash_before != r.inputs_hash_before:
-                self._finish(
-                    Status.ERROR,
-                    "inputs differ between the reference and candidate "
-                    "processes: get_inputs() is not reproducible under a seed",
-                    error_kind=ErrorKind.BAD_PROBLEM,
+                # The candidate's process reports this digest, so it cannot be allowed to
+                # turn its own failure into a "bad problem" error: a trial failure it is.
+                tr.reason = (
+                    "the inputs differ from the reference's under the same seed: "
+                    "get_inputs() is not reproducible, or the step's report was tampered with"
                 )
-                return
             elif c.inputs_hash_after != r.inputs_hash_after:
                 tr.reason = "the candidate modified its inputs in place"
             elif c.aliased_input is not None:
                 tr.reason = f"an output shares memory with input {c.aliased_input} (aliasing)"
             else:
                 try:
-                    out = torch.load(cand_dir / c.output_file, weights_only=True)
+                    out = load_step_tensors(cand_dir, c.output_file)
                 except Exception as exc:  # noqa: BLE001 - untrusted file
-                    tr.reason = f"outputs unreadable: {type(exc).__name__}"
+                    tr.reason = f"outputs unreadable: {type(exc).__name__}: {str(exc)[:200]}"
                 else:
                     tr.ok, tr.reason, tr.outputs = compare_outputs(
                         out, ref_outputs[r.trial], self.problem.tolerance
@@ -392,7 +448,7 @@ def evaluate(
         ).run()
     finally:
         if keep_dir is not None:
-            shutil.copytree(workroot, keep_dir, dirs_exist_ok=True)
+            shutil.copytree(workroot, keep_dir, symlinks=True, dirs_exist_ok=True)
         shutil.rmtree(workroot, ignore_errors=True)
     result.duration_s = round(time.perf_counter() - started, 3)
     return result

@@ -130,12 +130,14 @@ def check_results(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_local_backend_contains_every_hostile_candidate(tmp_path):
     results, log_text, fake = run_suite(tmp_path, "local")
     check_results(results, log_text, fake, excluded={}, timeout_s=TIMEOUT_S["local"])
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_none_backend_meets_the_cases_it_claims(tmp_path):
     results, log_text, fake = run_suite(tmp_path, "none")
     check_results(results, log_text, fake, excluded=NONE_EXCLUDED, timeout_s=TIMEOUT_S["none"])

@@ -148,6 +148,7 @@ def test_cli_eval_with_the_docker_sandbox(engine):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # ~20 cold container steps: minutes on a loaded 2-core host
 def test_docker_backend_contains_every_hostile_candidate(engine, tmp_path):
     # The trusted reference steps run on `local`: only the candidates' steps need the
     # container, and a cold container step costs several seconds of imports.

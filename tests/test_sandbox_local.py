@@ -224,3 +224,21 @@ def test_a_pool_of_two_serves_concurrent_callers():
         )
         assert sandbox._count <= 2
     assert [r.status for r in results] == [Status.CORRECT] * 4
+
+
+def test_the_caller_reads_only_plain_files_inside_a_steps_scratch(tmp_path):
+    from sandbox.evaluate import UnsafeStepFile, read_step_file
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "ok.pt").write_bytes(b"data")
+    os.mkfifo(tmp_path / "out" / "fifo.pt")
+    (tmp_path / "out" / "link.pt").symlink_to("/etc/passwd")
+    (tmp_path / "root").symlink_to("/")
+    assert read_step_file(tmp_path, "out/ok.pt", 100) == b"data"
+    for rel in ("out/fifo.pt", "out/link.pt", "root/etc/passwd", "/dev/zero", "../../../dev/zero"):
+        with pytest.raises(UnsafeStepFile):
+            read_step_file(tmp_path, rel, 1 << 20)
+    with pytest.raises(UnsafeStepFile, match="limit"):
+        read_step_file(tmp_path, "out/ok.pt", 3)
+    with pytest.raises(UnsafeStepFile):
+        read_step_file(tmp_path, "out/missing.pt", 100)
