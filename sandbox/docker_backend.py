@@ -61,7 +61,9 @@ LABEL_CREATED = "kernelwright.created"
 USER = "65534:65534"
 NOFILE = 4096
 NPROC = 4096  # per uid on the host; the per-container bound is pids_limit
-BACKSTOP_S = 30.0  # beyond the step's limit: container start, teardown, a slow engine
+# The entry in the container enforces the step's wall clock; the host kills the container
+# this long after the limit if it is still running (a stuck entry, a slow engine).
+BACKSTOP_S = 10.0
 
 
 def owner_label() -> str:

@@ -25,7 +25,9 @@ from tests.conftest import ROOT
 # Per step. Warm steps start in ~0.1 s; cold ones import torch first (~5 s on a loaded
 # 2-core host), and the reference step runs under the same limit.
 TIMEOUT_S = {"local": 6.0, "none": 30.0, "docker": 45.0}
-SLACK_S = 12.0  # tearing down a fork bomb on a loaded 2-core host takes a few seconds
+# Beyond the limit: tearing down a fork bomb on a loaded 2-core host takes a few seconds;
+# a container also has to be created, started and removed through the engine's API.
+SLACK_S = {"local": 12.0, "none": 12.0, "docker": 25.0}
 NONE_EXCLUDED = {
     "fork_bomb": "pids",
     "memory_bomb": "memory",
@@ -96,7 +98,12 @@ def run_suite(
 
 
 def check_results(
-    results: dict, log_text: str, fake: dict, excluded: dict[str, str], timeout_s: float
+    results: dict,
+    log_text: str,
+    fake: dict,
+    excluded: dict[str, str],
+    timeout_s: float,
+    slack_s: float,
 ) -> None:
     problems = []
     for value in fake.values():
@@ -119,7 +126,7 @@ def check_results(
             problems.append(f"{case.name}: status {r['status']} not in {expected}: {r['reason']}")
         if case.reason_contains and case.reason_contains not in (r["reason"] or ""):
             problems.append(f"{case.name}: reason lacks {case.reason_contains!r}: {r['reason']}")
-        if r["candidate_step_s"] > timeout_s + SLACK_S:
+        if r["candidate_step_s"] > timeout_s + slack_s:
             problems.append(f"{case.name}: its step took {r['candidate_step_s']:.1f} s")
         for key in ("secrets_in_result", "written_outside", "leftover_processes"):
             if r[key]:
@@ -133,11 +140,20 @@ def check_results(
 @pytest.mark.timeout(1800)
 def test_local_backend_contains_every_hostile_candidate(tmp_path):
     results, log_text, fake = run_suite(tmp_path, "local")
-    check_results(results, log_text, fake, excluded={}, timeout_s=TIMEOUT_S["local"])
+    check_results(
+        results, log_text, fake, excluded={}, timeout_s=TIMEOUT_S["local"], slack_s=SLACK_S["local"]
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_none_backend_meets_the_cases_it_claims(tmp_path):
     results, log_text, fake = run_suite(tmp_path, "none")
-    check_results(results, log_text, fake, excluded=NONE_EXCLUDED, timeout_s=TIMEOUT_S["none"])
+    check_results(
+        results,
+        log_text,
+        fake,
+        excluded=NONE_EXCLUDED,
+        timeout_s=TIMEOUT_S["none"],
+        slack_s=SLACK_S["none"],
+    )

@@ -18,7 +18,7 @@ from sandbox.docker_backend import LABEL_OWNER, LABEL_RUN
 from sandbox.evaluate import evaluate
 from tests.conftest import kwright
 from tests.podman_engine import podman_engine, podman_missing
-from tests.test_sandbox_conformance import TIMEOUT_S, check_results, run_suite
+from tests.test_sandbox_conformance import SLACK_S, TIMEOUT_S, check_results, run_suite
 
 pytestmark = [
     pytest.mark.docker,
@@ -155,4 +155,11 @@ def test_docker_backend_contains_every_hostile_candidate(engine, tmp_path):
     results, log_text, fake = run_suite(
         tmp_path, "docker", engine.sandbox_config(), timeout=1800, reference_backend="local"
     )
-    check_results(results, log_text, fake, excluded={}, timeout_s=TIMEOUT_S["docker"])
+    check_results(
+        results,
+        log_text,
+        fake,
+        excluded={},
+        timeout_s=TIMEOUT_S["docker"],
+        slack_s=SLACK_S["docker"],
+    )
