@@ -15,6 +15,7 @@ import redis
 from agents.config import AgentConfig
 from agents.rundir import ATTEMPT_FILE, RunInfo
 from kernelbench.registry import resolve_problem
+from sandbox.cleanup import pid_alive
 from tests.conftest import kwright
 from tests.fake_openai import FakeOpenAI, Scripted
 from tests.fleet import NO_CODE, REPAIR, WorkerProcess, fleet_env, owner_pid, wait_for
@@ -52,16 +53,6 @@ def submit(env: dict[str, str], fake: FakeOpenAI, n: int, rounds: int) -> list[s
     )
     assert r.returncode == 0, r.stderr
     return [j["job_id"] for j in json.loads(r.stdout)["jobs"]]
-
-
-def pid_alive(pid: int | None) -> bool:
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def running_with_attempts(store: RedisJobStore, ids: list[str], worker: str) -> Job | None:

@@ -32,6 +32,7 @@ from celery.signals import worker_init, worker_process_shutdown, worker_shutting
 from celery.worker.request import Request
 
 from sandbox.base import SandboxUnavailable, get_sandbox
+from sandbox.cleanup import pid_alive
 from sandbox.defaults import default_sandbox_name
 from sandbox.evaluate import detect_device
 from worker.celery_app import TASK_NAME, app
@@ -173,20 +174,10 @@ def _release_when_gone(held: dict[str, str], wait_s: float = 15.0) -> None:
     deadline = time.monotonic() + wait_s
     for job_id, owner in held.items():
         pid = int(owner.rsplit(":", 1)[1])
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and pid_alive(pid):
             time.sleep(0.05)
-        if not _alive(pid):
+        if not pid_alive(pid):
             JobRequest._release(job_id, owner)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class JobTask(Task):

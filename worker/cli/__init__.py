@@ -41,6 +41,7 @@ COMMANDS = {
     "results": "jobs_cmd",
     "worker": "worker_cmd",
     "leaderboard": "leaderboard_cmd",
+    "sandbox": "sandbox_cmd",
 }
 
 
