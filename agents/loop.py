@@ -65,6 +65,9 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+# Called once per attempt as soon as its attempt.json is written (the fleet's ledger);
+# may be called from the round's worker threads.
+AttemptCallback = Callable[[AttemptRecord], None]
 
 
 class Evaluator:
@@ -98,6 +101,7 @@ class ProblemLoop:
         tracker: BudgetTracker,
         progress: ProgressCallback | None = None,
         cancelled: Callable[[], bool] | None = None,
+        on_attempt: AttemptCallback | None = None,
     ) -> None:
         self.problem = problem
         self.source = problem.source()
@@ -109,6 +113,7 @@ class ProblemLoop:
         self.tracker = tracker
         self.progress = progress or (lambda p: None)
         self.cancelled = cancelled or (lambda: False)
+        self.on_attempt = on_attempt or (lambda r: None)
         self.finished: list[FinishedAttempt] = []
         self.best: FinishedAttempt | None = None
 
@@ -189,6 +194,7 @@ class ProblemLoop:
             record.reason = result.reason
             record.candidate_path = str(path)
         self.pdir.finish_attempt(record)
+        self.on_attempt(record)
         view = AttemptView(
             attempt=number,
             round=ctx.round,
@@ -299,27 +305,47 @@ class ProblemLoop:
                 status = "cancelled"
             elif exc.failed:
                 status = "failed"
-        for f in self.finished:  # attempts of a round cut short (budget, errors) count too
-            self._consider_best(f)
-        result = ProblemResult(
-            problem_id=self.problem.id,
-            status=status,
-            stop_reason=reason,
-            attempts=[f.record for f in self.finished],
-            rounds_run=rounds_run,
-            usage=self._usage(),
-            duration_s=round(time.perf_counter() - started, 3),
+        result = summarize_attempts(
+            self.problem.id, self.finished, status, reason, rounds_run, started
         )
-        if self.best is not None and self.best.record.candidate_path:
-            b = self.best
-            result.best = BestInfo(
-                attempt=b.record.attempt,
-                round=b.record.round,
-                status=b.record.status,
-                correct=b.record.correct,
-                speedup=b.record.speedup,
-                runtime_ms=b.view.result.runtime_ms if b.view.result else None,
-                candidate_path=b.record.candidate_path,
-            )
         self._emit(rounds_run, "done", message=reason)
         return result
+
+
+def summarize_attempts(
+    problem_id: str,
+    finished: list[FinishedAttempt],
+    status: Literal["done", "failed", "cancelled"],
+    reason: str,
+    rounds_run: int,
+    started: float,
+) -> ProblemResult:
+    """The result of a problem from its finished attempts (also for a loop cut short)."""
+    best: FinishedAttempt | None = None
+    usage = Usage()
+    for f in finished:  # attempts of a round cut short (budget, errors) count too
+        if is_better(f.view, best.view if best else None):
+            best = f
+        usage = usage.plus(f.record.coder_usage)
+        if f.record.judge_usage is not None:
+            usage = usage.plus(f.record.judge_usage)
+    result = ProblemResult(
+        problem_id=problem_id,
+        status=status,
+        stop_reason=reason,
+        attempts=[f.record for f in finished],
+        rounds_run=rounds_run,
+        usage=usage,
+        duration_s=round(time.perf_counter() - started, 3),
+    )
+    if best is not None and best.record.candidate_path:
+        result.best = BestInfo(
+            attempt=best.record.attempt,
+            round=best.record.round,
+            status=best.record.status,
+            correct=best.record.correct,
+            speedup=best.record.speedup,
+            runtime_ms=best.view.result.runtime_ms if best.view.result else None,
+            candidate_path=best.record.candidate_path,
+        )
+    return result

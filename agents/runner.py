@@ -1,21 +1,29 @@
 """Run a job in-process: one optimization loop per problem, recorded in one run directory.
 
-The fleet (worker/) runs the same `run_problem` inside Celery tasks; `kwright run` calls
-`run_job` directly. The budget applies per problem (each problem is one job in the
-fleet). A run can be resumed by id: problems already finished are skipped, and finished
-attempts of the others are never redone.
+`kwright run` calls `run_job` with its problems; the fleet (worker/) calls it with one
+problem per job, the job id as the run id, so a redelivered job resumes its own run
+directory. The budget applies per problem (each problem is one job in the fleet). A run
+can be resumed by id: problems already finished are skipped, and finished attempts of the
+others are never redone.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from agents.config import AgentConfig
 from agents.factory import make_agents
 from agents.llm import BudgetTracker, Usage
-from agents.loop import Evaluator, ProblemLoop, ProgressCallback
+from agents.loop import (
+    AttemptCallback,
+    Evaluator,
+    ProblemLoop,
+    ProgressCallback,
+    summarize_attempts,
+)
 from agents.rundir import ProblemResult, RunDir, RunInfo, new_run_id
 from kernelbench.problem import Problem
 from kernelbench.request import EvalOptions
@@ -44,6 +52,7 @@ def run_problem(
     device: str | None = None,
     progress: ProgressCallback | None = None,
     cancelled: Callable[[], bool] | None = None,
+    on_attempt: AttemptCallback | None = None,
 ) -> ProblemResult:
     pdir = rundir.problem(problem.id)
     previous = pdir.load()
@@ -55,8 +64,22 @@ def run_problem(
     tracker = BudgetTracker(config.budget, spent=spent)
     coder, judge = make_agents(config, tracker, api_key)
     evaluator = Evaluator(sandbox, eval_options(config, device), run_id=rundir.run_id)
-    loop = ProblemLoop(problem, config, coder, judge, evaluator, pdir, tracker, progress, cancelled)
+    loop = ProblemLoop(
+        problem, config, coder, judge, evaluator, pdir, tracker, progress, cancelled, on_attempt
+    )
     return loop.run()
+
+
+def interrupted_result(
+    problem: Problem, rundir: RunDir, reason: str, started: float | None = None
+) -> ProblemResult:
+    """A `failed` result for a problem whose loop was cut short from outside (a time
+    limit): what its finished attempts achieved. Partial attempts are discarded."""
+    finished = rundir.problem(problem.id).load()
+    rounds = max((f.record.round for f in finished), default=0)
+    return summarize_attempts(
+        problem.id, finished, "failed", reason, rounds, started or time.perf_counter()
+    )
 
 
 def run_job(
@@ -70,6 +93,7 @@ def run_job(
     device: str | None = None,
     progress: ProgressCallback | None = None,
     cancelled: Callable[[], bool] | None = None,
+    on_attempt: AttemptCallback | None = None,
 ) -> tuple[RunDir, RunInfo]:
     device = device or detect_device()
     rundir = RunDir(home, run_id or new_run_id())
@@ -96,6 +120,7 @@ def run_job(
                 device=device,
                 progress=progress,
                 cancelled=cancelled,
+                on_attempt=on_attempt,
             )
             info.results[problem.id] = result
             info.usage = _total(info)

@@ -35,6 +35,10 @@ class EvalOptions(BaseModel):
     trials: int | None = Field(default=None, ge=1)  # seeds on the first shape; None: 3 cpu / 5 gpu
     extra_shapes: bool = True  # also check other shapes (CHECK_SIZES or the generic rule)
     timeout_s: float = Field(default=300.0, gt=0)
+    # The reference step's own limit (None: timeout_s). The reference is trusted code; a
+    # cold sandbox spends seconds importing torch before it starts, so tests that give
+    # candidates a short limit give the reference a longer one.
+    reference_timeout_s: float | None = Field(default=None, gt=0)
     timing: bool = True  # GPU only; on the CPU timing is never measured
     timing_trials: int = Field(default=100, ge=1)
     timing_warmup: int = Field(default=10, ge=0)
@@ -48,6 +52,9 @@ class EvalOptions(BaseModel):
     ncu: bool = True  # on a GPU with Nsight Compute installed, add its counters
     seed: int | None = None  # fix the seeds (debugging only; default: fresh random seeds)
     memory_mb: int | None = None  # sandbox memory limit; None: the backend's default
+    # Tests and debugging only: skip the static check so that code it would reject runs
+    # (the sandbox conformance suite needs hostile candidates to reach the sandbox).
+    static_check: bool = True
 
     @field_validator("arch")
     @classmethod

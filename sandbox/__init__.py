@@ -1,6 +1,7 @@
 """Where candidate code runs: sandbox backends and the evaluation that drives them."""
 
 from sandbox.base import (
+    CONTAINMENT,
     Sandbox,
     SandboxJob,
     SandboxLimits,
@@ -12,6 +13,7 @@ from sandbox.base import (
 )
 
 __all__ = [
+    "CONTAINMENT",
     "Sandbox",
     "SandboxJob",
     "SandboxLimits",

@@ -55,5 +55,24 @@ def step_env(workdir: Path, extra: dict[str, str] | None = None) -> dict[str, st
     return env
 
 
+def zygote_env(home: Path) -> dict[str, str]:
+    """The environment a warm zygote is started with: what its forks inherit at exec level
+    (visible in /proc/self/environ), so it holds no secrets either."""
+    env = {k: os.environ[k] for k in PASSTHROUGH if k in os.environ}
+    python_bin = str(Path(sys.executable).parent)
+    env.update(
+        {
+            "PATH": f"{python_bin}:/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(home),
+            "PYTHONPATH": str(project_root()),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONUNBUFFERED": "1",
+            "TRITON_CACHE_DIR": str(home / ".triton"),
+            "MPLCONFIGDIR": str(home),
+        }
+    )
+    return env
+
+
 def child_argv(workdir: Path) -> list[str]:
     return [sys.executable, "-m", "kernelbench.child", str(workdir)]

@@ -9,10 +9,13 @@ for every evaluation.
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 import random
 import secrets
 import shutil
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -39,12 +42,13 @@ from kernelbench.result import ErrorKind, EvalResult, Status, TrialResult
 from kernelbench.static_check import CandidateFileError, check_candidate, detect_backend
 from kernelbench.timing import CPU_TIMING_NOTE
 from profiler.report import ProfileReport
-from sandbox.base import Sandbox, SandboxJob, SandboxLimits, SandboxOutcome
+from sandbox.base import Sandbox, SandboxJob, SandboxLimits, SandboxOutcome, safe_tag
 from sandbox.profiling import CandidateProfiler
 
 log = logging.getLogger(__name__)
 
 TOO_GOOD_SPEEDUP = 10.0
+SCRATCH_PREFIX = "kw-eval-"  # + run id tag + owner pid: `kwright sandbox cleanup` reads them
 DEFAULT_TRIALS = {"cpu": 3, "cuda": 5}
 _STEP_STATUS = {
     "compile_error": Status.COMPILE_ERROR,
@@ -54,12 +58,62 @@ _STEP_STATUS = {
 }
 
 
+MAX_REPORT_BYTES = 64 << 20
+MAX_OUTPUT_BYTES = 8 << 30
+
+
+class UnsafeStepFile(ValueError):
+    """A file a step left is not a plain file inside its scratch dir (a symlink, a FIFO, a
+    device, a path out of the dir) or is too large: the caller never reads it."""
+
+
+def read_step_file(root: Path, rel: str, limit: int) -> bytes:
+    """Bytes of a regular file a step wrote under `root`. The step's processes are gone by
+    now (the sandbox guarantees it), so what is checked here stays true while we read."""
+    rel_path = Path(rel)
+    if rel_path.is_absolute() or ".." in rel_path.parts:
+        raise UnsafeStepFile(f"{rel}: outside the scratch dir")
+    target = root.resolve() / rel_path
+    if target.resolve() != target:
+        raise UnsafeStepFile(f"{rel}: a symbolic link")
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise UnsafeStepFile(f"{rel}: {exc.strerror}") from exc
+    chunks: list[bytes] = []
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafeStepFile(f"{rel}: not a regular file")
+        if info.st_size > limit:
+            raise UnsafeStepFile(f"{rel}: {info.st_size} bytes (limit {limit})")
+        size = 0
+        while size <= limit and (chunk := os.read(fd, 1 << 24)):
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise UnsafeStepFile(f"{rel}: over {limit} bytes")
+    return b"".join(chunks)
+
+
+def load_step_tensors(root: Path, rel: str) -> Any:
+    """Output tensors a step saved: plain data only (weights_only), from a checked file."""
+    data = read_step_file(root, rel, MAX_OUTPUT_BYTES)
+    return torch.load(io.BytesIO(data), weights_only=True)
+
+
 class GpuUnavailable(RuntimeError):
     """--device cuda was asked for on a machine without a CUDA GPU."""
 
 
 def detect_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def scratch_prefix(run_id: str) -> str:
+    return f"{SCRATCH_PREFIX}{safe_tag(run_id)}-{os.getpid()}-"
 
 
 def _seeds(options: EvalOptions, count: int) -> list[int]:
@@ -109,6 +163,7 @@ class _Evaluation:
         sandbox: Sandbox,
         workroot: Path,
         run_id: str,
+        readonly_paths: list[Path],
     ) -> None:
         self.problem = problem
         self.source = source
@@ -116,6 +171,7 @@ class _Evaluation:
         self.sandbox = sandbox
         self.workroot = workroot
         self.run_id = run_id
+        self.readonly_paths = readonly_paths
         self.backend = options.backend or detect_backend(source)
         self.device = options.device or detect_device()
         self.result = EvalResult(
@@ -124,6 +180,16 @@ class _Evaluation:
             backend=self.backend,
             device=self.device,
             sandbox=sandbox.name,
+        )
+
+    def _infra_failure(self, outcome: SandboxOutcome, step: str) -> EvalResult:
+        """The sandbox failed (not the problem, not the candidate): status error, kind infra."""
+        log.error("%s step: sandbox %s failed: %s", step, outcome.backend, outcome.infra_error)
+        return self._finish(
+            Status.ERROR,
+            f"sandbox failed during the {step} step: {outcome.infra_error}",
+            error_kind=ErrorKind.INFRA,
+            messages=_messages(outcome),
         )
 
     def _finish(self, status: Status, reason: str | None = None, **fields: Any) -> EvalResult:
@@ -143,7 +209,10 @@ class _Evaluation:
         if env is None:
             interpret = self.device == "cpu" and self.backend == "triton"
             env = {"TRITON_INTERPRET": "1"} if interpret else {}
-        limits = SandboxLimits(timeout_s=self.options.timeout_s)
+        timeout_s = self.options.timeout_s
+        if label == "reference" and self.options.reference_timeout_s is not None:
+            timeout_s = self.options.reference_timeout_s
+        limits = SandboxLimits(timeout_s=timeout_s)
         if self.options.memory_mb:
             limits.memory_mb = self.options.memory_mb
         job = SandboxJob(
@@ -152,15 +221,17 @@ class _Evaluation:
             env=env,
             device=self.device,
             run_id=self.run_id,
+            readonly_paths=self.readonly_paths,
             label=label,
         )
         outcome = self.sandbox.run_step(job)
-        report_path = workdir / REPORT_FILE
-        if outcome.timed_out or not report_path.is_file():
+        if outcome.timed_out:
             return outcome, None
         try:
-            report = StepReport.model_validate_json(report_path.read_text(encoding="utf-8"))
-        except ValueError:
+            report = StepReport.model_validate_json(
+                read_step_file(workdir, REPORT_FILE, MAX_REPORT_BYTES)
+            )
+        except ValueError:  # missing, unsafe or malformed: no report
             return outcome, None
         if report.nonce != nonce:
             log.warning("%s: step report without the harness nonce (forged?)", label)
@@ -168,17 +239,20 @@ class _Evaluation:
         return outcome, report
 
     def run(self) -> EvalResult:
-        try:
-            static = check_candidate(
-                self.source, self.options.backend, allow_torch_ops=self.options.allow_torch_ops
-            )
-        except CandidateFileError as exc:
-            return self._finish(Status.COMPILE_ERROR, str(exc))
-        self.result.flags.extend(static.warnings)
-        if static.violations:
-            return self._finish(
-                Status.REJECTED, static.violations[0], messages="\n".join(static.violations)
-            )
+        if self.options.static_check:
+            try:
+                static = check_candidate(
+                    self.source, self.options.backend, allow_torch_ops=self.options.allow_torch_ops
+                )
+            except CandidateFileError as exc:
+                return self._finish(Status.COMPILE_ERROR, str(exc))
+            self.result.flags.extend(static.warnings)
+            if static.violations:
+                return self._finish(
+                    Status.REJECTED, static.violations[0], messages="\n".join(static.violations)
+                )
+        else:
+            self.result.flags.append("static check skipped (tests/debugging only)")
         n_first = self.options.trials or DEFAULT_TRIALS[self.device]
         seeds = _seeds(self.options, n_first + 8)
         init_seed = seeds.pop()
@@ -199,10 +273,12 @@ class _Evaluation:
             arch=self.options.arch,
         )
         outcome, ref = self._run(ref_dir, ref_req, "reference")
+        if outcome.infra_error:
+            return self._infra_failure(outcome, "reference")
         if ref is None:
             what = "the reference" + (" timed out" if outcome.timed_out else "")
             reason = (
-                f"{what} after {self.options.timeout_s:.0f} s"
+                f"{what} after {self.options.reference_timeout_s or self.options.timeout_s:.0f} s"
                 if outcome.timed_out
                 else _crash_reason(outcome, "the reference")
             )
@@ -217,13 +293,21 @@ class _Evaluation:
                 messages=_messages(outcome, ref.details),
             )
         # Reference outputs into memory; nothing of them stays on disk for the candidate.
-        ref_outputs = {
-            t.trial: torch.load(ref_dir / str(t.output_file), weights_only=True) for t in ref.trials
-        }
         cand_dir = self.workroot / "candidate"
         (cand_dir / "out").mkdir(parents=True)
-        for state in (ref_dir / "out").glob("state_*.pt"):
-            shutil.copyfile(state, cand_dir / "out" / state.name)
+        try:
+            ref_outputs = {
+                t.trial: load_step_tensors(ref_dir, str(t.output_file)) for t in ref.trials
+            }
+            for state in (ref_dir / "out").glob("state_*.pt"):
+                data = read_step_file(ref_dir, f"out/{state.name}", MAX_OUTPUT_BYTES)
+                (cand_dir / "out" / state.name).write_bytes(data)
+        except Exception as exc:  # noqa: BLE001 - whatever the reference step left
+            return self._finish(
+                Status.ERROR,
+                f"the reference step's outputs are unreadable: {type(exc).__name__}: {exc}",
+                error_kind=ErrorKind.BAD_PROBLEM,
+            )
         shutil.rmtree(ref_dir)
         shutil.copyfile(self.problem.path, cand_dir / PROBLEM_FILE)
         (cand_dir / CANDIDATE_FILE).write_text(self.source, encoding="utf-8")
@@ -247,6 +331,8 @@ class _Evaluation:
             ),
         )
         outcome, cand = self._run(cand_dir, cand_req, "candidate")
+        if outcome.infra_error and not outcome.timed_out:
+            return self._infra_failure(outcome, "candidate")
         if cand is None:
             if outcome.timed_out:
                 return self._finish(
@@ -352,22 +438,21 @@ class _Evaluation:
             if c is None or c.output_file is None:
                 tr.reason = "no output recorded for this trial"
             elif c.inputs_hash_before != r.inputs_hash_before:
-                self._finish(
-                    Status.ERROR,
-                    "inputs differ between the reference and candidate "
-                    "processes: get_inputs() is not reproducible under a seed",
-                    error_kind=ErrorKind.BAD_PROBLEM,
+                # The candidate's process reports this digest, so it cannot be allowed to
+                # turn its own failure into a "bad problem" error: a trial failure it is.
+                tr.reason = (
+                    "the inputs differ from the reference's under the same seed: "
+                    "get_inputs() is not reproducible, or the step's report was tampered with"
                 )
-                return
             elif c.inputs_hash_after != r.inputs_hash_after:
                 tr.reason = "the candidate modified its inputs in place"
             elif c.aliased_input is not None:
                 tr.reason = f"an output shares memory with input {c.aliased_input} (aliasing)"
             else:
                 try:
-                    out = torch.load(cand_dir / c.output_file, weights_only=True)
+                    out = load_step_tensors(cand_dir, c.output_file)
                 except Exception as exc:  # noqa: BLE001 - untrusted file
-                    tr.reason = f"outputs unreadable: {type(exc).__name__}"
+                    tr.reason = f"outputs unreadable: {type(exc).__name__}: {str(exc)[:200]}"
                 else:
                     tr.ok, tr.reason, tr.outputs = compare_outputs(
                         out, ref_outputs[r.trial], self.problem.tolerance
@@ -408,26 +493,28 @@ def evaluate(
     *,
     keep_dir: Path | None = None,
     run_id: str = "adhoc",
+    readonly_paths: list[Path] | None = None,
 ) -> EvalResult:
-    """Evaluate candidate `source` against `problem`. Never raises for candidate faults."""
-    from sandbox.base import get_sandbox
-    from sandbox.defaults import default_sandbox_name
+    """Evaluate candidate `source` against `problem`. Never raises for candidate faults.
+
+    `readonly_paths`: host paths both steps may read but never write (e.g. a shared
+    compile cache: a candidate cannot poison it for the next one)."""
+    from sandbox.defaults import shared_sandbox
 
     options = options or EvalOptions()
     device = options.device or detect_device()
     if device == "cuda" and not torch.cuda.is_available():
         raise GpuUnavailable("--device cuda needs a CUDA GPU; none is visible (use --device cpu)")
-    owned = sandbox is None
-    box = sandbox or get_sandbox(default_sandbox_name())
+    box = sandbox or shared_sandbox()  # long-lived: its warm pool serves every evaluation
     started = time.perf_counter()
-    workroot = Path(tempfile.mkdtemp(prefix="kw-eval-"))
+    workroot = Path(tempfile.mkdtemp(prefix=scratch_prefix(run_id)))
     try:
-        result = _Evaluation(problem, source, options, box, workroot, run_id).run()
+        result = _Evaluation(
+            problem, source, options, box, workroot, run_id, list(readonly_paths or [])
+        ).run()
     finally:
         if keep_dir is not None:
-            shutil.copytree(workroot, keep_dir, dirs_exist_ok=True)
+            shutil.copytree(workroot, keep_dir, symlinks=True, dirs_exist_ok=True)
         shutil.rmtree(workroot, ignore_errors=True)
-        if owned:
-            box.close()
     result.duration_s = round(time.perf_counter() - started, 3)
     return result

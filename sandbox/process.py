@@ -60,6 +60,9 @@ class ProcessSandbox(Sandbox):
                 "filesystem or network isolation (debugging only)"
             )
 
+    def contains(self) -> frozenset[str]:
+        return frozenset({"time", "output", "environment"})
+
     def run_step(self, job: SandboxJob) -> SandboxOutcome:
         workdir = job.workdir
         (workdir / "tmp").mkdir(exist_ok=True)

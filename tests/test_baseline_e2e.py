@@ -44,6 +44,12 @@ def test_baseline_solves_unseen_problems(tmp_path, name):
     assert first.keys() == second.keys()
     assert [k["params"] for k in first.values()] != [k["params"] for k in second.values()]
     assert attempts[0].feedback is not None and attempts[0].feedback.params["kernels"]
+    # The kept kernel's static sm_90 profile shows no spills.
+    best = next(a for a in attempts if a.record.attempt == result.best.attempt)
+    profile = best.view.result.profile if best.view.result else None
+    assert profile is not None and profile.kernels, "the profile step attached no facts"
+    for k in profile.kernels:
+        assert not (k.spill_stores_bytes or k.spill_loads_bytes), (k.name, k)
 
 
 @pytest.mark.slow

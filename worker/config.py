@@ -1,11 +1,23 @@
-"""kernelwright settings: environment variables with the KWRIGHT_ prefix (pydantic-settings)."""
+"""kernelwright settings: environment variables with the KWRIGHT_ prefix (pydantic-settings).
+
+Fleet settings (all optional): `KWRIGHT_BROKER_URL` (a Redis URL; unset: the embedded
+default, jobs run on this machine with a SQLite store under `KWRIGHT_HOME`),
+`KWRIGHT_STORE_URL` (where jobs are recorded; default: the broker's Redis, or SQLite),
+`KWRIGHT_QUEUE` (the default queue of `kwright submit` and `kwright worker`), and the
+time limits below. The Redis visibility timeout must exceed the hard time limit, or a
+job still running would be delivered a second time; it defaults to the hard limit plus
+an hour and a smaller value is refused.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+HOUR = 3600.0
 
 
 def _default_home() -> Path:
@@ -18,11 +30,69 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=_default_home)  # runs, the embedded store, caches
     sandbox: str | None = None  # local | docker | none; None: local
     broker_url: str | None = None  # redis://...; None: the embedded default (in-process)
+    store_url: str | None = None  # redis://... | sqlite:///path; None: see store_location()
+    queue: str | None = None  # default queue for submit and worker; None: detected (cpu/gpu.*)
+
+    # Per job, enforced by the worker. Soft: the job stops and records a timeout.
+    # Hard: the worker process running it is killed; the job is marked failed.
+    soft_time_limit_s: float = Field(default=6 * HOUR, gt=0)
+    hard_time_limit_s: float | None = Field(default=None, gt=0)  # None: soft + 10 min
+    visibility_timeout_s: float | None = Field(default=None, gt=0)  # None: hard + 1 h
+    # How often a job may be started before it is given up (each lost worker is one).
+    max_deliveries: int = Field(default=5, ge=1)
+    # A running job renews its lease this often (lease/3); a job whose lease lapsed belongs
+    # to a lost worker and may be taken over by the next delivery.
+    lease_s: float = Field(default=60.0, gt=0)
+    max_tasks_per_child: int = Field(default=20, ge=1)
+    # A background embedded worker (started by `kwright submit`) exits after this long idle.
+    embedded_idle_exit_s: float = Field(default=60.0, gt=0)
+    connect_timeout_s: float = Field(default=3.0, gt=0)  # broker/store connection attempts
+    # kombu's sweep of unacked messages (a whole worker lost): every interval x throttle s.
+    unacked_restore_interval_s: float = Field(default=10.0, gt=0)
+    unacked_restore_throttle: int = Field(default=10, ge=1)
+
+    @model_validator(mode="after")
+    def _limits_agree(self) -> Settings:
+        if self.hard_time_limit_s is not None and self.hard_time_limit_s <= self.soft_time_limit_s:
+            raise ValueError(
+                f"KWRIGHT_HARD_TIME_LIMIT_S ({self.hard_time_limit_s:g}) must exceed "
+                f"KWRIGHT_SOFT_TIME_LIMIT_S ({self.soft_time_limit_s:g})"
+            )
+        if self.visibility_timeout_s is not None and self.visibility_timeout_s <= self.hard_limit:
+            raise ValueError(
+                f"KWRIGHT_VISIBILITY_TIMEOUT_S ({self.visibility_timeout_s:g}) must exceed the "
+                f"hard time limit ({self.hard_limit:g} s), or running jobs are delivered twice"
+            )
+        return self
 
     @property
     def runs_dir(self) -> Path:
         return self.home / "runs"
 
+    @property
+    def hard_limit(self) -> float:
+        return self.hard_time_limit_s or self.soft_time_limit_s + 600.0
+
+    @property
+    def visibility_timeout(self) -> float:
+        return self.visibility_timeout_s or self.hard_limit + HOUR
+
+
+class ConfigError(ValueError):
+    """A KWRIGHT_ setting has a bad value; the message names it."""
+
 
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        name = f"KWRIGHT_{where.upper()}: " if where else ""
+        raise ConfigError(f"bad setting: {name}{first['msg']}") from exc
+
+
+def api_key_from_env() -> str | None:
+    """The LLM API key of this process's environment. It is never stored in a job, the
+    store or a message: each worker reads its own."""
+    return os.environ.get("KWRIGHT_API_KEY") or os.environ.get("OPENAI_API_KEY")

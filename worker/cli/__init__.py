@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -9,6 +10,7 @@ import sys
 import typer
 
 from worker.cli.common import EXIT_BAD_INPUT, err_console
+from worker.config import ConfigError
 
 app = typer.Typer(
     name="kwright",
@@ -20,14 +22,35 @@ app = typer.Typer(
 )
 
 
-def _register() -> None:
-    from worker.cli import eval_cmd, leaderboard_cmd, problems_cmd, profile_cmd, run_cmd
+@app.callback()
+def _group() -> None:
+    """kernelwright: agentic kernel optimization."""  # keeps `kwright CMD` a group of one
 
-    problems_cmd.register(app)
-    eval_cmd.register(app)
-    profile_cmd.register(app)
-    run_cmd.register(app)
-    leaderboard_cmd.register(app)
+
+# command -> the module that registers it, in --help order. Only the invoked command's
+# module is imported, so `kwright status` does not pay for torch (imported by eval/run).
+COMMANDS = {
+    "problems": "problems_cmd",
+    "eval": "eval_cmd",
+    "profile": "profile_cmd",
+    "run": "run_cmd",
+    "submit": "jobs_cmd",
+    "status": "jobs_cmd",
+    "watch": "jobs_cmd",
+    "cancel": "jobs_cmd",
+    "results": "jobs_cmd",
+    "worker": "worker_cmd",
+    "leaderboard": "leaderboard_cmd",
+    "sandbox": "sandbox_cmd",
+}
+
+
+def _register(argv: list[str] | None = None) -> None:
+    words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+    wanted = COMMANDS.get(words[0]) if words else None
+    modules = [wanted] if wanted else list(dict.fromkeys(COMMANDS.values()))
+    for name in modules:
+        importlib.import_module(f"worker.cli.{name}").register(app)
 
 
 def main() -> None:
@@ -44,4 +67,7 @@ def main() -> None:
     except SystemExit:
         raise
     except BrokenPipeError:
+        sys.exit(EXIT_BAD_INPUT)
+    except ConfigError as exc:  # a bad KWRIGHT_ setting, from any command
+        err_console.print(f"kwright: error: {exc}", markup=False, highlight=False)
         sys.exit(EXIT_BAD_INPUT)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import threading
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,16 +10,19 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from agents.config import AgentConfig, Budget, LLMSettings
-from agents.factory import default_agent
 from agents.loop import Progress
 from agents.rundir import RunDir, RunInfo
 from agents.runner import run_job
 from kernelbench.problem import Problem, ProblemError
-from kernelbench.registry import list_problems, resolve_problem
 from sandbox.base import SandboxUnavailable, get_sandbox
 from sandbox.defaults import default_sandbox_name
 from sandbox.evaluate import GpuUnavailable, detect_device
+from worker.cli.agent_options import (
+    AgentOptionError,
+    AgentOptions,
+    select_problems,
+    with_agent_options,
+)
 from worker.cli.common import (
     EXIT_NOT_CORRECT,
     EXIT_OK,
@@ -31,32 +32,7 @@ from worker.cli.common import (
     fail,
     print_json,
 )
-from worker.config import get_settings
-
-
-class AgentChoice(StrEnum):
-    baseline = "baseline"
-    llm = "llm"
-
-
-class BackendChoice(StrEnum):
-    triton = "triton"
-    cuda = "cuda"
-
-
-def api_key_from_env() -> str | None:
-    return os.environ.get("KWRIGHT_API_KEY") or os.environ.get("OPENAI_API_KEY")
-
-
-def select_problems(ids: list[str], suite: Path | None, level: int | None) -> list[Problem]:
-    if ids:
-        return [resolve_problem(i, suite) for i in ids]
-    if suite is None and level is None:
-        raise ProblemError("name at least one PROBLEM, or pass --suite and/or --level")
-    found = list_problems(suite, level)
-    if not found:
-        raise ProblemError(f"no problems in {suite or 'the built-in suite'} at level {level}")
-    return found
+from worker.config import api_key_from_env, get_settings
 
 
 class LiveView:
@@ -144,48 +120,16 @@ def run_json(info: RunInfo, rundir: RunDir) -> dict[str, Any]:
     }
 
 
+@with_agent_options
 def run_command(
     problems: Annotated[list[str] | None, typer.Argument(help="Problem ids or .py paths.")] = None,
     suite: Annotated[Path | None, typer.Option(help="A KernelBench-shaped folder.")] = None,
     level: Annotated[int | None, typer.Option(min=1, help="All problems of this level.")] = None,
-    agent: Annotated[
-        AgentChoice | None,
-        typer.Option(help="llm or baseline (default: llm when an API key or --base-url is set)."),
-    ] = None,
-    model: Annotated[str, typer.Option(help="Model name at the endpoint.")] = "gpt-4o-mini",
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint URL.")] = None,
-    rounds: Annotated[int, typer.Option(min=1, max=200, help="Rounds per problem.")] = 10,
-    candidates: Annotated[
-        int, typer.Option(min=1, max=16, help="Candidates per round (parallel).")
-    ] = 1,
-    patience: Annotated[
-        int, typer.Option(min=1, help="Stop after this many rounds without improvement.")
-    ] = 4,
-    backend: Annotated[BackendChoice, typer.Option(help="Kernel language.")] = BackendChoice.triton,
-    gpu: Annotated[str, typer.Option(help="Target GPU for prompts and the profiler.")] = "H100",
-    arch: Annotated[str, typer.Option(help="Target arch for static profiles.")] = "sm_90",
     sandbox: Annotated[str | None, typer.Option(help="local | docker | none.")] = None,
-    eval_timeout: Annotated[float, typer.Option(min=1.0, help="Seconds per harness step.")] = 300.0,
-    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = 0.2,
-    reasoning_effort: Annotated[str | None, typer.Option(help="minimal|low|medium|high.")] = None,
-    max_tokens: Annotated[
-        int, typer.Option(min=256, help="Max completion tokens per call.")
-    ] = 16000,
-    max_usd: Annotated[float | None, typer.Option(help="Budget per problem in USD.")] = None,
-    max_total_tokens: Annotated[
-        int | None, typer.Option("--max-tokens-budget", help="Token budget per problem.")
-    ] = None,
-    max_wall: Annotated[
-        float | None, typer.Option(help="Wall-clock budget per problem, seconds.")
-    ] = None,
-    request_timeout: Annotated[float, typer.Option(help="Seconds per LLM request.")] = 300.0,
-    retries: Annotated[int, typer.Option(min=0, max=10, help="Retries per LLM request.")] = 3,
-    json_in_text: Annotated[
-        bool,
-        typer.Option(help="Judge asks for JSON in text (endpoints without structured outputs)."),
-    ] = False,
     resume: Annotated[str | None, typer.Option(help="Resume this run id.")] = None,
     as_json: JsonFlag = False,
+    *,
+    agent_options: AgentOptions,
 ) -> None:
     """Optimize kernels for PROBLEMs: Coder -> sandbox -> harness -> profiler -> Judge, N rounds."""
     settings = get_settings()
@@ -194,36 +138,14 @@ def run_command(
         chosen = select_problems(problems or [], suite, level)
     except ProblemError as exc:
         fail(str(exc))
-    kind = agent.value if agent else default_agent(api_key, base_url)
-    if kind == "llm" and not (api_key or base_url):
-        fail("--agent llm needs an endpoint: set OPENAI_API_KEY/KWRIGHT_API_KEY or --base-url")
-    if reasoning_effort not in (None, "minimal", "low", "medium", "high"):
-        fail(f"--reasoning-effort must be minimal, low, medium or high, not {reasoning_effort!r}")
-    config = AgentConfig(
-        agent=kind,
-        llm=LLMSettings(
-            model=model,
-            base_url=base_url,
-            temperature=temperature,
-            reasoning_effort=reasoning_effort,
-            max_tokens=max_tokens,
-            request_timeout_s=request_timeout,
-            max_retries=retries,
-            structured_output=not json_in_text,
-        ),
-        backend=backend.value,
-        target_gpu=gpu,
-        arch=arch,
-        rounds=rounds,
-        candidates_per_round=candidates,
-        patience=patience,
-        eval_timeout_s=eval_timeout,
-        budget=Budget(max_usd=max_usd, max_tokens=max_total_tokens, max_wall_s=max_wall),
-    )
+    try:
+        config = agent_options.config(api_key)
+    except AgentOptionError as exc:
+        fail(str(exc))
     if resume and not RunDir(settings.home, resume).exists():
         fail(f"{resume}: no such run in {settings.runs_dir}")
     device = detect_device()
-    if backend == BackendChoice.cuda and device == "cpu":
+    if config.backend == "cuda" and device == "cpu":
         err_console.print(
             "kwright: note: no GPU here: CUDA C candidates are compiled but not run (not_run)"
         )

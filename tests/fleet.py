@@ -1,0 +1,142 @@
+"""Real fleet processes for tests and benchmarks: Celery workers started as a user would
+(`kwright worker` or the plain `celery -A worker.celery_app worker`), in their own process
+groups, killed by pid."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from tests.conftest import ROOT
+
+T = TypeVar("T")
+
+# A Coder reply with no code: an attempt that costs no evaluation (the queue is under
+# test, not the harness); the Judge then answers in repair mode.
+NO_CODE = "I would fuse the elementwise ops into one pass, but here is no code yet."
+REPAIR = (
+    '{"critical_issue": "no code block", "why_it_matters": "nothing to run", '
+    '"minimal_fix": "answer with one fenced python block"}'
+)
+
+
+def fleet_env(home: Path, broker_url: str, **settings: object) -> dict[str, str]:
+    """Environment for workers and the CLI: KWRIGHT_ settings (keyword names without the
+    prefix), the test API key, and the `none` sandbox (the fastest to start)."""
+    env = {
+        "KWRIGHT_HOME": str(home),
+        "KWRIGHT_BROKER_URL": broker_url,
+        "KWRIGHT_API_KEY": "sk-test-not-a-real-key",
+        "KWRIGHT_SANDBOX": "none",
+        "KWRIGHT_QUEUE": "cpu",
+    }
+    env.update({f"KWRIGHT_{k.upper()}": str(v) for k, v in settings.items()})
+    return env
+
+
+def wait_for(what: Callable[[], T | None], timeout: float, message: str, poll: float = 0.1) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = what()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {message}")
+
+
+class WorkerProcess:
+    """One Celery worker (main process + prefork pool) in its own process group."""
+
+    def __init__(
+        self,
+        name: str,
+        env: dict[str, str],
+        logdir: Path,
+        *,
+        plain_celery: bool = False,
+        concurrency: int = 1,
+        queues: str = "cpu",
+    ) -> None:
+        self.name = name
+        self.log = logdir / f"worker-{name}.log"
+        if plain_celery:
+            args = ["-m", "celery", "-A", "worker.celery_app", "worker", "-Q", queues]
+            args += ["-c", str(concurrency), "-n", f"{name}@%h", "--loglevel", "INFO"]
+        else:
+            args = ["-m", "worker.cli", "worker", "--queues", queues]
+            args += ["--concurrency", str(concurrency), "--hostname", f"{name}@%h"]
+        self.argv = [sys.executable, *args]
+        self.env = dict(os.environ, PYTHONPATH=str(ROOT), **env)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, ready_timeout: float = 120) -> WorkerProcess:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        offset = self.log.stat().st_size if self.log.exists() else 0
+        wait_for(
+            lambda: (
+                self.proc is not None
+                and (self.proc.poll() is not None or " ready." in self.log_text(offset))
+            ),
+            ready_timeout,
+            f"worker {self.name} to be ready ({self.log})",
+        )
+        if self.proc.poll() is not None:
+            raise AssertionError(f"worker {self.name} exited: {self.log_text()[-3000:]}")
+        return self
+
+    def log_text(self, offset: int = 0) -> str:
+        try:
+            return self.log.read_bytes()[offset:].decode(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill_all(self) -> None:
+        """SIGKILL the whole worker (main process and pool), like a machine dying."""
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self, timeout: float = 30) -> None:
+        """Warm shutdown (SIGTERM), then SIGKILL of the group if it lingers."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill_all()
+        with contextlib.suppress(ProcessLookupError):  # pool children that outlived it
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def owner_pid(owner: str | None) -> int | None:
+    """`w1@host:1234` -> 1234 (the pool process running a job)."""
+    if not owner or ":" not in owner:
+        return None
+    tail = owner.rsplit(":", 1)[1]
+    return int(tail) if tail.isdigit() else None

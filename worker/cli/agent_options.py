@@ -1,0 +1,164 @@
+"""The agent options `kwright run` and `kwright submit` share, declared once.
+
+`@with_agent_options` adds them to a typer command and hands the command one
+`AgentOptions` (parameter `agent_options`); `AgentOptions.config()` builds the
+`AgentConfig`. The problem selection both commands share is `select_problems`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, get_type_hints
+
+import typer
+
+from agents.config import AgentConfig, Budget, LLMSettings
+from agents.factory import default_agent
+from kernelbench.problem import Problem, ProblemError
+from kernelbench.registry import list_problems, resolve_problem
+
+
+class AgentChoice(StrEnum):
+    baseline = "baseline"
+    llm = "llm"
+
+
+class BackendChoice(StrEnum):
+    triton = "triton"
+    cuda = "cuda"
+
+
+class AgentOptionError(ValueError):
+    """An agent option combination that cannot work; the message says which."""
+
+
+@dataclass
+class AgentOptions:
+    agent: Annotated[
+        AgentChoice | None,
+        typer.Option(help="llm or baseline (default: llm when an API key or --base-url is set)."),
+    ] = None
+    model: Annotated[str, typer.Option(help="Model name at the endpoint.")] = "gpt-4o-mini"
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint URL.")] = None
+    rounds: Annotated[int, typer.Option(min=1, max=200, help="Rounds per problem.")] = 10
+    candidates: Annotated[
+        int, typer.Option(min=1, max=16, help="Candidates per round (parallel).")
+    ] = 1
+    patience: Annotated[
+        int, typer.Option(min=1, help="Stop after this many rounds without improvement.")
+    ] = 4
+    backend: Annotated[BackendChoice, typer.Option(help="Kernel language.")] = BackendChoice.triton
+    gpu: Annotated[str, typer.Option(help="Target GPU for prompts and the profiler.")] = "H100"
+    arch: Annotated[str, typer.Option(help="Target arch for static profiles.")] = "sm_90"
+    eval_timeout: Annotated[float, typer.Option(min=1.0, help="Seconds per harness step.")] = 300.0
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = 0.2
+    reasoning_effort: Annotated[str | None, typer.Option(help="minimal|low|medium|high.")] = None
+    max_tokens: Annotated[int, typer.Option(min=256, help="Max completion tokens per call.")] = (
+        16000
+    )
+    max_usd: Annotated[float | None, typer.Option(help="Budget per problem in USD.")] = None
+    max_total_tokens: Annotated[
+        int | None, typer.Option("--max-tokens-budget", help="Token budget per problem.")
+    ] = None
+    max_wall: Annotated[
+        float | None, typer.Option(help="Wall-clock budget per problem, seconds.")
+    ] = None
+    request_timeout: Annotated[float, typer.Option(help="Seconds per LLM request.")] = 300.0
+    retries: Annotated[int, typer.Option(min=0, max=10, help="Retries per LLM request.")] = 3
+    json_in_text: Annotated[
+        bool,
+        typer.Option(help="Judge asks for JSON in text (endpoints without structured outputs)."),
+    ] = False
+
+    def config(self, api_key: str | None, *, require_endpoint: bool = True) -> AgentConfig:
+        """The AgentConfig these options ask for. `require_endpoint`: `--agent llm` needs a
+        key or `--base-url` in this process (false for a fleet, whose workers hold keys)."""
+        kind = self.agent.value if self.agent else default_agent(api_key, self.base_url)
+        if kind == "llm" and require_endpoint and not (api_key or self.base_url):
+            raise AgentOptionError(
+                "--agent llm needs an endpoint: set OPENAI_API_KEY/KWRIGHT_API_KEY or --base-url"
+            )
+        if self.reasoning_effort not in (None, "minimal", "low", "medium", "high"):
+            raise AgentOptionError(
+                "--reasoning-effort must be minimal, low, medium or high, "
+                f"not {self.reasoning_effort!r}"
+            )
+        return AgentConfig(
+            agent=kind,
+            llm=LLMSettings(
+                model=self.model,
+                base_url=self.base_url,
+                temperature=self.temperature,
+                reasoning_effort=self.reasoning_effort,
+                max_tokens=self.max_tokens,
+                request_timeout_s=self.request_timeout,
+                max_retries=self.retries,
+                structured_output=not self.json_in_text,
+            ),
+            backend=self.backend.value,
+            target_gpu=self.gpu,
+            arch=self.arch,
+            rounds=self.rounds,
+            candidates_per_round=self.candidates,
+            patience=self.patience,
+            eval_timeout_s=self.eval_timeout,
+            budget=Budget(
+                max_usd=self.max_usd, max_tokens=self.max_total_tokens, max_wall_s=self.max_wall
+            ),
+        )
+
+
+def with_agent_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Add AgentOptions' fields as typer options of `command`, which receives them as
+    one `agent_options: AgentOptions` argument."""
+    own = inspect.signature(command)
+    hints = get_type_hints(command, include_extras=True)
+    option_hints = get_type_hints(AgentOptions, include_extras=True)
+    names = [f.name for f in fields(AgentOptions)]
+    params = [
+        p.replace(annotation=hints.get(p.name, p.annotation))
+        for p in own.parameters.values()
+        if p.name != "agent_options"
+    ]
+    first_kw = next(
+        (i for i, p in enumerate(params) if p.name == "as_json"), len(params)
+    )  # keep --json last in --help
+    added = [
+        inspect.Parameter(
+            f.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=f.default,
+            annotation=option_hints[f.name],
+        )
+        for f in fields(AgentOptions)
+    ]
+    params = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for p in [*params[:first_kw], *added, *params[first_kw:]]
+    ]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> None:
+        options = AgentOptions(**{n: kwargs.pop(n) for n in names})
+        command(**kwargs, agent_options=options)
+
+    wrapper.__signature__ = own.replace(parameters=params, return_annotation=None)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    del wrapper.__wrapped__  # typer must read the new signature, not the command's
+    return wrapper
+
+
+def select_problems(ids: list[str], suite: Path | None, level: int | None) -> list[Problem]:
+    if ids:
+        return [resolve_problem(i, suite) for i in ids]
+    if suite is None and level is None:
+        raise ProblemError("name at least one PROBLEM, or pass --suite and/or --level")
+    found = list_problems(suite, level)
+    if not found:
+        raise ProblemError(f"no problems in {suite or 'the built-in suite'} at level {level}")
+    return found

@@ -1,0 +1,475 @@
+"""`kwright submit | status | watch | cancel | results`: jobs on the fleet or embedded.
+
+With `KWRIGHT_BROKER_URL` set, jobs go to Celery workers through Redis and are recorded in
+the Redis job store. Without it (the embedded default), they are recorded in SQLite under
+`KWRIGHT_HOME` and run by a detached local worker that `submit` starts; every command
+works the same way in both modes. A job or batch id works wherever JOB is asked for.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.syntax import Syntax
+from rich.table import Table
+
+from kernelbench.problem import ProblemError
+from worker.cli.agent_options import (
+    AgentOptionError,
+    AgentOptions,
+    select_problems,
+    with_agent_options,
+)
+from worker.cli.common import (
+    EXIT_NOT_CORRECT,
+    EXIT_OK,
+    JsonFlag,
+    console,
+    err_console,
+    fail,
+    print_json,
+)
+from worker.config import ConfigError, Settings, api_key_from_env, get_settings
+from worker.jobs import TERMINAL, Job, MalformedJob, now
+from worker.queues import QueueError, check_queue, default_queue
+from worker.store import JobStore, StoreUnavailable, open_store
+
+STORE_OUTAGE_S = 60.0  # watch rides out a store outage this long
+QUEUED_NOTE_S = 60.0  # a job queued this long gets a hint that no worker may be serving it
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def _store(settings: Settings) -> JobStore:
+    try:
+        return open_store(settings)
+    except ConfigError as exc:
+        fail(str(exc))
+    except StoreUnavailable as exc:
+        fail(str(exc), EXIT_NOT_CORRECT)
+
+
+def _lookup(store: JobStore, ref: str) -> list[Job]:
+    """A job id -> [job]; a batch id -> its jobs. Unknown -> exit 2."""
+    try:
+        if ref.startswith("b-"):
+            jobs = store.list_jobs(batch=ref)
+        else:
+            job = store.get(ref)
+            jobs = [job] if job else []
+    except StoreUnavailable as exc:
+        fail(str(exc), EXIT_NOT_CORRECT)
+    except MalformedJob as exc:
+        fail(str(exc), EXIT_NOT_CORRECT)
+    if not jobs:
+        fail(f"{ref}: no such job or batch in {store.location}")
+    return jobs
+
+
+# ------------------------------------------------------------------ rendering
+def _status_text(job: Job) -> str:
+    s = job.state
+    text: str = s.status
+    waited = now() - job.spec.submitted_at
+    if s.status == "queued" and s.deliveries == 0 and waited > QUEUED_NOTE_S:
+        text += f" ({waited:.0f}s: is a worker consuming {job.spec.queue}?)"
+    if s.status == "running" and s.cancel_requested:
+        text += " (cancelling)"
+    if job.lease_lapsed():
+        text += " (stale: no worker)"
+    return text
+
+
+def _best_text(job: Job) -> str:
+    o = job.state.outcome
+    if o is None or o.best is None:
+        if job.progress and job.progress.best_status:
+            fast = job.progress.best_speedup
+            return job.progress.best_status + (f" {fast:.2f}x" if fast else "")
+        return "-" if o is None else "no correct kernel"
+    speed = "not timed" if o.best.speedup is None else f"{o.best.speedup:.2f}x"
+    return f"{o.best.status} {speed}"
+
+
+def _cost_text(job: Job) -> str:
+    o = job.state.outcome
+    usage = o.usage if o else (job.progress.usage if job.progress else None)
+    if usage is None:
+        return "-"
+    return "?" if usage.cost_usd is None else f"${usage.cost_usd:.4f}"
+
+
+def _round_text(job: Job) -> str:
+    p = job.progress
+    if job.state.outcome is not None:
+        return f"{job.state.outcome.rounds_run}/{job.spec.config.rounds}"
+    if p is None:
+        return f"-/{job.spec.config.rounds}"
+    return f"{p.round}/{p.rounds} {p.phase}"
+
+
+def _age(job: Job) -> str:
+    s = job.state
+    end = s.finished_at or now()
+    start = s.started_at or job.spec.submitted_at
+    return f"{end - start:.0f}s"
+
+
+def jobs_table(jobs: list[Job], title: str) -> Table:
+    table = Table(title=title)
+    table.add_column("job", no_wrap=True, min_width=12)  # ids are for copying: never cut
+    for col in ("problem", "queue", "status", "round", "best", "cost", "time"):
+        table.add_column(col, overflow="fold")
+    for j in jobs:
+        table.add_row(
+            j.id,
+            j.spec.problem.id,
+            j.spec.queue,
+            _status_text(j),
+            _round_text(j),
+            _best_text(j),
+            _cost_text(j),
+            _age(j),
+        )
+    return table
+
+
+def job_panel(job: Job) -> Panel:
+    s, cfg = job.state, job.spec.config
+    lines = [
+        f"problem   {job.spec.problem.id}  (batch {job.spec.batch}, queue {job.spec.queue})",
+        f"agent     {cfg.agent}"
+        + (f" {cfg.llm.model}" if cfg.agent == "llm" else "")
+        + f", {cfg.backend} for {cfg.target_gpu}, {cfg.rounds} rounds",
+        f"status    {_status_text(job)}"
+        + (f"  ({s.deliveries} deliveries)" if s.deliveries > 1 else ""),
+        f"round     {_round_text(job)}",
+        f"best      {_best_text(job)}",
+        f"cost      {_cost_text(job)}",
+    ]
+    if job.progress and job.progress.last_status:
+        lines.insert(4, f"last      {job.progress.last_status}")
+    if s.outcome is not None:
+        lines.append(f"stopped   {s.outcome.stop_reason}")
+    if s.error:
+        lines.append(f"error     {s.error}")
+    return Panel("\n".join(lines), title=f"job {job.id}", expand=False)
+
+
+def _correct(job: Job) -> bool:
+    o = job.state.outcome
+    return job.status == "done" and o is not None and o.best is not None and o.best.correct
+
+
+# ------------------------------------------------------------------ submit
+@with_agent_options
+def submit_command(
+    problems: Annotated[list[str] | None, typer.Argument(help="Problem ids or .py paths.")] = None,
+    suite: Annotated[Path | None, typer.Option(help="A KernelBench-shaped folder.")] = None,
+    level: Annotated[int | None, typer.Option(min=1, help="All problems of this level.")] = None,
+    queue: Annotated[
+        str | None,
+        typer.Option(help="cpu | gpu.<kind> (default: $KWRIGHT_QUEUE, else this machine's)."),
+    ] = None,
+    watch: Annotated[bool, typer.Option("--watch", help="Follow the jobs until done.")] = False,
+    as_json: JsonFlag = False,
+    *,
+    agent_options: AgentOptions,
+) -> None:
+    """Queue one job per PROBLEM (or per problem of --suite/--level); print the job ids.
+
+    With KWRIGHT_BROKER_URL the jobs go to the fleet's queue; without it they run on this
+    machine in a background worker (log: $KWRIGHT_HOME/worker.log).
+    """
+    from worker.submit import BrokerUnavailable, make_jobs, submit
+
+    settings = _settings()
+    try:
+        chosen = select_problems(problems or [], suite, level)
+        target = check_queue(queue) if queue else default_queue(settings.queue)
+        # A fleet's workers hold their own API keys; an embedded worker inherits ours.
+        config = agent_options.config(api_key_from_env(), require_endpoint=not settings.broker_url)
+    except (ProblemError, QueueError, AgentOptionError) as exc:
+        fail(str(exc))
+    store = _store(settings)
+    jobs = make_jobs(chosen, config, target)
+    try:
+        sub = submit(jobs, settings, store)
+    except (StoreUnavailable, BrokerUnavailable) as exc:
+        fail(str(exc), EXIT_NOT_CORRECT)
+    if as_json and not watch:
+        print_json(
+            {
+                "batch": sub.batch,
+                "queue": sub.queue,
+                "mode": sub.mode,
+                "store": store.location,
+                "jobs": [{"job_id": j.id, "problem": j.spec.problem.id} for j in sub.jobs],
+            }
+        )
+    elif not as_json:
+        where = (
+            f"queue {sub.queue}"
+            if sub.mode == "fleet"
+            else f"the embedded worker on this machine (log: {settings.home / 'worker.log'})"
+        )
+        err_console.print(
+            f"submitted {len(sub.jobs)} job(s) to {where}; batch {sub.batch}",
+            markup=False,
+            highlight=False,
+        )
+        for j in sub.jobs:
+            print(j.id)
+    if watch:
+        ref = sub.jobs[0].id if len(sub.jobs) == 1 else sub.batch
+        raise typer.Exit(_watch(store, settings, ref, as_json, interval=1.0))
+
+
+# ------------------------------------------------------------------ status
+def status_command(
+    job: Annotated[
+        str | None, typer.Argument(help="A job or batch id (default: recent jobs).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many recent jobs to list.")] = 30,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show a job, a batch, or the most recent jobs."""
+    settings = _settings()
+    store = _store(settings)
+    if job is None:
+        try:
+            jobs = store.list_jobs(limit=limit)
+        except (StoreUnavailable, MalformedJob) as exc:
+            fail(str(exc), EXIT_NOT_CORRECT)
+        if as_json:
+            print_json([j.summary() for j in jobs])
+        elif not jobs:
+            err_console.print(f"no jobs in {store.location}", markup=False, highlight=False)
+        else:
+            console.print(jobs_table(jobs, f"recent jobs ({store.location})"))
+        raise typer.Exit(EXIT_OK)
+    jobs = _lookup(store, job)
+    if as_json:
+        if job.startswith("b-"):
+            print_json({"batch": job, "counts": _counts(jobs), "jobs": [j.summary() for j in jobs]})
+        else:
+            one = jobs[0]
+            detail = one.summary()
+            detail["progress"] = one.progress.model_dump() if one.progress else None
+            detail["ledger"] = [a.model_dump() for a in _attempts(store, one.id)]
+            print_json(detail)
+    elif job.startswith("b-"):
+        console.print(jobs_table(jobs, f"batch {job}: {_counts_text(jobs)}"))
+    else:
+        console.print(job_panel(jobs[0]))
+    failed = any(j.status in ("failed", "cancelled") for j in jobs)
+    raise typer.Exit(EXIT_NOT_CORRECT if failed else EXIT_OK)
+
+
+def _attempts(store: JobStore, job_id: str) -> list[Any]:
+    try:
+        return store.attempts(job_id)
+    except StoreUnavailable as exc:
+        fail(str(exc), EXIT_NOT_CORRECT)
+
+
+def _counts(jobs: list[Job]) -> dict[str, int]:
+    counts = {s: 0 for s in ("queued", "running", "done", "failed", "cancelled")}
+    for j in jobs:
+        counts[j.status] += 1
+    return counts
+
+
+def _counts_text(jobs: list[Job]) -> str:
+    return ", ".join(f"{n} {s}" for s, n in _counts(jobs).items() if n)
+
+
+# ------------------------------------------------------------------ watch
+def watch_command(
+    job: Annotated[str, typer.Argument(help="A job id, or a batch id (progress bar).")],
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between updates.")] = 1.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Follow a job (or a batch, with a progress bar) live until it finishes.
+
+    Exit 0 if every job found a correct kernel.
+    """
+    settings = _settings()
+    store = _store(settings)
+    raise typer.Exit(_watch(store, settings, job, as_json, interval))
+
+
+def _watch(store: JobStore, settings: Settings, ref: str, as_json: bool, interval: float) -> int:
+    jobs = _lookup(store, ref)
+    if not settings.broker_url and any(j.status not in TERMINAL for j in jobs):
+        from worker.embedded import spawn_embedded_worker
+
+        spawn_embedded_worker(settings)  # a worker that died would leave them waiting
+    batch = ref.startswith("b-")
+    last_lines: dict[str, str] = {}
+    outage_since: float | None = None
+
+    def fetch() -> list[Job] | None:
+        nonlocal outage_since
+        try:
+            found = store.list_jobs(batch=ref) if batch else [store.require(ref)]
+        except StoreUnavailable as exc:
+            outage_since = outage_since or time.monotonic()
+            if time.monotonic() - outage_since > STORE_OUTAGE_S:
+                fail(f"{exc} (for over {STORE_OUTAGE_S:.0f} s)", EXIT_NOT_CORRECT)
+            return None
+        outage_since = None
+        return found
+
+    def emit_json(current: list[Job]) -> None:
+        for j in current:
+            line = j.summary()
+            key = repr({k: line[k] for k in ("status", "round", "phase", "best", "deliveries")})
+            if last_lines.get(j.id) != key:
+                last_lines[j.id] = key
+                print_json(line)
+
+    if as_json:
+        while True:
+            current = fetch()
+            if current is not None:
+                emit_json(current)
+                if all(j.status in TERMINAL for j in current):
+                    return EXIT_OK if all(_correct(j) for j in current) else EXIT_NOT_CORRECT
+            time.sleep(interval)
+
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[counts]}"),
+        TimeElapsedColumn(),
+        console=err_console,
+    )
+    task = bar.add_task(f"batch {ref}" if batch else ref, total=len(jobs), counts="")
+
+    def render(current: list[Job], note: str = "") -> Group:
+        finished = sum(j.status in TERMINAL for j in current)
+        bar.update(task, completed=finished, total=len(current), counts=_counts_text(current))
+        parts: list[Any] = []
+        if batch:
+            parts.append(bar)
+            active = [j for j in current if j.status not in TERMINAL][:12]
+            if active:
+                parts.append(jobs_table(active, "unfinished"))
+        else:
+            parts.append(job_panel(current[0]))
+        if note:
+            parts.append(note)
+        return Group(*parts)
+
+    with Live(render(jobs), console=err_console, refresh_per_second=4) as live:
+        current = jobs
+        while True:
+            fresh = fetch()
+            if fresh is None:
+                live.update(render(current, "[yellow]job store unreachable; retrying...[/]"))
+            else:
+                current = fresh
+                live.update(render(current))
+                if all(j.status in TERMINAL for j in current):
+                    break
+            time.sleep(interval)
+    if batch:
+        console.print(jobs_table(current, f"batch {ref}: {_counts_text(current)}"))
+    return EXIT_OK if all(_correct(j) for j in current) else EXIT_NOT_CORRECT
+
+
+# ------------------------------------------------------------------ cancel
+def cancel_command(
+    job: Annotated[str, typer.Argument(help="A job or batch id.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Cancel a job, or every unfinished job of a batch.
+
+    A queued job is cancelled at once; a running one stops after its current round.
+    """
+    settings = _settings()
+    store = _store(settings)
+    jobs = _lookup(store, job)
+    results: dict[str, str] = {}
+    for j in jobs:
+        try:
+            results[j.id] = store.cancel(j.id)
+        except StoreUnavailable as exc:
+            fail(str(exc), EXIT_NOT_CORRECT)
+    if as_json:
+        print_json({"cancel": results})
+    else:
+        words = {
+            "cancelled": "cancelled",
+            "requested": "cancel requested: it stops after its current round",
+            "finished": "already finished; nothing to cancel",
+        }
+        for job_id, what in results.items():
+            console.print(f"{job_id}: {words[what]}", markup=False, highlight=False)
+    acted = any(v in ("cancelled", "requested") for v in results.values())
+    raise typer.Exit(EXIT_OK if acted else EXIT_NOT_CORRECT)
+
+
+# ------------------------------------------------------------------ results
+def results_command(
+    job: Annotated[str, typer.Argument(help="A job id.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Also write the best kernel's source to this file.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The best kernel of a finished job: source, verdict, speedup, cost.
+
+    Exit 0 if it is correct, 1 if the job found none, failed, or has not finished.
+    """
+    settings = _settings()
+    store = _store(settings)
+    if job.startswith("b-"):
+        fail("results takes a job id; `kwright status BATCH` lists a batch's jobs")
+    found = _lookup(store, job)[0]
+    o = found.state.outcome
+    if as_json:
+        detail = found.summary()
+        detail["outcome"] = o.model_dump() if o else None
+        detail["ledger"] = [a.model_dump() for a in _attempts(store, found.id)]
+        print_json(detail)
+    elif found.status not in TERMINAL:
+        err_console.print(
+            f"{found.id}: not finished yet ({_status_text(found)}, round {_round_text(found)}); "
+            f"`kwright watch {found.id}` follows it",
+            markup=False,
+            highlight=False,
+        )
+    else:
+        console.print(job_panel(found))
+        if o is not None and o.best_source:
+            console.print(Syntax(o.best_source, "python", line_numbers=False))
+            if o.run_dir:
+                console.print(f"run directory: {o.run_dir}", markup=False, highlight=False)
+    if out is not None:
+        if o is None or not o.best_source:
+            fail(f"{found.id}: no kernel to write to {out}", EXIT_NOT_CORRECT)
+        out.write_text(o.best_source, encoding="utf-8")
+    raise typer.Exit(EXIT_OK if _correct(found) else EXIT_NOT_CORRECT)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("submit")(submit_command)
+    app.command("status")(status_command)
+    app.command("watch")(watch_command)
+    app.command("cancel")(cancel_command)
+    app.command("results")(results_command)

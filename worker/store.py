@@ -1,0 +1,301 @@
+"""The job store: one API, two backends (Redis for the fleet, SQLite embedded).
+
+Every state change is one atomic read-modify-write of a job's state, written once here
+and run by each backend inside its own transaction (`_transact`). The rules that make
+the fleet crash-safe live in these transitions:
+
+* `claim` starts a delivery: it refuses a finished job (a duplicate delivery), a job a
+  live worker still holds (its lease is fresh: the caller retries later), and a job
+  started `max_deliveries` times already (it is failed: its worker keeps getting lost).
+  Each start increments `deliveries`, which is the fencing token of that delivery.
+* `heartbeat` renews the lease while the job runs and tells the runner whether it still
+  owns the job and whether a cancel was requested.
+* `finish` records the outcome once: only the current delivery of a job that is not
+  finished may record it. A duplicate or superseded delivery cannot double-record.
+* `record_attempt` keeps a ledger of attempts keyed by (job, attempt number); an attempt
+  reported twice is not recorded again and is counted as a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, TypeVar
+from urllib.parse import urlsplit
+
+from agents.rundir import AttemptRecord
+from worker.config import ConfigError, Settings
+from worker.jobs import TERMINAL, Job, JobOutcome, JobProgress, JobSpec, JobState, now
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+CancelResult = Literal["cancelled", "requested", "finished"]
+Change = Callable[[JobSpec, JobState], tuple[JobState | None, T]]
+
+
+class StoreUnavailable(RuntimeError):
+    """The store cannot be reached or written; the message names it (no password)."""
+
+
+class JobNotFound(KeyError):
+    def __str__(self) -> str:
+        return f"no such job: {self.args[0]}"
+
+
+@dataclass
+class Claim:
+    """What a delivery of a job may do."""
+
+    outcome: Literal["run", "finished", "busy", "exhausted"]
+    job: Job
+    delivery: int = 0  # the fencing token when outcome == "run"
+    wait_s: float = 0.0  # when busy: until the holder's lease lapses
+
+
+@dataclass
+class Heartbeat:
+    owner: bool  # still the current delivery
+    cancel: bool  # a cancel was requested
+
+
+def redact(url: str) -> str:
+    """A URL fit for messages: the password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return parts._replace(netloc=netloc).geturl()
+
+
+class JobStore(ABC):
+    """Jobs by id: their spec, state, latest progress and attempt ledger."""
+
+    location: str = ""
+
+    # ------------------------------------------------------------ backend primitives
+    @abstractmethod
+    def add(self, jobs: list[Job]) -> None:
+        """Record new jobs (status queued)."""
+
+    @abstractmethod
+    def get(self, job_id: str) -> Job | None: ...
+
+    @abstractmethod
+    def list_jobs(self, *, batch: str | None = None, limit: int = 50) -> list[Job]:
+        """Newest first; a batch lists all its jobs in submission order."""
+
+    @abstractmethod
+    def _transact(self, job_id: str, change: Change[T]) -> T:
+        """Apply `change` to the job's state atomically; raise JobNotFound."""
+
+    @abstractmethod
+    def queued_ids(self, queues: Iterable[str] | None) -> list[str]:
+        """Ids of queued jobs on these queues (None: any), oldest first."""
+
+    @abstractmethod
+    def _running_ids(self) -> list[str]: ...
+
+    @abstractmethod
+    def set_progress(self, job_id: str, progress: JobProgress) -> None: ...
+
+    @abstractmethod
+    def _add_attempt(self, job_id: str, record: AttemptRecord) -> bool:
+        """Insert unless present; True if it was new."""
+
+    @abstractmethod
+    def attempts(self, job_id: str) -> list[AttemptRecord]: ...
+
+    def close(self) -> None:
+        return None
+
+    # ------------------------------------------------------------ transitions
+    def claim(self, job_id: str, owner: str, lease_s: float, max_deliveries: int) -> Claim:
+        def change(spec: JobSpec, st: JobState) -> tuple[JobState | None, Claim]:
+            t = now()
+            job = Job(spec=spec, state=st)
+            if st.status in TERMINAL:
+                st.duplicate_deliveries += 1
+                return st, Claim("finished", job)
+            if st.cancel_requested:
+                _close(st, "cancelled", "cancelled before it could resume", t)
+                return st, Claim("finished", job)
+            held = st.status == "running" and st.owner != owner
+            if held and st.lease_until is not None and st.lease_until > t:
+                st.duplicate_deliveries += 1
+                return st, Claim("busy", job, wait_s=st.lease_until - t)
+            if st.deliveries >= max_deliveries:
+                _close(
+                    st,
+                    "failed",
+                    f"gave up after {st.deliveries} deliveries: the worker running it was "
+                    f"lost each time (KWRIGHT_MAX_DELIVERIES={max_deliveries})",
+                    t,
+                )
+                return st, Claim("exhausted", job)
+            st.status = "running"
+            st.deliveries += 1
+            st.owner = owner
+            st.lease_until = t + lease_s
+            st.started_at = st.started_at or t
+            st.last_started_at = t
+            return st, Claim("run", job, delivery=st.deliveries)
+
+        return self._transact(job_id, change)
+
+    def claim_next(
+        self, queues: Iterable[str] | None, owner: str, lease_s: float, max_deliveries: int
+    ) -> Claim | None:
+        """The oldest queued job on `queues`, started (the embedded worker's pull)."""
+        for job_id in self.queued_ids(list(queues) if queues is not None else None):
+
+            def change(spec: JobSpec, st: JobState) -> tuple[JobState | None, bool]:
+                return (None, False) if st.status != "queued" else (st, True)
+
+            try:
+                if self._transact(job_id, change):
+                    claim = self.claim(job_id, owner, lease_s, max_deliveries)
+                    if claim.outcome == "run":
+                        return claim
+            except JobNotFound:
+                continue
+        return None
+
+    def heartbeat(self, job_id: str, delivery: int, lease_s: float) -> Heartbeat:
+        def change(spec: JobSpec, st: JobState) -> tuple[JobState | None, Heartbeat]:
+            if st.status != "running" or st.deliveries != delivery:
+                return None, Heartbeat(owner=False, cancel=st.cancel_requested)
+            st.lease_until = now() + lease_s
+            return st, Heartbeat(owner=True, cancel=st.cancel_requested)
+
+        return self._transact(job_id, change)
+
+    def release(self, job_id: str, owner: str) -> bool:
+        """The owner process is known dead and its message requeued: the job is queued
+        again, and the next delivery takes over at once."""
+
+        def change(spec: JobSpec, st: JobState) -> tuple[JobState | None, bool]:
+            if st.status != "running" or st.owner != owner:
+                return None, False
+            st.status, st.owner, st.lease_until = "queued", None, None
+            return st, True
+
+        return self._transact(job_id, change)
+
+    def finish(self, job_id: str, delivery: int, outcome: JobOutcome) -> bool:
+        def change(spec: JobSpec, st: JobState) -> tuple[JobState | None, bool]:
+            if st.status in TERMINAL or st.deliveries != delivery:
+                return None, False
+            st.outcome = outcome
+            _close(st, outcome.status, None, now())
+            return st, True
+
+        done = self._transact(job_id, change)
+        if not done:
+            log.warning(
+                "job %s: delivery %d is no longer current; result not recorded", job_id, delivery
+            )
+        return done
+
+    def fail(self, job_id: str, reason: str, *, owner: str | None = None) -> bool:
+        """Mark an unfinished job failed (if `owner` is given: only while it holds it)."""
+
+        def change(spec: JobSpec, st: JobState) -> tuple[JobState | None, bool]:
+            if st.status in TERMINAL or (owner is not None and st.owner != owner):
+                return None, False
+            _close(st, "failed", reason, now())
+            return st, True
+
+        return self._transact(job_id, change)
+
+    def cancel(self, job_id: str) -> CancelResult:
+        """Queued: cancelled now. Running: requested (the job stops between rounds)."""
+
+        def change(spec: JobSpec, st: JobState) -> tuple[JobState | None, CancelResult]:
+            if st.status in TERMINAL:
+                return None, "finished"
+            if st.status == "queued":
+                _close(st, "cancelled", "cancelled while queued", now())
+                return st, "cancelled"
+            st.cancel_requested = True
+            return st, "requested"
+
+        return self._transact(job_id, change)
+
+    def requeue_running(self, reason: str) -> list[str]:
+        """Put every running job back in the queue (the embedded worker's recovery: it
+        holds the only lock, so anything still running lost its worker)."""
+        moved = []
+        for job_id in self._running_ids():
+
+            def change(spec: JobSpec, st: JobState) -> tuple[JobState | None, bool]:
+                if st.status != "running":
+                    return None, False
+                st.status, st.owner, st.lease_until = "queued", None, None
+                st.error = reason
+                return st, True
+
+            if self._transact(job_id, change):
+                moved.append(job_id)
+        return moved
+
+    def record_attempt(self, job_id: str, record: AttemptRecord, *, resumed: bool = False) -> bool:
+        """Add a finished attempt to the ledger once. `resumed`: a replay of attempts
+        found on disk, which may already be there; otherwise a repeat is a duplicate."""
+        if self._add_attempt(job_id, record):
+            return True
+        if not resumed:
+            log.warning("job %s: attempt %d reported twice; kept the first", job_id, record.attempt)
+
+            def change(spec: JobSpec, st: JobState) -> tuple[JobState | None, None]:
+                st.duplicate_attempts += 1
+                return st, None
+
+            self._transact(job_id, change)
+        return False
+
+    def require(self, job_id: str) -> Job:
+        job = self.get(job_id)
+        if job is None:
+            raise JobNotFound(job_id)
+        return job
+
+
+def _close(st: JobState, status: str, error: str | None, t: float) -> None:
+    st.status = status  # type: ignore[assignment]
+    st.error = error if error is not None else st.error
+    st.finished_at = t
+    st.owner = None
+    st.lease_until = None
+    st.completions += 1
+
+
+def store_location(settings: Settings) -> str:
+    """`KWRIGHT_STORE_URL`, else the broker's Redis, else SQLite under KWRIGHT_HOME."""
+    if settings.store_url:
+        return settings.store_url
+    if settings.broker_url:
+        return settings.broker_url
+    return f"sqlite:///{settings.home / 'jobs.sqlite'}"
+
+
+def open_store(settings: Settings, *, patient: bool = False) -> JobStore:
+    """The configured store. `patient`: ride out short outages (a worker recording a job
+    while Redis restarts); otherwise fail fast (the CLI)."""
+    url = store_location(settings)
+    scheme = urlsplit(url).scheme
+    if scheme in ("redis", "rediss", "unix"):
+        from worker.store_redis import RedisJobStore
+
+        return RedisJobStore(url, connect_timeout_s=settings.connect_timeout_s, patient=patient)
+    if scheme == "sqlite":
+        from worker.store_sqlite import SqliteJobStore
+
+        return SqliteJobStore(Path(url[len("sqlite:///") :]))
+    raise ConfigError(
+        f"job store {redact(url)!r}: unsupported scheme {scheme!r} "
+        "(use redis://, rediss://, unix:// or sqlite:///PATH)"
+    )
