@@ -128,6 +128,8 @@ class ProblemLoop:
 
     def _emit(self, rnd: int, phase: str, last: str | None = None, message: str = "") -> None:
         best = self.best.record if self.best else None
+        if last is None and self.finished:
+            last = self.finished[-1].record.status
         self.progress(
             Progress(
                 problem_id=self.problem.id,
