@@ -432,6 +432,7 @@ def run_cases(
     memory_mb: int,
     reference_timeout_s: float | None = None,
     reference_box: Sandbox | None = None,
+    bounded_timeout_s: float | None = None,
 ) -> list[CaseResult]:
     from kernelbench.registry import resolve_problem
     from sandbox.env import project_root
@@ -467,7 +468,7 @@ def run_cases(
         )
         options = EvalOptions(
             static_check=False,
-            timeout_s=timeout_s,
+            timeout_s=(bounded_timeout_s or timeout_s) if case.bounded_by_timeout else timeout_s,
             reference_timeout_s=reference_timeout_s,
             memory_mb=memory_mb,
             trials=1,
@@ -525,6 +526,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log", type=Path)
     parser.add_argument("--outside", type=Path, required=True, help="a dir outside scratch")
     parser.add_argument("--timeout", type=float, default=8.0)
+    parser.add_argument(
+        "--bounded-timeout",
+        type=float,
+        help="the limit for cases expected to run until it (loop, sleep, fork bomb); "
+        "default: --timeout",
+    )
     parser.add_argument("--memory-mb", type=int, default=1024)
     parser.add_argument("--reference-timeout", type=float, default=300.0)
     parser.add_argument(
@@ -551,6 +558,7 @@ def main(argv: list[str] | None = None) -> int:
                     args.memory_mb,
                     reference_timeout_s=args.reference_timeout,
                     reference_box=reference,
+                    bounded_timeout_s=args.bounded_timeout,
                 )
             )
             args.out.write_text(json.dumps([r.__dict__ for r in results], indent=1))

@@ -18,10 +18,12 @@ from sandbox.docker_backend import LABEL_OWNER, LABEL_RUN
 from sandbox.evaluate import evaluate
 from tests.conftest import kwright
 from tests.podman_engine import podman_engine, podman_missing
-from tests.test_sandbox_conformance import SLACK_S, TIMEOUT_S, check_results, run_suite
+from tests.test_sandbox_conformance import check_results, run_suite
 
 pytestmark = [
     pytest.mark.docker,
+    # One xdist worker runs them all: one podman engine and image per test session.
+    pytest.mark.xdist_group("docker"),
     pytest.mark.skipif(podman_missing() is not None, reason=str(podman_missing())),
 ]
 RELU = resolve_problem("level1/2_ReLU")
@@ -160,6 +162,5 @@ def test_docker_backend_contains_every_hostile_candidate(engine, tmp_path):
         log_text,
         fake,
         excluded={},
-        timeout_s=TIMEOUT_S["docker"],
-        slack_s=SLACK_S["docker"],
+        backend="docker",
     )
