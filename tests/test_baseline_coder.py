@@ -190,11 +190,12 @@ def test_coder_uses_the_judges_params_and_alternatives():
 
 
 @pytest.mark.slow
-def test_candidates_for_the_builtin_suite_use_no_torch_compute_ops():
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_candidates_for_the_builtin_suite_use_no_torch_compute_ops(level):
     """Every candidate the Coder writes passes the static checker (no torch compute ops)."""
     coder = BaselineCoder()
     written = 0
-    for p in list_problems():
+    for p in list_problems(level=level):
         proposal = coder.propose(context(p))
         if proposal.source is None:
             assert proposal.failure and proposal.failure.startswith("no candidate: ")

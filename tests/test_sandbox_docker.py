@@ -22,8 +22,6 @@ from tests.test_sandbox_conformance import check_results, run_suite
 
 pytestmark = [
     pytest.mark.docker,
-    # One xdist worker runs them all: one podman engine and image per test session.
-    pytest.mark.xdist_group("docker"),
     pytest.mark.skipif(podman_missing() is not None, reason=str(podman_missing())),
 ]
 RELU = resolve_problem("level1/2_ReLU")
