@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from agents.baseline.ir import (
@@ -167,24 +168,27 @@ def _softmax(lw: Lowering, b: dict[str, Any]) -> Any:
     return lw.pw("div", e, s)
 
 
+def _standardize(
+    lw: Lowering, xc: Any, var: Any, eps: Any, w: Any, bias: Any, view: Callable[[Any], Any]
+) -> Any:
+    """xc * rsqrt(var + eps), then the optional affine weight and bias, each seen through
+    `view` so that it broadcasts over the normalized tensor."""
+    y = lw.pw("mul", xc, lw.pw("rsqrt", lw.pw("add", var, eps)))
+    if is_tensor(w):
+        y = lw.pw("mul", y, view(w))
+    if is_tensor(bias):
+        y = lw.pw("add", y, view(bias))
+    return y
+
+
 def _layer_norm(
     lw: Lowering, x: Value, nshape: Any, w: Any, bias: Any, eps: float, rms: bool = False
 ) -> Value:
     k = 1 if isinstance(nshape, int) else len(nshape)
     axes = tuple(range(x.rank - k, x.rank))
-    if rms:
-        ms = lw.mean(lw.pw("mul", x, x), axes, True)
-        y = lw.pw("mul", x, lw.pw("rsqrt", lw.pw("add", ms, eps)))
-    else:
-        m = lw.mean(x, axes, True)
-        xc = lw.pw("sub", x, m)
-        var = lw.mean(lw.pw("mul", xc, xc), axes, True)
-        y = lw.pw("mul", xc, lw.pw("rsqrt", lw.pw("add", var, eps)))
-    if is_tensor(w):
-        y = lw.pw("mul", y, w)
-    if is_tensor(bias):
-        y = lw.pw("add", y, bias)
-    return y
+    xc: Value = x if rms else lw.pw("sub", x, lw.mean(x, axes, True))
+    var = lw.mean(lw.pw("mul", xc, xc), axes, True)  # the mean square for RMS norm
+    return _standardize(lw, xc, var, eps, w, bias, lambda p: p)
 
 
 @op("layer_norm", spec="input, normalized_shape, weight=None, bias=None, eps=1e-05")
@@ -227,12 +231,7 @@ def _batch_norm(
     else:
         xc = lw.pw("sub", x, lw.channel_view(mean, x.rank))
         v = lw.channel_view(var, x.rank)
-    y = lw.pw("mul", xc, lw.pw("rsqrt", lw.pw("add", v, eps)))
-    if is_tensor(w):
-        y = lw.pw("mul", y, lw.channel_view(w, x.rank))
-    if is_tensor(bias):
-        y = lw.pw("add", y, lw.channel_view(bias, x.rank))
-    return y
+    return _standardize(lw, xc, v, eps, w, bias, lambda p: lw.channel_view(p, x.rank))
 
 
 @op(
@@ -260,12 +259,7 @@ def _instance_norm(lw: Lowering, x: Value, w: Any, bias: Any, eps: float) -> Val
     m = lw.mean(x, axes, True)
     xc = lw.pw("sub", x, m)
     v = lw.mean(lw.pw("mul", xc, xc), axes, True)
-    y = lw.pw("mul", xc, lw.pw("rsqrt", lw.pw("add", v, eps)))
-    if is_tensor(w):
-        y = lw.pw("mul", y, lw.channel_view(w, x.rank))
-    if is_tensor(bias):
-        y = lw.pw("add", y, lw.channel_view(bias, x.rank))
-    return y
+    return _standardize(lw, xc, v, eps, w, bias, lambda p: lw.channel_view(p, x.rank))
 
 
 @op(
@@ -293,17 +287,8 @@ def _group_norm(lw: Lowering, x: Value, groups: int, w: Any, bias: Any, eps: flo
     m = lw.mean(xg, axes, True)
     xc = lw.pw("sub", xg, m)
     v = lw.mean(lw.pw("mul", xc, xc), axes, True)
-    y = lw.pw("mul", xc, lw.pw("rsqrt", lw.pw("add", v, eps)))
-    if is_tensor(w):
-        y = lw.pw(
-            "mul", y, lw.view(w, "{0}.view(" + str(groups) + ", -1, 1)", (groups, c // groups, 1))
-        )
-    if is_tensor(bias):
-        y = lw.pw(
-            "add",
-            y,
-            lw.view(bias, "{0}.view(" + str(groups) + ", -1, 1)", (groups, c // groups, 1)),
-        )
+    fmt, shape = "{0}.view(" + str(groups) + ", -1, 1)", (groups, c // groups, 1)
+    y = _standardize(lw, xc, v, eps, w, bias, lambda p: lw.view(p, fmt, shape))
     out = PyOp(shape=x.shape, dtype=x.dtype, fmt="{0}.view({1}.shape)", refs=[y, x], tensor=True)
     return out
 
