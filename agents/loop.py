@@ -41,7 +41,7 @@ from kernelbench.problem import Problem
 from kernelbench.request import EvalOptions
 from kernelbench.result import EvalResult
 from sandbox.base import Sandbox
-from sandbox.evaluate import evaluate
+from kernelbench.evaluate import evaluate
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from agents.rundir import ProblemResult, RunDir, RunInfo, new_run_id
 from kernelbench.problem import Problem
 from kernelbench.request import EvalOptions
 from sandbox.base import Sandbox
-from sandbox.evaluate import detect_device
+from kernelbench.evaluate import detect_device
 
 log = logging.getLogger(__name__)
 

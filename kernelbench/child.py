@@ -1,7 +1,9 @@
-"""Child-process entry point of the harness: `python -m kernelbench.child WORKDIR`.
+"""Child-process entry point of every evaluation step: `python -m kernelbench.child WORKDIR`.
 
-The profile step is routed before the harness (and torch) is imported: it only compiles,
-and starting without torch saves seconds per profile.
+A workdir holding `runner.json` is the candidate step (the untrusted runner,
+`kernelbench.runner`); otherwise `request.json` names a trusted step (reference, recheck,
+profile). The profile step is routed before torch is imported: it only compiles, and
+starting without torch saves seconds per profile.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 from pathlib import Path
 
 from kernelbench.request import REQUEST_FILE
+from kernelbench.runner.protocol import RUNNER_REQUEST
 
 
 def _step_name(workdir: Path) -> str | None:
@@ -28,13 +31,17 @@ def main(argv: list[str]) -> int:
         return 2
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     workdir = Path(argv[1])
+    if (workdir / RUNNER_REQUEST).is_file():
+        from kernelbench.runner.main import run_candidate_step
+
+        return run_candidate_step(workdir)
     if _step_name(workdir) == "profile":
         from kernelbench.profile_step import run_profile_step
 
         return run_profile_step(workdir)
-    from kernelbench.harness import run_step
+    from kernelbench.reference_step import run_trusted_step
 
-    return run_step(workdir)
+    return run_trusted_step(workdir)
 
 
 if __name__ == "__main__":

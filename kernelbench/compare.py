@@ -28,6 +28,7 @@ from typing import Any
 import torch
 
 from kernelbench.result import TensorCheck
+from kernelbench.runner.protocol import flatten_outputs
 
 DEFAULT_TOLERANCES: dict[torch.dtype, float] = {
     torch.float64: 1e-4,
@@ -35,16 +36,6 @@ DEFAULT_TOLERANCES: dict[torch.dtype, float] = {
     torch.float16: 1e-2,
     torch.bfloat16: 1e-2,
 }
-
-
-def flatten_outputs(value: Any) -> list[Any]:
-    """Tensors and scalars in order; nested tuples/lists are flattened."""
-    if isinstance(value, tuple | list):
-        flat: list[Any] = []
-        for item in value:
-            flat.extend(flatten_outputs(item))
-        return flat
-    return [value]
 
 
 def _as_tensor(value: Any) -> torch.Tensor | None:

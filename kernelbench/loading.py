@@ -94,20 +94,6 @@ def hash_values(values: list[Any]) -> str:
     return h.hexdigest()
 
 
-def aliased_input(outputs: list[Any], inputs: list[Any]) -> int | None:
-    """Index of an input whose memory an output shares, if any."""
-    in_storages: dict[int, int] = {}
-    for i, x in enumerate(inputs):
-        if isinstance(x, torch.Tensor) and x.numel():
-            in_storages.setdefault(x.untyped_storage().data_ptr(), i)
-    for o in outputs:
-        if isinstance(o, torch.Tensor) and o.numel():
-            hit = in_storages.get(o.untyped_storage().data_ptr())
-            if hit is not None:
-                return hit
-    return None
-
-
 def copy_matching_state(target: torch.nn.Module, state: dict[str, torch.Tensor]) -> int:
     """Copy reference parameters/buffers into `target` by name where shapes match."""
     own = target.state_dict()

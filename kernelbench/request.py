@@ -8,17 +8,17 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kernelbench.result import TimingStats
+from kernelbench.runner.errors import StepStatus
 from profiler.gpus import normalize_arch
 from profiler.launches import LaunchRecord
 from profiler.protocol import CudaSource, ProfileStepInput, ProfileStepOutput
 
 Backend = Literal["triton", "cuda"]
 Device = Literal["cpu", "cuda"]
-StepName = Literal["reference", "candidate", "profile"]
-StepStatus = Literal["ok", "bad_problem", "compile_error", "runtime_error", "not_run", "rejected"]
+StepName = Literal["reference", "candidate", "profile", "recheck"]
 
 REQUEST_FILE = "request.json"
 REPORT_FILE = "step.json"
@@ -34,6 +34,7 @@ class EvalOptions(BaseModel):
     device: Device | None = None  # None: cuda when a GPU is visible, else cpu
     trials: int | None = Field(default=None, ge=1)  # seeds on the first shape; None: 3 cpu / 5 gpu
     extra_shapes: bool = True  # also check other shapes (CHECK_SIZES or the generic rule)
+    random_shape: bool = True  # and one shape drawn from a secret seed (kernelbench.sizes)
     timeout_s: float = Field(default=300.0, gt=0)
     # The reference step's own limit (None: timeout_s). The reference is trusted code; a
     # cold sandbox spends seconds importing torch before it starts, so tests that give
@@ -63,13 +64,6 @@ class EvalOptions(BaseModel):
         return normalize_arch(value)
 
 
-class TrialSpec(BaseModel):
-    trial: int
-    seed: int
-    sizes: dict[str, int]  # full size constants for this trial
-    shape_index: int
-
-
 class TimingSpec(BaseModel):
     enabled: bool = False
     trials: int = 100
@@ -84,13 +78,14 @@ class StepRequest(BaseModel):
     device: Device
     backend: Backend
     init_seed: int
-    trials: list[TrialSpec] = Field(default_factory=list)  # candidate step
     # Reference step: plans the shapes itself (kernelbench.sizes) from these.
     defaults: dict[str, int] = Field(default_factory=dict)
     check_sizes: list[dict[str, int]] | None = None
     extra_shapes: bool = True
     seeds_first_shape: list[int] = Field(default_factory=list)
     seed_per_extra_shape: list[int] = Field(default_factory=list)
+    # Reference step: draws one more check shape from this secret seed (kernelbench.sizes).
+    random_shape_seed: int | None = None
     timing: TimingSpec = Field(default_factory=TimingSpec)
     arch: str = "sm_90"
     profile: ProfileStepInput | None = None  # profile step: what to compile
@@ -118,6 +113,7 @@ class StepReport(BaseModel):
     details: str = ""  # traceback or compiler output, trimmed
     trials: list[TrialOutput] = Field(default_factory=list)
     shapes_dropped: list[str] = Field(default_factory=list)
+    random_shape: dict[str, int] | None = None  # the secretly drawn check shape, if it ran
     launches: list[LaunchRecord] = Field(default_factory=list)
     kernel_launches: int | None = None
     timing: TimingStats | None = None
@@ -129,6 +125,33 @@ class StepReport(BaseModel):
     cuda_sources: list[CudaSource] = Field(default_factory=list)  # CUDA C the candidate built
     profile: ProfileStepOutput | None = None  # profile step
     extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunnerReport(BaseModel):
+    """What the candidate's runner wrote about itself (kernelbench.runner.main): evidence
+    that can only make a verdict worse (its guard record, its launches), never better."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: StepStatus = "ok"
+    message: str | None = None
+    details: str = ""
+    trials_done: list[int] = Field(default_factory=list)
+    launches_per_trial: dict[str, int] = Field(default_factory=dict)
+    kernel_launches: int | None = None
+    launches: list[LaunchRecord] = Field(default_factory=list)
+    cuda_sources: list[CudaSource] = Field(default_factory=list)
+    guard: dict[str, Any] | None = None
+    timing: dict[str, Any] | None = None
+    duration_s: float | None = None
+
+    def for_profiler(self) -> StepReport:
+        return StepReport(
+            step="candidate",
+            launches=self.launches,
+            cuda_sources=self.cuda_sources,
+            kernel_launches=self.kernel_launches,
+        )
 
 
 def read_nonce(workdir: Path) -> str:

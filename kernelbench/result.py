@@ -92,6 +92,7 @@ class EvalResult(BaseModel):
     messages: str = ""  # compiler/runtime output, trimmed
     profile: ProfileReport | None = None
     kernel_launches: int | None = None
+    random_shape: dict[str, int] | None = None  # the check shape drawn from a secret seed
     duration_s: float | None = None
 
     def one_line(self) -> str:

@@ -17,6 +17,13 @@ gets the generic rule:
 3. A second, *varied* shape takes each extent `v` to `v - v // 8 - 1`, which is never a
    power of two, to exercise masking of partial blocks.
 
+Every evaluation also draws one *random* shape from a secret seed: each varying extent
+(the keys of `CHECK_SIZES`, else the extents of rule 1) of the first shape, value `v`,
+is drawn uniformly from [max(2, ceil(v/2)), v + 1] (so the drawn shape costs at most about
+as much as the first one), and if every drawn extent is a power of two the first is moved
+off it by one. A kernel right only at the
+shapes a problem file names is caught there; the drawn sizes are in the result.
+
 Any planned shape on which the reference itself fails (e.g. a size that must divide
 another) is backed off one halving at a time, or dropped for varied shapes, and the
 dropped shape is listed in the result.
@@ -25,6 +32,7 @@ dropped shape is listed in the result.
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable
 from types import ModuleType
 
@@ -121,6 +129,18 @@ def plan_shapes(
     if extra_shapes:
         plans.append((vary(base), []))
     return plans
+
+
+def random_shape(base: dict[str, int], varying: list[str], rng: random.Random) -> dict[str, int]:
+    """`base` with each varying extent drawn within the documented bounds (module doc)."""
+    drawn = dict(base)
+    keys = [k for k in varying if isinstance(base.get(k), int) and base[k] >= 2]
+    for key in keys:
+        v = base[key]
+        drawn[key] = rng.randint(max(2, -(-v // 2)), v + 1)
+    if keys and all(drawn[k] & (drawn[k] - 1) == 0 for k in keys):
+        drawn[keys[0]] += 1
+    return drawn
 
 
 def first_working(

@@ -1,73 +1,54 @@
 """Static checks on a candidate's source, before anything runs (AST only, nothing executed).
 
-Three kinds of findings:
+Defence in depth: the runtime compute guard (kernelbench.runner.guard) sees what actually
+runs; this check refuses what a kernel never needs, so the runtime layer is not the only
+one. Every function body in the file is read — module level, nested, lambdas, other
+classes, `__init__` — with names resolved through imports and aliases
+(kernelbench.static_names). Findings:
 
-* `CandidateFileError` — not a candidate at all (syntax error, no `class ModelNew`):
-  the harness reports `compile_error`.
-* violations — a cheating or bypass pattern: the harness reports `rejected` with the
-  first violation as the reason. Harness tampering (monkeypatching torch/triton,
-  frame/GC introspection, killing processes, threads), inheriting from or importing the
-  reference, a try/except fallback inside ModelNew, no kernel at all, and — unless the
-  caller allows it — high-level torch compute ops (matmul, conv, softmax, F.*, calling
-  an nn layer) outside `__init__`.
-* warnings — legal but worth a flag (e.g. fp32 `tl.dot` without `input_precision`, which
-  is TF32 on a GPU and full fp32 in the CPU interpreter).
-
-A static checker is a deterrent, not proof: the runtime checks (fresh seeds, at least one
-custom-kernel launch per forward, input mutation, output aliasing, outputs judged outside
-the candidate's process) do the rest.
+* `CandidateFileError` — not a candidate (syntax error, no `class ModelNew`): compile_error.
+* violations (`rejected`, the first one is the reason):
+  - imports outside ALLOWED_IMPORTS (threads, processes, files, ctypes, gc, inspect,
+    importlib, numpy, our own packages, the problem...), `torch._*`, `torch.ops`,
+    `torch.library`, `torch.compile`, `torch.jit`, `torch.fx`, module-hook registration;
+  - meta-programming: eval/exec/compile/__import__/open/vars/globals/locals, getattr/
+    setattr/delattr with a computed name (except on `self`), frame/traceback/code/closure
+    attributes, `__dict__`, `__class__`, `__torch_function__`/`__torch_dispatch__`,
+    metaclasses, class decorators, decorators other than triton's jit/autotune/heuristics
+    (resolved, not by name) and a few plain ones, assignments to any imported module's
+    attributes (under any alias) or to a class's attributes outside its body, any binding
+    of `ModelNew` other than its `class` statement, a `forward` that is not a `def`;
+  - torch compute outside kernels: a torch function (resolved against the real torch)
+    outside FACTORIES named or called in host code (forward, helpers, other classes,
+    lambdas, closures). `ModelNew.__init__` and module-level statements may compute
+    constants and parameters; functions defined there are host code. The `@` operator,
+    explicit dunder calls and heavy tensor methods (matmul, conv, softmax...) in host code.
+    With `allow_torch_ops` these become warnings.
+  - torch or numpy inside a `@triton.jit` body (it would only run in the interpreter).
+* warnings — legal but worth a flag: fp32 `tl.dot` without `input_precision`; CUDA
+  streams, events and graphs (timing synchronizes the whole device, so they gain nothing).
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 
-# High-level torch compute ops (after KernelBench's static checker), as functions and methods.
-TORCH_COMPUTE_OPS = frozenset(
-    {
-        "mm", "bmm", "matmul", "addmm", "addbmm", "baddbmm", "einsum", "tensordot",
-        "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
-        "avg_pool1d", "avg_pool2d", "avg_pool3d", "max_pool1d", "max_pool2d", "max_pool3d",
-        "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d",
-        "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d",
-        "relu", "relu_", "hardtanh", "elu", "selu", "celu", "leaky_relu", "gelu", "softsign",
-        "softplus", "softmax", "log_softmax", "tanh", "sigmoid", "hardsigmoid", "hardswish",
-        "silu", "mish", "batch_norm", "group_norm", "layer_norm", "instance_norm", "rms_norm",
-        "normalize", "linear", "bilinear", "cross_entropy", "nll_loss", "kl_div", "mse_loss",
-        "l1_loss", "smooth_l1_loss", "huber_loss", "triplet_margin_loss", "cosine_similarity",
-        "logsumexp", "cumsum", "cumprod", "dropout", "scaled_dot_product_attention",
-        "embedding", "clamp",
-    }
-)  # fmt: skip
-# Functions whose results the module may still hold (containers/params/init).
-NN_ALLOWED = frozenset(
-    {"Module", "Parameter", "ParameterList", "ParameterDict", "ModuleList", "ModuleDict",
-     "init", "Buffer", "Identity"}
-)  # fmt: skip
-_TAMPER_CALLS = {
-    ("sys", "_getframe"): "inspects the caller's stack frames",
-    ("inspect", "currentframe"): "inspects the caller's stack frames",
-    ("inspect", "stack"): "inspects the caller's stack frames",
-    ("inspect", "getouterframes"): "inspects the caller's stack frames",
-    ("gc", "get_objects"): "scans the interpreter's objects",
-    ("gc", "get_referrers"): "scans the interpreter's objects",
-    ("os", "_exit"): "ends the process from inside the candidate",
-    ("os", "kill"): "signals other processes",
-    ("os", "killpg"): "signals other processes",
-    ("os", "fork"): "forks the process",
-}
-_TAMPER_MODULES = {
-    "ctypes": "loads native code through ctypes",
-    "threading": "starts threads (work outside the timed region)",
-    "multiprocessing": "starts processes",
-    "concurrent": "starts threads or processes",
-    "subprocess": "starts programs",
-    "socket": "opens network sockets",
-    "signal": "installs signal handlers",
-    "builtins": "touches Python's builtins",
-}
-_PATCHABLE_ROOTS = {"torch", "triton", "tl", "F", "nn", "np", "numpy", "time", "os", "sys"}
+from kernelbench.static_names import LOCAL, Names, dotted
+from kernelbench.static_rules import (
+    ALLOWED_DECORATORS,
+    ALLOWED_IMPORTS,
+    BANNED_ATTRS,
+    BANNED_CALLS,
+    BANNED_TORCH,
+    HEAVY_METHODS,
+    NN_HOLDERS,
+    STREAM_APIS,
+    TRITON_KERNEL_DECORATORS,
+    cuda_compute_calls,
+    torch_host_verdict,
+)
 
 
 class CandidateFileError(ValueError):
@@ -82,140 +63,341 @@ class StaticReport:
     kernels: list[str] = field(default_factory=list)
 
 
-def _dotted(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{node.attr}" if base else None
-    return None
-
-
-def _is_triton_jit(dec: ast.expr) -> bool:
-    target = dec.func if isinstance(dec, ast.Call) else dec
-    name = _dotted(target) or ""
-    return name in {"triton.jit", "jit", "triton.autotune", "autotune", "triton.heuristics"}
+def _imports_triton(tree: ast.Module) -> bool:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(
+            a.name.split(".")[0] == "triton" for a in node.names
+        ):
+            return True
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "triton":
+            return True
+    return False
 
 
 def detect_backend(source: str) -> str:
-    """`triton` if the file defines @triton.jit kernels, else `cuda` if it holds CUDA C."""
-    if "@triton.jit" in source or "@triton.autotune" in source or "@jit" in source:
-        return "triton"
-    if "__global__" in source:
+    """`cuda` if the file holds CUDA C and imports no triton, else `triton`."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return "cuda" if "__global__" in source and "triton" not in source else "triton"
+    if "__global__" in source and not _imports_triton(tree):
         return "cuda"
     return "triton"
 
 
-def _string_constants(tree: ast.AST) -> list[str]:
+def _strings(tree: ast.AST) -> list[str]:
     return [
         n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
     ]
 
 
-class _Visitor(ast.NodeVisitor):
-    """Collects findings; `in_compute` is true inside code that runs at forward time."""
+class _Checker(ast.NodeVisitor):
+    """Walks the whole file once; `host` is true in code that may run during forward."""
 
-    def __init__(
-        self, report: StaticReport, allow_torch_ops: bool, nn_layers: set[str], extensions: set[str]
-    ) -> None:
+    def __init__(self, names: Names, report: StaticReport, allow_torch_ops: bool) -> None:
+        self.names = names
         self.report = report
         self.allow_torch_ops = allow_torch_ops
-        self.nn_layers = nn_layers
-        self.extensions = extensions  # names bound to built CUDA extensions / cupy modules
-        self.in_compute = False
-        self.in_modelnew = False
+        self.host = False  # module level / ModelNew.__init__ top level: False
+        self.kernel: str | None = None  # inside a @triton.jit body
+        self.kernel_fns: set[str] = set()
+        self.class_stack: list[str] = []
+        self.layers: set[str] = set()  # self.<attr> holding a torch layer (nn.Linear, ...)
 
-    def _torch_op(self, what: str) -> None:
-        msg = f"calls {what}: the core computation must be in custom kernels"
-        (self.report.warnings if self.allow_torch_ops else self.report.violations).append(msg)
+    def violation(self, text: str, node: ast.AST) -> None:
+        self.report.violations.append(f"line {getattr(node, 'lineno', '?')}: {text}")
+
+    def torch_op(self, text: str, node: ast.AST) -> None:
+        if self.allow_torch_ops:
+            self.report.warnings.append(f"line {getattr(node, 'lineno', '?')}: {text}")
+        else:
+            self.violation(text, node)
+
+    # ------------------------------------------------------------ imports
+
+    def _check_module(self, module: str, node: ast.AST) -> None:
+        root = module.split(".", maxsplit=1)[0]
+        if root not in ALLOWED_IMPORTS:
+            self.violation(f"imports {module}: not a module a kernel needs", node)
+        elif any(module == b or module.startswith(b + ".") for b in BANNED_TORCH):
+            self.violation(f"imports {module}: {BANNED_TORCH[_banned_root(module)]}", node)
 
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
-            root = alias.name.split(".")[0]
-            if root in _TAMPER_MODULES:
-                self.report.violations.append(f"imports {alias.name}: {_TAMPER_MODULES[root]}")
+            self._check_module(alias.name, node)
+            if alias.asname == "ModelNew":
+                self.violation("binds ModelNew to an import", node)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        root = (node.module or "").split(".")[0]
-        if root in _TAMPER_MODULES:
-            self.report.violations.append(f"imports from {node.module}: {_TAMPER_MODULES[root]}")
-        if any(a.name == "Model" for a in node.names) or root in {"problem", "reference"}:
-            self.report.violations.append(f"imports the reference (from {node.module} import ...)")
+        if node.level:
+            self.violation("relative import (the candidate is a single file)", node)
+            return
+        for alias in node.names:
+            self._check_module(f"{node.module}.{alias.name}", node)
+            if (alias.asname or alias.name) == "ModelNew":
+                self.violation("binds ModelNew to an import", node)
+
+    # ------------------------------------------------------------ definitions
+
+    def _decorators(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        """Check decorators; True if this is a Triton kernel."""
+        is_kernel = False
+        for dec in node.decorator_list:
+            target = dec.func if isinstance(dec, ast.Call) else dec
+            paths = self.names.resolve(target) or {dotted(target) or "<expr>"}
+            if paths & TRITON_KERNEL_DECORATORS:
+                is_kernel = True
+            elif not paths & ALLOWED_DECORATORS:
+                shown = sorted(paths)[0].replace(f"{LOCAL}.", "")
+                self.violation(
+                    f"decorator {shown} on {node.name} is not triton's jit/autotune/heuristics "
+                    "or a plain staticmethod/classmethod/property/no_grad",
+                    node,
+                )
+            if isinstance(dec, ast.Call):
+                for arg in [*dec.args, *(k.value for k in dec.keywords)]:
+                    self.visit(arg)
+        return is_kernel
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        if node.name in BANNED_ATTRS and self.class_stack:
+            self.violation(f"defines {node.name} (hooks into Python's object machinery)", node)
+        if node.name == "ModelNew":
+            self.violation("binds ModelNew to a function", node)
+        is_kernel = self._decorators(node) or node.name in self.kernel_fns
+        for default in [*node.args.defaults, *node.args.kw_defaults]:
+            if default is not None:
+                self.visit(default)
+        saved = (self.host, self.kernel)
+        in_init = self.class_stack[-1:] == ["ModelNew"] and node.name == "__init__"
+        if is_kernel:
+            self.kernel = node.name
+            self.report.kernels.append(node.name)
+        self.host = not in_init  # every body runs at forward time, except ModelNew.__init__'s
+        for stmt in node.body:
+            self.visit(stmt)
+        self.host, self.kernel = saved
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        saved = self.host
+        self.host = True
+        self.generic_visit(node)
+        self.host = saved
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        if node.decorator_list:
+            self.violation(f"class {node.name} has a decorator (it can replace the class)", node)
+        for kw in node.keywords:
+            if kw.arg == "metaclass":
+                self.violation(f"class {node.name} has a metaclass", node)
+        for base in node.bases:
+            paths = self.names.resolve(base)
+            if "builtins.type" in paths or dotted(base) == "type":
+                self.violation(f"class {node.name} derives from type (a metaclass)", node)
+            if (
+                any(p.endswith(".Model") or p == f"{LOCAL}.Model" for p in paths)
+                or dotted(base) == "Model"
+            ):
+                self.violation(f"class {node.name} inherits from the reference Model", node)
+        if node.name == "ModelNew":
+            self._model_new_body(node)
+        self.class_stack.append(node.name)
+        for stmt in [*node.bases, *node.keywords, *node.body]:
+            self.visit(stmt)
+        self.class_stack.pop()
+
+    def _model_new_body(self, node: ast.ClassDef) -> None:
+        forwards = [s for s in node.body if isinstance(s, ast.FunctionDef) and s.name == "forward"]
+        if len(forwards) != 1:
+            self.violation("ModelNew must define forward exactly once, with def", node)
+        for stmt in node.body:
+            targets: list[ast.expr] = []
+            if isinstance(stmt, ast.Assign):
+                targets = stmt.targets
+            elif isinstance(stmt, ast.AnnAssign | ast.AugAssign):
+                targets = [stmt.target]
+            if any(isinstance(t, ast.Name) and t.id in {"forward", "__call__"} for t in targets):
+                self.violation(
+                    "ModelNew binds forward/__call__ to something other than a def", stmt
+                )
+
+    # ------------------------------------------------------------ bindings
+
+    def _target(self, target: ast.expr, node: ast.AST) -> None:
+        if isinstance(target, ast.Name) and target.id == "ModelNew":
+            self.violation("rebinds ModelNew (the class that runs must be the class checked)", node)
+        elif isinstance(target, ast.Attribute):
+            base = self.names.resolve(target.value)
+            if any(not p.startswith(LOCAL) for p in base):
+                self.violation(
+                    f"assigns to {dotted(target) or target.attr} (monkeypatching an imported module)",
+                    node,
+                )
+            elif any(p.startswith(LOCAL) for p in base):
+                self.violation(f"assigns to {dotted(target)} outside the class body", node)
+            if target.attr in BANNED_ATTRS:
+                self.violation(f"assigns to {target.attr}", node)
+        elif isinstance(target, ast.Tuple | ast.List | ast.Starred):
+            for elt in target.elts if not isinstance(target, ast.Starred) else [target.value]:
+                self._target(elt, node)
 
     def visit_Assign(self, node: ast.Assign) -> None:
-        for target in node.targets:
-            self._check_patch(target)
+        for t in node.targets:
+            self._target(t, node)
+        if isinstance(node.value, ast.Name | ast.Attribute) and not all(
+            isinstance(t, ast.Name) for t in node.targets
+        ):
+            node.value._kw_stored = True  # type: ignore[union-attr]
         self.generic_visit(node)
 
-    def visit_AugAssign(self, node: ast.AugAssign) -> None:
-        self._check_patch(node.target)
+    def _one_target(self, node: ast.AugAssign | ast.AnnAssign | ast.NamedExpr | ast.For) -> None:
+        self._target(node.target, node)
         self.generic_visit(node)
 
-    def _check_patch(self, target: ast.expr) -> None:
-        name = _dotted(target)
-        if name and "." in name and name.split(".")[0] in _PATCHABLE_ROOTS:
-            self.report.violations.append(f"monkeypatches {name}")
+    visit_AugAssign = visit_AnnAssign = visit_NamedExpr = visit_For = _one_target
 
-    def visit_Try(self, node: ast.Try) -> None:
-        if self.in_modelnew and node.handlers:
-            self.report.violations.append(
-                "try/except inside ModelNew (a fallback path can hide a failing kernel)"
-            )
+    def visit_Delete(self, node: ast.Delete) -> None:
+        for t in node.targets:
+            self._target(t, node)
+        self.generic_visit(node)
+
+    def visit_Global(self, node: ast.Global) -> None:
+        if "ModelNew" in node.names:
+            self.violation("declares ModelNew global (to rebind it)", node)
+
+    def visit_withitem(self, node: ast.withitem) -> None:
+        if node.optional_vars is not None:
+            self._target(node.optional_vars, node.context_expr)
+        self.generic_visit(node)
+
+    # ------------------------------------------------------------ uses
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if node.id in BANNED_CALLS:
+            self.violation(f"uses {node.id} ({BANNED_CALLS[node.id]})", node)
+        elif node.id in BANNED_ATTRS:
+            self.violation(f"uses {node.id}", node)
+        self._resolved_use(node)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if node.attr in BANNED_ATTRS:
+            self.violation(f"uses .{node.attr} (introspection or hooks a kernel never needs)", node)
+        if not self._resolved_use(node):
+            self.generic_visit(node)
+
+    def _resolved_use(self, node: ast.Name | ast.Attribute) -> bool:
+        """Check a name that resolves into torch/numpy; True if it resolved (done)."""
+        paths = self.names.resolve(node)
+        external = {p for p in paths if not p.startswith(LOCAL)}
+        if not external:
+            return False
+        for path in sorted(external):
+            if self.kernel and path.split(".")[0] in {"torch", "numpy"}:
+                self.violation(f"kernel {self.kernel} uses {path} inside a @triton.jit body", node)
+                return True
+            why = torch_host_verdict(path)
+            if why and why.startswith("banned"):
+                self.violation(f"uses {path}: {why.removeprefix('banned: ')}", node)
+                return True
+            if why and self.host:
+                self.torch_op(f"uses {path} ({why}) outside a custom kernel", node)
+                return True
+            if why and self._stored(node):
+                self.torch_op(f"stores {path} ({why}) for later use", node)
+                return True
+        return True
+
+    def _stored(self, node: ast.AST) -> bool:
+        return getattr(node, "_kw_stored", False)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        fn = dotted(node.func)
+        if fn in {"getattr", "setattr", "delattr", "hasattr"} and len(node.args) >= 2:
+            obj, name = node.args[0], node.args[1]
+            constant = isinstance(name, ast.Constant) and isinstance(name.value, str)
+            if not constant and dotted(obj) != "self":
+                self.violation(f"{fn}() with a computed attribute name", node)
+            if fn in {"setattr", "delattr"} and self.names.is_module_alias(obj):
+                self.violation(f"{fn}() on an imported module (monkeypatching)", node)
+        if isinstance(node.func, ast.Call):  # getattr(F, "softplus")(x)
+            for path in sorted(self.names.resolve(node.func)):
+                why = torch_host_verdict(path)
+                if why and (self.host or why.startswith("banned")):
+                    self.torch_op(f"uses {path} ({why.removeprefix('banned: ')})", node)
+        if fn == "type" and len(node.args) == 3:
+            self.violation("type() with three arguments builds a class at run time", node)
+        if self.host and not self.kernel and fn:
+            parts = fn.split(".")
+            called = parts[2:] in ([], ["forward"])
+            if parts[0] == "self" and len(parts) >= 2 and parts[1] in self.layers and called:
+                self.torch_op(f"calls the torch layer self.{parts[1]} in host code", node)
+        if self.host and not self.kernel and isinstance(node.func, ast.Attribute):
+            attr = node.func.attr
+            own = self.names.resolve(node.func.value)
+            if attr in HEAVY_METHODS and not own:
+                self.torch_op(f"calls .{attr}() (a torch compute op) outside a custom kernel", node)
+            elif attr.startswith("__") and attr.endswith("__") and attr != "__init__":
+                self.violation(f"calls {attr} explicitly", node)
+        for arg in [*node.args, *(k.value for k in node.keywords)]:
+            if isinstance(arg, ast.Name | ast.Attribute):
+                arg._kw_stored = True  # type: ignore[union-attr]
         self.generic_visit(node)
 
     def visit_BinOp(self, node: ast.BinOp) -> None:
-        if self.in_compute and isinstance(node.op, ast.MatMult):
-            self._torch_op("the @ operator (torch matmul)")
+        if self.host and not self.kernel and isinstance(node.op, ast.MatMult):
+            self.torch_op("the @ operator (a torch matmul) outside a custom kernel", node)
         self.generic_visit(node)
 
-    def visit_Call(self, node: ast.Call) -> None:
-        name = _dotted(node.func) or ""
-        parts = name.split(".")
-        if name in {"setattr", "delattr"} and node.args:
-            target = _dotted(node.args[0]) or ""
-            if target.split(".")[0] in _PATCHABLE_ROOTS:
-                self.report.violations.append(f"monkeypatches {target} with {name}()")
-        for (mod, fn), why in _TAMPER_CALLS.items():
-            if len(parts) >= 2 and parts[-2] == mod and parts[-1] == fn:
-                self.report.violations.append(f"calls {name}: {why}")
-        if self.in_compute and isinstance(node.func, ast.Attribute):
-            # A method or module function: torch.matmul(...), F.relu(...), x.softmax(...),
-            # x.float().matmul(...). Plain names (a helper called `softmax`) are fine.
-            head = parts[0] if name else ""
-            own = {"tl", "triton", "math", "self", *self.extensions}
-            if node.func.attr in TORCH_COMPUTE_OPS and head not in own:
-                self._torch_op((name or f"<expr>.{node.func.attr}") + "()")
-            elif head == "self" and len(parts) == 2 and parts[1] in self.nn_layers:
-                self._torch_op(f"the torch layer self.{parts[1]}")
+    def visit_Dict(self, node: ast.Dict) -> None:
+        for value in [*node.keys, *node.values]:
+            if isinstance(value, ast.Name | ast.Attribute):
+                value._kw_stored = True  # type: ignore[union-attr]
         self.generic_visit(node)
 
+    def visit_List(self, node: ast.List) -> None:
+        for value in node.elts:
+            if isinstance(value, ast.Name | ast.Attribute):
+                value._kw_stored = True  # type: ignore[union-attr]
+        self.generic_visit(node)
 
-def _nn_layer_attrs(cls: ast.ClassDef) -> set[str]:
-    """Attributes of ModelNew assigned a torch compute layer (nn.Linear, nn.Conv2d, ...)."""
+    visit_Tuple = visit_List  # type: ignore[assignment]
+
+
+def _layer_attrs(tree: ast.Module, names: Names) -> set[str]:
+    """Attributes `self.X = nn.<Layer>(...)` anywhere (containers and Parameter aside)."""
     layers: set[str] = set()
-    for node in ast.walk(cls):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
-            fn = _dotted(node.value.func) or ""
-            parts = fn.split(".")
-            if len(parts) >= 2 and parts[-2] == "nn" and parts[-1] not in NN_ALLOWED:
-                for t in node.targets:
-                    if isinstance(t, ast.Attribute) and _dotted(t.value) == "self":
-                        layers.add(t.attr)
+            for path in names.resolve(node.value.func):
+                if path.startswith("torch.nn.") and path.split(".")[-1] not in NN_HOLDERS:
+                    layers.update(
+                        t.attr
+                        for t in node.targets
+                        if isinstance(t, ast.Attribute) and dotted(t.value) == "self"
+                    )
     return layers
 
 
-_BUILDERS = {"load_inline", "load", "RawModule", "RawKernel", "compile_extension"}
+def _banned_root(module: str) -> str:
+    return max((b for b in BANNED_TORCH if module == b or module.startswith(b + ".")), key=len)
 
 
-def _extension_names(tree: ast.Module) -> set[str]:
-    """Module-level names bound to a built extension (`ext = load_inline(...)`)."""
-    names: set[str] = set()
-    for stmt in tree.body:
-        if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call):
-            fn = (_dotted(stmt.value.func) or "").split(".")[-1]
-            if fn in _BUILDERS:
-                names.update(t.id for t in stmt.targets if isinstance(t, ast.Name))
-    return names
+def _cuda_findings(tree: ast.Module, report: StaticReport) -> None:
+    strings = _strings(tree)
+    if not any("__global__" in s for s in strings):
+        report.violations.append("no __global__ CUDA kernel in the file's sources")
+    report.kernels = sorted(
+        {s.split("__global__")[1].split("(")[0].split()[-1] for s in strings if "__global__" in s}
+    )
+    for s in strings:
+        for call in cuda_compute_calls(s):
+            report.violations.append(f"the C++/CUDA source calls {call} (an ATen compute op)")
+        if re.search(r"\bcuda(StreamCreate|EventRecord|Graph\w*)\b", s):
+            report.warnings.append(
+                "the CUDA source uses streams/events/graphs: timing synchronizes the whole device"
+            )
 
 
 def check_candidate(
@@ -225,66 +407,50 @@ def check_candidate(
         tree = ast.parse(source)
     except SyntaxError as exc:
         raise CandidateFileError(f"syntax error at line {exc.lineno}: {exc.msg}") from exc
-    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
-    if "ModelNew" not in classes:
+    classes = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "ModelNew"]
+    if not classes:
         raise CandidateFileError("no `class ModelNew(nn.Module)` at module level")
     backend = backend or detect_backend(source)
     report = StaticReport(backend=backend)
-    model_new = classes["ModelNew"]
-    for base in model_new.bases:
-        if (_dotted(base) or "").split(".")[-1] == "Model":
-            report.violations.append("ModelNew inherits from the reference Model")
-
-    jit_fns = {
-        n.name
-        for n in tree.body
-        if isinstance(n, ast.FunctionDef) and any(_is_triton_jit(d) for d in n.decorator_list)
-    }
-    report.kernels = sorted(jit_fns)
-    if backend == "triton" and not jit_fns:
+    if len(classes) > 1:
+        report.violations.append("ModelNew is defined more than once")
+    names = Names(tree)
+    checker = _Checker(names, report, allow_torch_ops)
+    # Kernels named through `k = triton.jit(fn)` are known before their bodies are read.
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and names.resolve(node.func) & TRITON_KERNEL_DECORATORS:
+            checker.kernel_fns.update(a.id for a in node.args if isinstance(a, ast.Name))
+    checker.layers = _layer_attrs(tree, names)
+    checker.visit(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute | ast.Name) and names.resolve(node) & STREAM_APIS:
+            report.warnings.append(
+                f"line {node.lineno}: uses {sorted(names.resolve(node) & STREAM_APIS)[0]}: timing "
+                "synchronizes the whole device, so other streams gain nothing"
+            )
+    if backend == "triton" and not report.kernels:
         report.violations.append("no @triton.jit kernel in the file")
     if backend == "cuda":
-        strings = _string_constants(tree)
-        if not any("__global__" in s for s in strings):
-            report.violations.append("no __global__ CUDA kernel in the file's sources")
+        _cuda_findings(tree, report)
         if not any(k in source for k in ("load_inline", "RawKernel", "RawModule", "cpp_extension")):
             report.violations.append("CUDA source is never built (no load_inline/RawKernel)")
-        report.kernels = sorted(
-            {
-                s.split("__global__")[1].split("(")[0].split()[-1]
-                for s in strings
-                if "__global__" in s
-            }
-        )
-
-    visitor = _Visitor(report, allow_torch_ops, _nn_layer_attrs(model_new), _extension_names(tree))
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name in jit_fns:
-            continue  # Triton code: tl.* calls are what we want there
-        if isinstance(node, ast.ClassDef) and node.name == "ModelNew":
-            visitor.in_modelnew = True
-            for item in node.body:
-                visitor.in_compute = isinstance(item, ast.FunctionDef) and item.name != "__init__"
-                visitor.visit(item)
-            visitor.in_modelnew = visitor.in_compute = False
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            visitor.in_compute = True  # module-level helpers run at forward time
-            visitor.visit(node)
-            visitor.in_compute = False
-        else:
-            visitor.visit(node)
-
-    if backend == "triton":
-        for fn in (n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in jit_fns):
-            for call in (c for c in ast.walk(fn) if isinstance(c, ast.Call)):
-                if (_dotted(call.func) or "").endswith("dot") and not any(
-                    k.arg in {"input_precision", "allow_tf32"} for k in call.keywords
-                ):
-                    report.warnings.append(
-                        f"{fn.name}: tl.dot without input_precision: fp32 inputs use TF32 on a GPU "
-                        "(pass input_precision='ieee' for fp32 accuracy)"
-                    )
-                    break
+    _dot_precision(tree, names, report)
+    report.kernels = sorted(set(report.kernels))
     report.violations = list(dict.fromkeys(report.violations))
     report.warnings = list(dict.fromkeys(report.warnings))
     return report
+
+
+def _dot_precision(tree: ast.Module, names: Names, report: StaticReport) -> None:
+    for fn in ast.walk(tree):
+        if not isinstance(fn, ast.FunctionDef) or fn.name not in report.kernels:
+            continue
+        for call in (c for c in ast.walk(fn) if isinstance(c, ast.Call)):
+            if (dotted(call.func) or "").endswith("dot") and not any(
+                k.arg in {"input_precision", "allow_tf32"} for k in call.keywords
+            ):
+                report.warnings.append(
+                    f"{fn.name}: tl.dot without input_precision: fp32 inputs use TF32 on a GPU "
+                    "(pass input_precision='ieee' for fp32 accuracy)"
+                )
+                break

@@ -52,11 +52,12 @@ class ExtractedKernels:
     dropped: list[str]  # module-level statements left out (for the notes)
 
 
-def _dotted(node: ast.AST) -> str | None:
+def dotted(node: ast.AST) -> str | None:
+    """`a.b.c` for a Name/Attribute chain, else None (shared with the static check)."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
+        base = dotted(node.value)
         return f"{base}.{node.attr}" if base else None
     return None
 
@@ -73,7 +74,7 @@ def _jit_decorator(dec: ast.expr) -> ast.expr | None:
     """`@triton.jit`, `@jit`, `@triton.jit(...)`, `@triton.constexpr_function` -> a clean
     decorator (literal options only); any other decorator -> None."""
     target = dec.func if isinstance(dec, ast.Call) else dec
-    name = _dotted(target)
+    name = dotted(target)
     if name is None or name.rsplit(".", 1)[-1] not in JIT_DECORATORS:
         return None
     attr = name.rsplit(".", 1)[-1]
@@ -93,7 +94,7 @@ def _clean_annotation(node: ast.expr | None) -> ast.expr | None:
         return None
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node
-    return node if _dotted(node) is not None else None
+    return node if dotted(node) is not None else None
 
 
 def _clean_function(fn: ast.FunctionDef) -> ast.FunctionDef | None:
@@ -107,10 +108,10 @@ def _clean_function(fn: ast.FunctionDef) -> ast.FunctionDef | None:
         if extra is not None:
             extra.annotation = None
     args.defaults = [
-        d if _is_literal(d) or _dotted(d) else ast.Constant(None) for d in args.defaults
+        d if _is_literal(d) or dotted(d) else ast.Constant(None) for d in args.defaults
     ]
     args.kw_defaults = [
-        d if d is None or _is_literal(d) or _dotted(d) else ast.Constant(None)
+        d if d is None or _is_literal(d) or dotted(d) else ast.Constant(None)
         for d in args.kw_defaults
     ]
     fn.decorator_list = decorators[:1]
@@ -123,7 +124,7 @@ def _constant_value(node: ast.expr) -> bool:
     if _is_literal(node):
         return True
     if isinstance(node, ast.Call) and len(node.args) == 1 and not node.keywords:
-        name = _dotted(node.func) or ""
+        name = dotted(node.func) or ""
         return name.endswith("constexpr") and _is_literal(node.args[0])
     return False
 

@@ -2,7 +2,7 @@
 them), scratch and zygote directories, and labelled containers.
 
 Every such resource carries its run id and its owner's pid in its name or labels
-(`sandbox.cgroups.step_name`, `sandbox.evaluate.scratch_prefix`, the docker backend's
+(`sandbox.cgroups.step_name`, `kernelbench.evaluate.scratch_prefix`, the docker backend's
 labels). Without a run id, only resources whose owner process is gone are touched, so
 cleanup is safe while other workers run; `everything=True` takes all of them.
 """

@@ -239,52 +239,25 @@ CASES: tuple[HostileCase, ...] = (
         Status.RUNTIME_ERROR,
     ),
     _case(
-        "stolen_nonce_forged_report",
+        "forged_runner_outputs",
         """
-        from kernelbench.loading import hash_values, load_module, make_inputs
-        from kernelbench.request import StepReport, StepRequest, TrialOutput
-        nonce, frame = "", sys._getframe()
-        while frame is not None:
-            nonce = frame.f_locals.get("nonce") or nonce
-            frame = frame.f_back
-        req = StepRequest.model_validate_json(Path("request.json").read_text())
-        problem = load_module(Path("problem.py"), "kw_forged_problem")
-        report = StepReport(step="candidate", nonce=nonce, kernel_launches=1)
-        for t in req.trials:
-            inputs = make_inputs(problem, t.sizes, t.seed, "cpu")
-            digest = hash_values(inputs)
-            torch.save([torch.zeros_like(inputs[0])], f"out/cand_{t.trial}.pt")
-            report.trials.append(TrialOutput(trial=t.trial, seed=t.seed, sizes=t.sizes,
-                shape_index=t.shape_index, output_file=f"out/cand_{t.trial}.pt",
-                inputs_hash_before=digest, inputs_hash_after=digest))
-        Path("step.json").write_text(report.model_dump_json())
+        report = {"status": "ok", "trials_done": [0, 1], "kernel_launches": 2,
+                  "guard": {"violations": [], "ops": {}, "seen": 0, "intact_error": None}}
+        for t in range(4):
+            torch.save({"outputs": [torch.zeros_like(x)], "inputs": [x]}, f"out/trial_{t}.pt")
+        Path("report.json").write_text(json.dumps(report))
         os._exit(0)
         """,
         Status.INCORRECT,
     ),
     _case(
-        "forged_report_points_at_special_files",
+        "forged_outputs_are_special_files",
         """
-        from kernelbench.loading import hash_values, load_module, make_inputs
-        from kernelbench.request import StepReport, StepRequest, TrialOutput
-        nonce, frame = "", sys._getframe()
-        while frame is not None:
-            nonce = frame.f_locals.get("nonce") or nonce
-            frame = frame.f_back
-        problem = load_module(Path("problem.py"), "kw_forged_problem")
-        os.mkfifo("out/fifo.pt")  # a caller reading this would block forever
-        os.symlink("/etc/passwd", "out/link.pt")
-        os.symlink("/", "out/root")
-        targets = ["out/fifo.pt", "out/link.pt", "out/root/etc/passwd", "/dev/zero",
-                   "../../../../../../../dev/zero"]
-        req = StepRequest.model_validate_json(Path("request.json").read_text())
-        report = StepReport(step="candidate", nonce=nonce, kernel_launches=1)
-        for i, t in enumerate(req.trials):
-            digest = hash_values(make_inputs(problem, t.sizes, t.seed, "cpu"))
-            report.trials.append(TrialOutput(trial=t.trial, seed=t.seed, sizes=t.sizes,
-                shape_index=t.shape_index, output_file=targets[i % len(targets)],
-                inputs_hash_before=digest, inputs_hash_after=digest))
-        Path("step.json").write_text(report.model_dump_json())
+        report = {"status": "ok", "guard": {"violations": [], "intact_error": None}}
+        os.mkfifo("out/trial_0.pt")  # a caller reading this would block forever
+        os.symlink("/etc/passwd", "out/trial_1.pt")
+        os.symlink("/dev/zero", "out/trial_2.pt")
+        Path("report.json").write_text(json.dumps(report))
         os._exit(0)
         """,
         Status.INCORRECT,
@@ -434,9 +407,9 @@ def run_cases(
     reference_box: Sandbox | None = None,
     bounded_timeout_s: float | None = None,
 ) -> list[CaseResult]:
+    from kernelbench.evaluate import evaluate, scratch_prefix
     from kernelbench.registry import resolve_problem
     from sandbox.env import project_root
-    from sandbox.evaluate import evaluate, scratch_prefix
 
     problem = resolve_problem(PROBLEM_ID)
     token = secrets.token_hex(6)
@@ -508,8 +481,8 @@ def run_cases(
 
 def warm_up(box: Sandbox) -> None:
     """One benign evaluation first, so that a pool's start-up is not charged to a case."""
+    from kernelbench.evaluate import evaluate
     from kernelbench.registry import resolve_problem, solution_path
-    from sandbox.evaluate import evaluate
 
     problem = resolve_problem(PROBLEM_ID)
     options = EvalOptions(trials=1, extra_shapes=False)

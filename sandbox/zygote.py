@@ -60,7 +60,9 @@ PRELOAD = (
     "triton.language.extra.libdevice",
     "triton.runtime.interpreter",
     "triton.compiler.code_generator",
-    "kernelbench.harness",
+    "kernelbench.runner.main",
+    "kernelbench.runner.guard",
+    "kernelbench.reference_step",
     "kernelbench.child",
 )
 MAX_MESSAGE = 1 << 20

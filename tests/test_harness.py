@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from kernelbench.evaluate import evaluate
 from kernelbench.problem import load_problem
 from kernelbench.registry import resolve_problem, solution_path
 from kernelbench.request import EvalOptions
 from kernelbench.result import ErrorKind, Status
-from sandbox.evaluate import evaluate
 from tests.conftest import FIXTURES
 
 RELU = resolve_problem("level1/2_ReLU")

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 
+from kernelbench.evaluate import evaluate
 from kernelbench.problem import load_problem
 from kernelbench.registry import resolve_problem, solution_path
 from kernelbench.request import EvalOptions
 from kernelbench.result import Status
-from sandbox.evaluate import evaluate
 from tests.conftest import kwright
 
 RELU = resolve_problem("level1/2_ReLU")

@@ -10,12 +10,12 @@ import subprocess
 
 import pytest
 
+from kernelbench.evaluate import evaluate
 from kernelbench.registry import resolve_problem, solution_path
 from kernelbench.request import EvalOptions
 from kernelbench.result import Status
 from sandbox.base import SandboxJob, SandboxUnavailable, get_sandbox
 from sandbox.docker_backend import LABEL_OWNER, LABEL_RUN
-from sandbox.evaluate import evaluate
 from tests.conftest import kwright
 from tests.podman_engine import podman_engine, podman_missing
 from tests.test_sandbox_conformance import check_results, run_suite

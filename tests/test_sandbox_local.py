@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from kernelbench.evaluate import evaluate
 from kernelbench.registry import resolve_problem, solution_path
 from kernelbench.request import EvalOptions
 from kernelbench.result import ErrorKind, Status
 from sandbox.base import SandboxUnavailable, get_sandbox
 from sandbox.capture import CappedBuffer
-from sandbox.evaluate import evaluate
 from sandbox.local import LocalSandbox, bwrap_problem, namespaces_problem
 
 RELU = resolve_problem("level1/2_ReLU")
@@ -227,7 +227,7 @@ def test_a_pool_of_two_serves_concurrent_callers():
 
 
 def test_the_caller_reads_only_plain_files_inside_a_steps_scratch(tmp_path):
-    from sandbox.evaluate import UnsafeStepFile, read_step_file
+    from kernelbench.evaluate import UnsafeStepFile, read_step_file
 
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "ok.pt").write_bytes(b"data")

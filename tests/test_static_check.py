@@ -32,35 +32,179 @@ def test_clean_candidate_passes():
     assert report.violations == [] and report.kernels == ["k"] and report.backend == "triton"
 
 
-@pytest.mark.parametrize(
-    ("patch", "expected"),
-    [
-        (("return y.view(-1)", "return torch.matmul(x, x)"), "torch.matmul"),
-        (("return y.view(-1)", "return x.float().softmax(1)"), "softmax"),
-        (("return y.view(-1)", "return self.linear(x)"), "self.linear"),
-        (("return y.view(-1)", "return x @ x"), "@ operator"),
-        (("class ModelNew(nn.Module):", "class ModelNew(Model):"), "inherits from the reference"),
-        (("import torch, triton", "import torch, triton, threading"), "threading"),
+RETURN = "return y.view(-1)"
+CHEATS = [
+    ((RETURN, "return torch.matmul(x, x)"), "torch.matmul"),
+    ((RETURN, "return x.float().softmax(1)"), "softmax"),
+    ((RETURN, "return self.linear(x)"), "self.linear"),
+    ((RETURN, "return self.linear.forward(x)"), "self.linear"),
+    ((RETURN, "return x @ x"), "@ operator"),
+    ((RETURN, "return x.__matmul__(x)"), "__matmul__"),
+    ((RETURN, "return torch.exp(y)"), "torch.exp"),
+    ((RETURN, "return torch.log1p(y).clamp_min(0)"), "torch.log1p"),
+    ((RETURN, "return torch.ops.aten.mm.default(x, x)"), "torch.ops"),
+    ((RETURN, 'return vars(torch)["matmul"](x, x)'), "vars"),
+    ((RETURN, 'return getattr(torch.nn.functional, "soft" + "plus")(x)'), "computed attribute"),
+    (
+        (RETURN, 'return getattr(torch.nn.functional, "softplus")(x)'),
+        "torch.nn.functional.softplus",
+    ),
+    ((RETURN, 'return eval("torch.soft" + "max")(x, 1)'), "eval"),
+    ((RETURN, 'exec("y = x.exp()")\n        return y'), "exec"),
+    ((RETURN, "return F2(x)"), "torch.nn.functional.softmax"),
+    (("class ModelNew(nn.Module):", "class ModelNew(Model):"), "inherits from the reference"),
+    (("import torch, triton", "import torch, triton, threading"), "threading"),
+    (("import torch, triton", "import torch, triton, _thread"), "_thread"),
+    (("import torch, triton", "import torch, triton, numpy"), "numpy"),
+    (("import torch, triton", "import torch, triton, kw_problem"), "kw_problem"),
+    (("import torch, triton", "import torch, triton, gc"), "gc"),
+    (
+        ("import torch, triton", "import torch, triton\nfrom kernelbench import loading"),
+        "kernelbench",
+    ),
+    ((RETURN, "torch.allclose = lambda *a, **k: True\n        return y"), "monkeypatching"),
+    ((RETURN, "T = torch\n        T.allclose = None\n        return y"), "monkeypatching"),
+    ((RETURN, 'setattr(triton, "jit", None)\n        return y'), "monkeypatching"),
+    ((RETURN, "import sys; sys._getframe(1)\n        return y"), "imports sys"),
+    (
         (
-            ("return y.view(-1)", "torch.allclose = lambda *a, **k: True\n        return y"),
-            "monkeypatches torch.allclose",
+            RETURN,
+            "try:\n            1 / 0\n        except Exception as e:\n            e.__traceback__.tb_frame.f_back\n        return y",
         ),
-        (("return y.view(-1)", "import sys; sys._getframe(1)\n        return y"), "stack frames"),
+        "__traceback__",
+    ),
+    ((RETURN, 'open("step.json", "w").write("{}")\n        return y'), "open"),
+    ((RETURN, "return torch.initial_seed()"), "RNG"),
+    (("@triton.jit\n", ""), "no @triton.jit kernel"),
+    (("@triton.jit\n", "@jit\n"), "decorator jit"),
+    (
         (
-            (
-                "return y.view(-1)",
-                "try:\n            return y\n        except Exception:\n            return x",
-            ),
-            "try/except",
+            "class ModelNew(nn.Module):",
+            "class Meta(type):\n    pass\n\nclass ModelNew(nn.Module, metaclass=Meta):",
         ),
-        (("@triton.jit\n", ""), "no @triton.jit kernel"),
-    ],
-)
+        "metaclass",
+    ),
+    ((RETURN, RETURN + "\n    forward2 = None\n\nModelNew = Other"), "rebinds ModelNew"),
+    ((RETURN, RETURN + "\n    forward = lambda self, x: x.exp()"), "forward"),
+    ((RETURN, RETURN + "\n\nModelNew.forward = lambda self, x: x"), "outside the class body"),
+    (
+        (RETURN, "self.register_forward_hook(lambda m, i, o: i[0].exp())\n        return y"),
+        "register_forward_hook",
+    ),
+    (
+        (
+            "super().__init__()",
+            "super().__init__()\n        self.f = lambda t: torch.softmax(t, 1)",
+        ),
+        "torch.softmax",
+    ),
+    (
+        (
+            "super().__init__()",
+            "super().__init__()\n        def f(t):\n            return t.exp().sum(1)\n        self.f = f\n        self.g = torch.nn.functional.gelu",
+        ),
+        "torch.nn.functional.gelu",
+    ),
+    (
+        (
+            "class ModelNew(nn.Module):",
+            "class T(torch.Tensor):\n    def __torch_function__(cls, *a, **k):\n        pass\n\nclass ModelNew(nn.Module):",
+        ),
+        "__torch_function__",
+    ),
+    (
+        (
+            "class ModelNew(nn.Module):",
+            "class H:\n    def run(self, x):\n        return torch.softmax(x, 1)\n\nclass ModelNew(nn.Module):",
+        ),
+        "torch.softmax",
+    ),
+    (
+        (
+            "class ModelNew(nn.Module):",
+            "HELP = lambda x: torch.tanh(x)\n\nclass ModelNew(nn.Module):",
+        ),
+        "torch.tanh",
+    ),
+    (
+        ("class ModelNew(nn.Module):", "OPS = {'mm': torch.einsum}\n\nclass ModelNew(nn.Module):"),
+        "torch.einsum",
+    ),
+    (
+        ("    tl.store(y_ptr", "    torch.exp(x_ptr)\n    tl.store(y_ptr"),
+        "inside a @triton.jit body",
+    ),
+    ((RETURN, "return type('X', (nn.Module,), {})"), "three arguments"),
+]
+
+
+@pytest.mark.parametrize(("patch", "expected"), CHEATS, ids=[c[1] for c in CHEATS])
 def test_cheating_patterns_are_violations(patch, expected):
     source = TRITON_OK.replace(*patch)
+    if "F2(" in source:
+        source = "from torch.nn.functional import softmax as F2\n" + source.replace(
+            "F2(x)", "F2(x, 1)"
+        )
     assert source != TRITON_OK
     report = check_candidate(source)
     assert any(expected in v for v in report.violations), report.violations
+
+
+LEGIT = [
+    ("import torch, triton", "import torch, triton\nimport triton as tr", "@triton.jit", "@tr.jit"),
+    (
+        "import triton.language as tl",
+        "import triton.language as language\nimport triton.language as tl",
+        "",
+        "",
+    ),
+    ("@triton.jit\ndef k(", "def k_(", "k[(1,)]", "k[(1,)]"),
+    (
+        "return y.view(-1)",
+        "n = int(torch.tensor(x.numel()).clamp(max=4096))\n        return y.view(-1)",
+        "",
+        "",
+    ),
+    (
+        "super().__init__()",
+        "super().__init__()\n        try:\n            self.sms = torch.cuda.get_device_properties(0).multi_processor_count\n        except (RuntimeError, AssertionError):\n            self.sms = 1",
+        "",
+        "",
+    ),
+    (
+        "@triton.jit",
+        "@triton.autotune(configs=[triton.Config({}, num_warps=4)], key=['n'])\n@triton.jit",
+        "",
+        "",
+    ),
+    ("def forward(self, x):", "@torch.no_grad()\n    def forward(self, x):", "", ""),
+]
+
+
+@pytest.mark.parametrize("patch", LEGIT)
+def test_unusual_but_legitimate_patterns_pass(patch):
+    source = TRITON_OK.replace(patch[0], patch[1])
+    if patch[2]:
+        source = source.replace(patch[2], patch[3])
+    if "def k_(" in source:
+        source = source.replace("class ModelNew", "k = triton.jit(k_)\n\n\nclass ModelNew")
+    report = check_candidate(source)
+    assert report.violations == [] and report.kernels, report.violations
+
+
+def test_kernels_launched_from_a_helper_class_pass():
+    source = TRITON_OK.replace(
+        "class ModelNew(nn.Module):",
+        "class Kernels:\n    @staticmethod\n    def copy(x):\n        y = torch.empty_like(x)\n"
+        "        k[(1,)](x, y, x.numel(), BLOCK=1024)\n        return y\n\n\nclass ModelNew(nn.Module):",
+    ).replace(RETURN, "return Kernels.copy(x)")
+    assert check_candidate(source).violations == []
+
+
+def test_streams_are_flagged_not_refused():
+    source = TRITON_OK.replace(RETURN, "s = torch.cuda.Stream()\n        return y")
+    report = check_candidate(source)
+    assert report.violations == [] and any("torch.cuda.Stream" in w for w in report.warnings)
 
 
 def test_torch_ops_become_warnings_when_allowed():
@@ -82,7 +226,7 @@ def test_cuda_backend_detected_and_checked():
         "import torch\n"
         "from torch.utils.cpp_extension import load_inline\n"
         'src = """__global__ void add(float* x) {}"""\n'
-        "class ModelNew:\n    pass\n"
+        "class ModelNew:\n    def forward(self, x):\n        return x\n"
     )
     report = check_candidate(src)
     assert report.backend == "cuda" and report.kernels == ["add"] and report.violations == []

@@ -14,12 +14,12 @@ import pytest
 import torch
 
 from kernelbench.compare import flatten_outputs
+from kernelbench.evaluate import evaluate
 from kernelbench.loading import load_module, set_sizes
 from kernelbench.problem import Problem, ProblemError
 from kernelbench.registry import list_problems, solution_path
 from kernelbench.result import Status
 from kernelbench.sizes import CPU_MAX_FLOPS, CPU_MAX_INPUT_ELEMENTS, estimate_work
-from sandbox.evaluate import evaluate
 from tests.conftest import kwright
 
 BUILTIN = list_problems()
@@ -116,7 +116,14 @@ def test_reference_solution_is_correct(problem_id):
     problem = BY_ID[problem_id]
     result = evaluate(problem, solution_path(problem).read_text())
     assert result.status == Status.CORRECT, (result.reason, result.messages[-2000:])
-    assert len({tuple(t.sizes.items()) for t in result.trials}) == len(problem.check_sizes or [])
+    shapes = {tuple(t.sizes.items()) for t in result.trials}
+    # every CHECK_SIZES entry, plus one shape drawn from a secret seed (kernelbench.sizes)
+    assert result.random_shape is not None, result.flags
+    assert tuple(result.random_shape.items()) in shapes
+    assert len(
+        shapes | {tuple((problem.sizes | c).items()) for c in problem.check_sizes or []}
+    ) == len(shapes)
+    assert len(shapes) in (len(problem.check_sizes or []) + 1, len(problem.check_sizes or []))
     assert not result.flags, result.flags  # e.g. tl.dot without input_precision
     # Every built-in solution also profiles for sm_90 without error (issue 5); the time
     # bound is checked in tests/test_harness.py, where the machine is less loaded.

@@ -153,7 +153,7 @@ class EmbeddedWorker:
     def _loop(
         self, store: JobStore, index: int, idle_since: list[float | None], stop: threading.Event
     ) -> None:
-        from sandbox.evaluate import detect_device  # torch: only in the worker process
+        from kernelbench.evaluate import detect_device  # torch: only in the worker process
 
         s = self.settings
         owner = f"{self.name}:{os.getpid()}:{index}"

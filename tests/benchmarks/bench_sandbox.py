@@ -5,7 +5,7 @@
 One candidate step (the built-in Triton solution of a problem, on the CPU interpreter)
 is prepared once, then run over and over on fresh copies of its scratch dir:
 
-* `work`: in this process, warmed up: `kernelbench.harness.run_step` alone, i.e. the
+* `work`: in this process, warmed up: the runner (`kernelbench.child.main`) alone, i.e. the
   step's own work (loading the candidate, running the kernel, saving outputs);
 * `warm`: the local backend's warm pool (fork from a zygote, full isolation);
 * `cold`: the local backend with `warm=False`: a fresh process per candidate that
@@ -33,18 +33,12 @@ from pathlib import Path
 os.environ["TRITON_INTERPRET"] = "1"  # before triton is imported: in-process work is interpreted
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from kernelbench.harness import run_step
+from kernelbench.child import main as child_main
+from kernelbench.evaluate import evaluate
 from kernelbench.registry import resolve_problem, solution_path
-from kernelbench.request import (
-    CANDIDATE_FILE,
-    NONCE_FILE,
-    PROBLEM_FILE,
-    REPORT_FILE,
-    REQUEST_FILE,
-    StepReport,
-)
+from kernelbench.request import RunnerReport
+from kernelbench.runner.protocol import CANDIDATE_FILE, RUNNER_REPORT, RUNNER_REQUEST
 from sandbox.base import Sandbox, SandboxJob, SandboxLimits, get_sandbox
-from sandbox.evaluate import evaluate
 from sandbox.local import LocalSandbox
 
 
@@ -66,32 +60,29 @@ class _Keep(Sandbox):
 
 
 def prepare(problem_id: str, root: Path) -> Path:
-    """A candidate step's scratch dir (request, problem, candidate, reference state)."""
+    """A candidate step's scratch dir (runner request, candidate, inputs, init state)."""
     problem = resolve_problem(problem_id)
     template = root / "template"
     result = evaluate(problem, solution_path(problem).read_text(), sandbox=_Keep(template))
     if result.status.value != "correct":
         raise SystemExit(f"the template evaluation failed: {result.status} {result.reason}")
-    for name in (REPORT_FILE, NONCE_FILE):
-        (template / name).unlink(missing_ok=True)
-    for out in (template / "out").glob("cand_*.pt"):
-        out.unlink()
-    assert (template / REQUEST_FILE).is_file() and (template / CANDIDATE_FILE).is_file()
-    assert (template / PROBLEM_FILE).is_file()
+    assert (template / RUNNER_REQUEST).is_file() and (template / CANDIDATE_FILE).is_file()
     return template
+
+
+def run_step(workdir: Path) -> int:
+    return child_main(["kernelbench.child", str(workdir)])
 
 
 def fresh(template: Path, root: Path) -> tuple[Path, str]:
     workdir = root / f"step-{secrets.token_hex(4)}"
     shutil.copytree(template, workdir)
-    nonce = secrets.token_hex(16)
-    (workdir / NONCE_FILE).write_text(nonce)
-    return workdir, nonce
+    return workdir, ""
 
 
 def check(workdir: Path, nonce: str) -> None:
-    report = StepReport.model_validate_json((workdir / REPORT_FILE).read_text())
-    if report.nonce != nonce or report.status != "ok":
+    report = RunnerReport.model_validate_json((workdir / RUNNER_REPORT).read_text())
+    if report.status != "ok":
         raise SystemExit(f"step failed: {report.status} {report.message}")
 
 

@@ -17,7 +17,7 @@ from kernelbench.request import EvalOptions
 from kernelbench.result import ErrorKind, EvalResult, Status
 from sandbox.base import SandboxUnavailable, get_sandbox
 from sandbox.defaults import default_sandbox_name
-from sandbox.evaluate import GpuUnavailable, evaluate
+from kernelbench.evaluate import GpuUnavailable, evaluate
 from worker.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_NOT_CORRECT,

@@ -25,7 +25,7 @@ from profiler.gpus import GPUS, UnknownGpu, gpu_spec
 from profiler.report import ProfileReport
 from sandbox.base import SandboxUnavailable, get_sandbox
 from sandbox.defaults import default_sandbox_name
-from sandbox.evaluate import GpuUnavailable, evaluate
+from kernelbench.evaluate import GpuUnavailable, evaluate
 from worker.cli.common import EXIT_NOT_CORRECT, EXIT_OK, JsonFlag, console, fail, print_json
 from worker.cli.eval_cmd import read_candidate
 from worker.config import get_settings

@@ -16,7 +16,7 @@ from agents.runner import run_job
 from kernelbench.problem import Problem, ProblemError
 from sandbox.base import SandboxUnavailable, get_sandbox
 from sandbox.defaults import default_sandbox_name
-from sandbox.evaluate import GpuUnavailable, detect_device
+from kernelbench.evaluate import GpuUnavailable, detect_device
 from worker.cli.agent_options import (
     AgentOptionError,
     AgentOptions,

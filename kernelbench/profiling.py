@@ -136,7 +136,6 @@ class CandidateProfiler:
         report: ProfileReport,
         ref: StepReport,
         measured_ms: float | None,
-        cand_dir: Path,
     ) -> ProfileReport:
         spec, measured_here, note = self._roofline_gpu()
         if note:
@@ -151,12 +150,12 @@ class CandidateProfiler:
                 measured_ms=measured_ms if measured_here else None,
             )
         if self.device == "cuda" and self.options.ncu:
-            self._ncu(report, cand_dir)
+            self._ncu(report)
         elif self.options.ncu:
             report.notes.append(NEEDS_GPU)
         return report
 
-    def _ncu(self, report: ProfileReport, cand_dir: Path) -> None:
+    def _ncu(self, report: ProfileReport) -> None:
         """GPU only: a separate profile step runs ncu around one forward of the candidate.
         Its results are measurements of this run and are never cached."""
         if find_ncu() is None:
@@ -165,7 +164,7 @@ class CandidateProfiler:
         self._steps += 1
         workdir = self.workroot / f"ncu_{self._steps}"
         workdir.mkdir(parents=True)
-        shutil.copyfile(cand_dir / PROBLEM_FILE, workdir / PROBLEM_FILE)
+        shutil.copyfile(self.problem.path, workdir / PROBLEM_FILE)  # after the verdict
         (workdir / CANDIDATE_FILE).write_text(self.source, encoding="utf-8")
         names = sorted({k.name for k in report.kernels})
         inp = ProfileStepInput(

@@ -1,0 +1,262 @@
+"""The trusted child steps that run the problem's own code (never candidate code).
+
+* `reference`: imports the problem, plans the check shapes (plus one drawn from the
+  caller's secret seed), and per trial makes the seeded inputs, saves them untouched, runs
+  `Model` and saves its outputs, input digests and, per shape, the init arguments and
+  parameters the candidate gets. On a GPU it also times the reference (the same timer as
+  the candidate's, in this process: the problem never enters the candidate's). Faults
+  here are the problem's (`bad_problem`).
+* `recheck`: runs the reference again on the inputs of the candidate's sampled timed calls
+  (GPU), so the caller can compare those outputs too.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+
+from kernelbench.loading import (
+    arity_error,
+    hash_values,
+    load_module,
+    make_init_inputs,
+    make_inputs,
+    seed_all,
+)
+from kernelbench.request import PROBLEM_FILE, StepReport, StepRequest, TrialOutput
+from kernelbench.runner.errors import StepFailed, describe, format_traceback
+from kernelbench.runner.protocol import flatten_outputs
+from kernelbench.sizes import estimate_work, first_working, plan_shapes, random_shape
+from kernelbench.timing import time_gpu
+
+log = logging.getLogger(__name__)
+
+OUT_DIR = "out"
+RANDOM_SHAPE_DRAWS = 3
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def canonical_outputs(output: Any) -> list[Any]:
+    """Outputs as a flat list of CPU tensors / plain scalars that torch.load(weights_only) reads."""
+    flat: list[Any] = []
+    for item in flatten_outputs(output):
+        if isinstance(item, torch.Tensor):
+            flat.append(item.detach().cpu().clone())
+        elif item is None or isinstance(item, bool | int | float | str):
+            flat.append(item)
+        else:
+            flat.append(f"<unsupported output type {type(item).__name__}>")
+    return flat
+
+
+class _Run:
+    """One reference forward: its model, pristine inputs, outputs and digests."""
+
+    def __init__(
+        self, module: ModuleType, sizes: dict[str, int], seed: int, init_seed: int, device: str
+    ) -> None:
+        try:
+            self.init = make_init_inputs(module, sizes)
+        except Exception as exc:
+            raise StepFailed("bad_problem", f"get_init_inputs() raised {describe(exc)}") from exc
+        bad = arity_error(module.Model.__init__, [None, *self.init], "Model.__init__")
+        if bad:
+            raise StepFailed("bad_problem", f"{bad} (from get_init_inputs())")
+        try:
+            seed_all(init_seed)
+            self.model = module.Model(*self.init).to(device)
+        except Exception as exc:
+            raise StepFailed(
+                "bad_problem", f"Model(*get_init_inputs()) raised {describe(exc)}"
+            ) from exc
+        self.state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+        try:
+            self.inputs = make_inputs(module, sizes, seed, device)
+        except Exception as exc:
+            raise StepFailed("bad_problem", f"get_inputs() raised {describe(exc)}") from exc
+        bad = arity_error(self.model.forward, self.inputs, "Model.forward")
+        if bad:
+            raise StepFailed("bad_problem", f"{bad} (from get_inputs())")
+        self.pristine = [x.detach().cpu().clone() if isinstance(x, torch.Tensor) else x
+                         for x in self.inputs]  # fmt: skip
+        self.hash_before = hash_values(self.inputs)
+        try:
+            with torch.no_grad():
+                self.output = self.model(*self.inputs)
+            _sync(device)
+        except Exception as exc:
+            raise StepFailed("bad_problem", f"Model.forward raised {describe(exc)}") from exc
+        self.hash_after = hash_values(self.inputs)
+
+
+def _roofline_inputs(
+    module: ModuleType, defaults: dict[str, int]
+) -> tuple[float | None, float | None, str | None]:
+    """(FLOPs, minimum bytes moved, main floating dtype) at the default sizes, on the meta
+    device."""
+    try:
+        _, flops = estimate_work(module, defaults)
+        with torch.device("meta"):
+            inputs = list(module.get_inputs())
+            model = module.Model(*module.get_init_inputs())
+            with torch.no_grad():
+                outputs = flatten_outputs(model(*inputs))
+        tensors = [
+            t for t in [*inputs, *outputs, *model.parameters()] if isinstance(t, torch.Tensor)
+        ]
+        floating = [t for t in tensors if t.is_floating_point()]
+        dtype = str(max(floating, key=lambda t: t.numel()).dtype) if floating else None
+        return flops, float(sum(t.numel() * t.element_size() for t in tensors)), dtype
+    except Exception as exc:  # noqa: BLE001 - optional facts; many ops lack meta kernels
+        log.debug("no roofline inputs: %s", exc)
+        return None, None, None
+
+
+def _load_problem(workdir: Path) -> ModuleType:
+    try:
+        return load_module(workdir / PROBLEM_FILE, "kw_problem")
+    except Exception as exc:
+        raise StepFailed(
+            "bad_problem",
+            f"importing the problem raised {describe(exc)}",
+            format_traceback(exc, workdir),
+        ) from exc
+
+
+def _plans(
+    module: ModuleType, req: StepRequest
+) -> list[tuple[dict[str, int], list[dict[str, int]], bool]]:
+    """(primary, backoffs, is_random) per shape; the random one comes last."""
+    plans = [
+        (primary, backoffs, False)
+        for primary, backoffs in plan_shapes(
+            module, req.defaults, req.check_sizes, req.device, req.extra_shapes
+        )
+    ]
+    if req.random_shape_seed is not None and plans:
+        rng = random.Random(req.random_shape_seed)
+        base = plans[0][0]
+        varying = sorted(
+            set().union(*(c.keys() for c in req.check_sizes))
+            if req.check_sizes
+            else {k for k, v in req.defaults.items() if v >= 32}
+        )
+        draws = [random_shape(base, varying, rng) for _ in range(RANDOM_SHAPE_DRAWS)]
+        plans.append((draws[0], draws[1:], True))
+    return plans
+
+
+def reference_step(workdir: Path, req: StepRequest) -> StepReport:
+    report = StepReport(step="reference")
+    out_dir = workdir / OUT_DIR
+    out_dir.mkdir(exist_ok=True)
+    module = _load_problem(workdir)
+    trial_no = 0
+    seeds_for_shape = [req.seeds_first_shape, *([s] for s in req.seed_per_extra_shape)]
+    first_run: _Run | None = None
+    for shape_index, (primary, backoffs, is_random) in enumerate(_plans(module, req)):
+        seeds = seeds_for_shape[shape_index] if shape_index < len(seeds_for_shape) else []
+        if not seeds:
+            continue
+        bag: dict[str, _Run] = {}
+
+        def works(
+            sizes: dict[str, int], seed: int = seeds[0], bag: dict[str, _Run] = bag
+        ) -> str | None:
+            try:
+                bag["run"] = _Run(module, sizes, seed, req.init_seed, req.device)
+            except StepFailed as exc:
+                return exc.message
+            return None
+
+        sizes, errors = first_working([primary, *backoffs], works)
+        if sizes is None:
+            if shape_index == 0:
+                raise StepFailed("bad_problem", errors[-1] if errors else "no usable shape")
+            report.shapes_dropped.append(errors[-1] if errors else str(primary))
+            continue
+        if is_random:
+            report.random_shape = sizes
+        run = bag["run"]
+        torch.save({"init": run.init, "state": run.state}, out_dir / f"init_{shape_index}.pt")
+        for i, seed in enumerate(seeds):
+            if i:
+                run = _Run(module, sizes, seed, req.init_seed, req.device)
+            first_run = first_run or run
+            torch.save(canonical_outputs(run.output), out_dir / f"ref_{trial_no}.pt")
+            torch.save(run.pristine, out_dir / f"inputs_{trial_no}.pt")
+            report.trials.append(
+                TrialOutput(
+                    trial=trial_no,
+                    seed=seed,
+                    sizes=sizes,
+                    shape_index=shape_index,
+                    output_file=f"{OUT_DIR}/ref_{trial_no}.pt",
+                    inputs_hash_before=run.hash_before,
+                    inputs_hash_after=run.hash_after,
+                )
+            )
+            trial_no += 1
+    report.flops, report.min_bytes, report.dtype = _roofline_inputs(module, req.defaults)
+    if first_run is not None and req.timing.enabled and req.device == "cuda":
+        _time_reference(req, first_run, report)
+    return report
+
+
+def _time_reference(req: StepRequest, run: _Run, report: StepReport) -> None:
+    from kernelbench.runner.timed import Rotation
+
+    spec = req.timing
+    rotation = Rotation(run.inputs)
+    timer = functools.partial(
+        time_gpu, trials=spec.trials, warmup=spec.warmup, budget_s=spec.budget_s, rotate=rotation
+    )
+    try:
+        report.ref_timing = timer(run.model, run.inputs)
+        if spec.torch_compile:
+            report.ref_compile_timing = timer(torch.compile(run.model), run.inputs)
+    except Exception as exc:
+        raise StepFailed("bad_problem", f"timing the reference raised {describe(exc)}") from exc
+
+
+def recheck_step(workdir: Path, req: StepRequest) -> StepReport:
+    """The reference's outputs on each `timed_<j>.pt`'s inputs, as `recheck_<j>.pt`."""
+    report = StepReport(step="recheck")
+    module = _load_problem(workdir)
+    run = _Run(module, req.defaults, req.init_seed, req.init_seed, req.device)
+    for path in sorted(workdir.glob("timed_*.pt")):
+        data = torch.load(path, weights_only=True)
+        inputs = [x.to(req.device) if isinstance(x, torch.Tensor) else x for x in data["inputs"]]
+        with torch.no_grad():
+            output = run.model(*inputs)
+        torch.save(canonical_outputs(output), workdir / path.name.replace("timed_", "recheck_"))
+    return report
+
+
+def run_trusted_step(workdir: Path) -> int:
+    """Run the reference or recheck step of workdir/request.json; report to step.json."""
+    from kernelbench.request import read_nonce, write_report
+
+    nonce = read_nonce(workdir)
+    req = StepRequest.model_validate_json((workdir / "request.json").read_text(encoding="utf-8"))
+    try:
+        report = (
+            recheck_step(workdir, req) if req.step == "recheck" else reference_step(workdir, req)
+        )
+    except StepFailed as exc:
+        report = StepReport(
+            step=req.step, status=exc.status, message=exc.message, details=exc.details
+        )
+    report.nonce = nonce
+    write_report(workdir, report)
+    return 0

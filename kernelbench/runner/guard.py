@@ -1,0 +1,202 @@
+"""The runtime compute guard: every aten op the candidate's process runs is seen here.
+
+A `TorchDispatchMode` is pushed before the candidate is imported and stays for the whole
+step. It sees ops from Python and from C++ alike (a `load_inline` extension's host code
+calls ATen through the same dispatcher). Two regimes:
+
+* outside `forward` (import, `__init__`): building parameters and constants is fine, but an
+  op that reads one of the trial inputs is a violation (no precomputed answers);
+* inside `forward` (`strict`): only the ops of ALLOWED_OPS may run — allocation and
+  factories, views, copies and dtype casts, fills, shape queries. Any other op is a
+  violation naming it, unless every tensor it touches is tiny (at most SMALL_NUMEL
+  elements, at most MAX_SMALL_OPS such ops per forward: picking a block size from a
+  one-element tensor is host bookkeeping, not the computation).
+
+Host transfers do not all pass through the dispatcher, so `Tensor.tolist`, `.numpy`,
+`__array__` and `__dlpack__` are wrapped too; a transfer of more than SMALL_NUMEL elements
+in `forward` is a violation, and so are more than MAX_ITEMS `.item()` reads.
+
+Everything the guard records lives in the candidate's process, so it can only make a
+verdict worse: the caller rejects on a violation, and treats a guard that was removed or
+replaced (`intact()` false) as tampering.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode, _get_current_dispatch_mode_stack
+
+# aten base names (the overload packet) that forward may run freely.
+ALLOWED_OPS = frozenset(
+    {
+        # allocation and factories
+        "empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided",
+        "zeros", "zeros_like", "new_zeros", "ones", "ones_like", "new_ones",
+        "full", "full_like", "new_full", "scalar_tensor", "arange", "resize_",
+        "lift_fresh", "lift_fresh_copy",
+        # views (no data touched)
+        "view", "_unsafe_view", "_reshape_alias", "as_strided", "expand", "permute",
+        "transpose", "t", "squeeze", "unsqueeze", "slice", "select", "narrow", "split",
+        "split_with_sizes", "chunk", "unbind", "alias", "detach", "unfold",
+        "view_as_real", "view_as_complex", "set_",
+        # copies, layout and dtype casts
+        "clone", "_to_copy", "copy_", "cat", "stack", "constant_pad_nd",
+        # fills
+        "fill_", "zero_", "fill",
+        # shape and metadata queries, scalar reads (counted), stream bookkeeping
+        "sym_size", "sym_stride", "sym_numel", "sym_storage_offset", "size", "stride",
+        "dim", "is_contiguous", "is_same_size", "_local_scalar_dense", "record_stream",
+    }
+)  # fmt: skip
+SMALL_NUMEL = 16
+MAX_SMALL_OPS = 32
+MAX_ITEMS = 64
+_HOST_METHODS = ("tolist", "numpy", "__array__", "__dlpack__")
+
+
+def _tensors(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [t for v in value for t in _tensors(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _tensors(v)]
+    return []
+
+
+def _storage_key(t: torch.Tensor) -> int | None:
+    try:
+        return int(t.untyped_storage().data_ptr()) or None
+    except (RuntimeError, NotImplementedError):
+        return None
+
+
+class ComputeGuard(TorchDispatchMode):
+    """Records ops; `strict` while forward runs. Install with `install()`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.strict = False
+        self.paused = 0  # the runner's own work (saving outputs, copying state)
+        self.violations: list[str] = []
+        self.ops: Counter[str] = Counter()
+        self.small_ops = 0
+        self.items = 0
+        self.protected: set[int] = set()  # storages of the trial inputs
+        self._seen = 0
+        self._shadow: list[str] = []  # a second copy of the record (integrity)
+        self._dispatch = type(self).__torch_dispatch__
+        self._originals: dict[str, Callable[..., Any]] = {}
+
+    # --------------------------------------------------------------- records
+
+    def _violate(self, text: str) -> None:
+        if text not in self.violations:
+            self.violations.append(text)
+            self._shadow.append(text)
+
+    def begin_forward(self) -> None:
+        self.strict = True
+        self.small_ops = 0
+        self.items = 0
+
+    def end_forward(self) -> None:
+        self.strict = False
+
+    def protect(self, values: list[Any]) -> None:
+        self.protected = {k for t in _tensors(values) if (k := _storage_key(t)) is not None}
+
+    # --------------------------------------------------------------- dispatch
+
+    def __torch_dispatch__(
+        self,
+        func: Any,
+        types: Any,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        kwargs = kwargs or {}
+        self._seen += 1
+        if not self.paused:
+            self._check(func, args, kwargs)
+        return func(*args, **kwargs)
+
+    def _check(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        name = func.overloadpacket.__name__
+        tensors = _tensors(args) + _tensors(kwargs)
+        if not self.strict:
+            if name not in ALLOWED_OPS and any(_storage_key(t) in self.protected for t in tensors):
+                self._violate(f"aten.{name} read a trial input outside forward")
+            return
+        self.ops[name] += 1
+        if name == "_local_scalar_dense":
+            self.items += 1
+            if self.items > MAX_ITEMS:
+                self._violate(f"more than {MAX_ITEMS} .item() reads in one forward (a host loop)")
+        if name in ALLOWED_OPS:
+            return
+        if all(t.numel() <= SMALL_NUMEL for t in tensors):
+            self.small_ops += 1
+            if self.small_ops <= MAX_SMALL_OPS:
+                return
+        biggest = max((t.numel() for t in tensors), default=0)
+        self._violate(f"aten.{name} ran in forward outside a custom kernel (on {biggest} elements)")
+
+    # --------------------------------------------------------------- host transfers
+
+    def _wrap_host(self, method: str) -> None:
+        original = getattr(torch.Tensor, method)
+        self._originals[method] = original
+        guard = self
+
+        def wrapper(tensor: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+            if guard.strict and not guard.paused and tensor.numel() > SMALL_NUMEL:
+                guard._violate(
+                    f"host transfer in forward: Tensor.{method}() of {tensor.numel()} elements"
+                )
+            return original(tensor, *args, **kwargs)
+
+        wrapper.__name__ = method
+        setattr(torch.Tensor, method, wrapper)
+        setattr(self, f"_wrapped_{method.strip('_')}", wrapper)
+
+    def install(self) -> ComputeGuard:
+        for method in _HOST_METHODS:
+            self._wrap_host(method)
+        self.__enter__()
+        return self
+
+    def uninstall(self) -> None:
+        """Undo `install()` (the runner's last act; in-process benchmarks run it again)."""
+        for method, original in self._originals.items():
+            setattr(torch.Tensor, method, original)
+        if self in _get_current_dispatch_mode_stack():
+            self.__exit__(None, None, None)
+
+    # --------------------------------------------------------------- integrity
+
+    def intact(self) -> str | None:
+        """None if the guard is still in place and its record unchanged, else what is wrong."""
+        stack = _get_current_dispatch_mode_stack()
+        if not stack or stack[-1] is not self or len(stack) != 1:
+            return "the dispatch guard is no longer the only mode on the dispatch stack"
+        if type(self).__torch_dispatch__ is not self._dispatch:
+            return "the dispatch guard's handler was replaced"
+        for method in _HOST_METHODS:
+            if getattr(torch.Tensor, method) is not getattr(self, f"_wrapped_{method.strip('_')}"):
+                return f"torch.Tensor.{method} was replaced"
+        if self.violations != self._shadow:
+            return "the guard's record was altered"
+        return None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "violations": list(self.violations),
+            "ops": dict(self.ops),
+            "seen": self._seen,
+            "intact_error": self.intact(),
+        }

@@ -1,0 +1,136 @@
+"""Running one step of an evaluation through a Sandbox, and reading back what it left.
+
+Trusted steps (reference, recheck, profile) talk through `request.json` / `step.json`
+(kernelbench.request); the candidate step through the runner's files
+(kernelbench.runner.protocol), whose report is untrusted evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from kernelbench.request import (
+    NONCE_FILE,
+    REPORT_FILE,
+    REQUEST_FILE,
+    EvalOptions,
+    RunnerReport,
+    StepReport,
+    StepRequest,
+)
+from kernelbench.runner import protocol as p
+from kernelbench.stepfiles import MAX_REPORT_BYTES, read_step_file
+from sandbox.base import Sandbox, SandboxJob, SandboxLimits, SandboxOutcome
+
+log = logging.getLogger(__name__)
+
+
+def crash_reason(outcome: SandboxOutcome, what: str) -> str:
+    if outcome.infra_error:
+        return f"sandbox failed: {outcome.infra_error}"
+    if outcome.oom_killed:
+        return f"{what} was killed for exceeding its memory limit"
+    if outcome.signal:
+        hint = ""
+        if outcome.signal == "SIGABRT":
+            hint = " (an abort; in the Triton interpreter often an out-of-bounds access)"
+        elif outcome.signal == "SIGSEGV":
+            hint = " (a segmentation fault: an invalid memory access)"
+        elif outcome.signal in {"SIGKILL", "SIGXCPU"}:
+            hint = " (killed: a resource limit, or the process killed itself)"
+        return f"{what} crashed: killed by {outcome.signal}{hint}"
+    if outcome.returncode not in (0, None):
+        return f"{what} exited with code {outcome.returncode} before the runner finished"
+    return f"{what} exited before the runner finished (os._exit or sys.exit in candidate code?)"
+
+
+def messages(outcome: SandboxOutcome, details: str = "") -> str:
+    parts = [details.strip()]
+    if outcome.stderr.strip():
+        tail = outcome.stderr.strip()[-3000:]
+        parts.append(f"[stderr]\n{tail}")
+    if outcome.output_truncated:
+        parts.append("[output truncated at the sandbox's cap]")
+    return "\n".join(part for part in parts if part)
+
+
+@dataclass
+class StepRunner:
+    """Runs steps of one evaluation with its sandbox, limits and environment."""
+
+    sandbox: Sandbox
+    options: EvalOptions
+    device: str
+    backend: str
+    run_id: str
+    readonly_paths: list[Path] = field(default_factory=list)
+
+    def _env(self) -> dict[str, str]:
+        interpret = self.device == "cpu" and self.backend == "triton"
+        return {"TRITON_INTERPRET": "1"} if interpret else {}
+
+    def outcome(
+        self, workdir: Path, label: str, env: dict[str, str] | None = None
+    ) -> SandboxOutcome:
+        timeout_s = self.options.timeout_s
+        if label in {"reference", "recheck"} and self.options.reference_timeout_s is not None:
+            timeout_s = self.options.reference_timeout_s
+        limits = SandboxLimits(timeout_s=timeout_s)
+        if self.options.memory_mb:
+            limits.memory_mb = self.options.memory_mb
+        job = SandboxJob(
+            workdir=workdir,
+            limits=limits,
+            env=self._env() if env is None else env,
+            device=self.device,
+            run_id=self.run_id,
+            readonly_paths=self.readonly_paths,
+            label=label,
+        )
+        return self.sandbox.run_step(job)
+
+    def trusted(
+        self, workdir: Path, req: StepRequest, label: str, env: dict[str, str] | None = None
+    ) -> tuple[SandboxOutcome, StepReport | None]:
+        """A step running only our code and the problem's: reference, recheck, profile."""
+        nonce = secrets.token_hex(16)
+        (workdir / REQUEST_FILE).write_text(req.model_dump_json(), encoding="utf-8")
+        (workdir / NONCE_FILE).write_text(nonce, encoding="utf-8")
+        outcome = self.outcome(workdir, label, env)
+        if outcome.timed_out:
+            return outcome, None
+        try:
+            report = StepReport.model_validate_json(
+                read_step_file(workdir, REPORT_FILE, MAX_REPORT_BYTES)
+            )
+        except ValueError:  # missing, unsafe or malformed: no report
+            return outcome, None
+        if report.nonce != nonce:
+            log.warning("%s: step report without the step's nonce", label)
+            return outcome, None
+        return outcome, report
+
+    def candidate(
+        self, workdir: Path, request: dict[str, object]
+    ) -> tuple[SandboxOutcome, RunnerReport | None, str | None]:
+        """The runner step: (outcome, its report or None, why the report is unusable)."""
+        (workdir / p.RUNNER_REQUEST).write_text(json.dumps(request), encoding="utf-8")
+        outcome = self.outcome(workdir, "candidate")
+        if outcome.timed_out:
+            return outcome, None, None
+        try:
+            raw = read_step_file(workdir, p.RUNNER_REPORT, MAX_REPORT_BYTES)
+        except ValueError:
+            return outcome, None, None
+        try:
+            return outcome, RunnerReport.model_validate_json(raw), None
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first.get("loc", ()))
+            return outcome, None, f"the runner's report is malformed ({where}: {first['msg']})"
