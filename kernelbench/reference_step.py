@@ -38,7 +38,7 @@ from kernelbench.timing import time_gpu
 log = logging.getLogger(__name__)
 
 OUT_DIR = "out"
-RANDOM_SHAPE_DRAWS = 3
+RANDOM_SHAPE_DRAWS = 4
 
 
 def _sync(device: str) -> None:

@@ -117,7 +117,8 @@ BANNED_ATTRS = frozenset(
      "register_forward_hook", "register_forward_pre_hook", "register_full_backward_hook",
      "register_backward_hook", "register_full_backward_pre_hook",
      "register_module_forward_hook", "register_module_forward_pre_hook",
-     "_forward_hooks", "_forward_pre_hooks", "_global_forward_hooks"}
+     "_forward_hooks", "_forward_pre_hooks", "_global_forward_hooks",
+     "untyped_storage", "storage", "_storage", "_typed_storage"}
 )  # fmt: skip
 
 # Tensor methods that do a problem's heavy lifting, refused by name in host code (the

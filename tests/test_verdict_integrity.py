@@ -197,3 +197,22 @@ def test_a_kernel_right_only_at_the_named_shapes_fails_on_the_secret_shape():
     assert result.random_shape is not None
     assert result.status == Status.INCORRECT, (result.status, result.reason)
     assert str(result.random_shape) in result.reason or "sizes" in result.reason
+
+
+@pytest.mark.slow
+def test_compute_guard_sees_aten_calls_from_cpp_extensions():
+    """A C++ extension's host code calls ATen through the same dispatcher: the guard sees it."""
+    extra = '''
+    from torch.utils.cpp_extension import load_inline
+    os.makedirs("build", exist_ok=True)
+    ext = load_inline(
+        name="kw_guard_probe",
+        cpp_sources="at::Tensor fused(at::Tensor x) { return at::clamp_min(x, 0); }",
+        functions=["fused"],
+        build_directory="build",
+    )
+    '''
+    source = _candidate("return launch(ext.fused(x))", extra)
+    result = evaluate(RELU, source, EvalOptions(static_check=False, timeout_s=600, **FAST))
+    assert result.status == Status.REJECTED, (result.status, result.reason, result.messages[-800:])
+    assert "aten.clamp_min" in result.reason
