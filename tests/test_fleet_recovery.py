@@ -5,13 +5,14 @@ redis-server, real workers, the real CLI, the fake OpenAI-compatible server; loo
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
 import signal
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
@@ -115,21 +116,23 @@ def test_a_killed_worker_with_default_settings_is_recovered_within_the_bound(tmp
 class Kill:
     at: float
     worker: str
-    jobs: list[str] = field(default_factory=list)
 
 
 def recovery_delays(kills: list[Kill], final: list[Job]) -> tuple[list[float], list[float]]:
-    """Per job a kill interrupted: kill -> back on the queue, and kill -> started again."""
-    by_id = {j.id: j for j in final}
+    """Per job a kill interrupted (its delivery on the killed worker ended lost): kill ->
+    back on the queue, and kill -> started again. Each kill must have interrupted one."""
     requeue, restart = [], []
     for kill in kills:
-        for job_id in kill.jobs:
-            history = by_id[job_id].state.history
-            i = next(i for i, d in enumerate(history) if d.worker.startswith(f"{kill.worker}@"))
-            assert history[i].end is not None and history[i].end.startswith("lost"), history
-            assert history[i].ended_at is not None
-            requeue.append(history[i].ended_at - kill.at)
-            restart.append(history[i + 1].started_at - kill.at)
+        hit = 0
+        for job in final:
+            history = job.state.history
+            for d, after in itertools.pairwise(history):
+                if d.worker.startswith(f"{kill.worker}@") and (d.end or "").startswith("lost"):
+                    assert d.ended_at is not None
+                    requeue.append(d.ended_at - kill.at)
+                    restart.append(after.started_at - kill.at)
+                    hit += 1
+        assert hit >= 1, f"the kill of {kill.worker} interrupted no job"
     return requeue, restart
 
 
@@ -141,7 +144,7 @@ def test_chaos_thirty_jobs_three_workers_five_kills_and_a_redis_restart(tmp_path
     lease, sweep = 4.0, 1.0  # short, so the test is short; the mechanism is the default one
     home = tmp_path / "home"
     with RedisServer(tmp_path / "redis", appendonly=True) as server, FakeOpenAI() as fake:
-        fake.defaults["coder"] = Scripted(content=NO_CODE, delay_s=1.0)
+        fake.defaults["coder"] = Scripted(content=NO_CODE, delay_s=1.5)
         env = fleet_env(home, server.url, lease_s=lease, sweep_interval_s=sweep, max_deliveries=8)
         store = RedisJobStore(server.url, patient=True)
         workers = [WorkerProcess(f"w{i}g0", env, tmp_path).launch() for i in range(3)]
@@ -155,18 +158,27 @@ def test_chaos_thirty_jobs_three_workers_five_kills_and_a_redis_restart(tmp_path
             while len(kills) < n_kills:
                 time.sleep(rng.uniform(0.5, 2.0))
                 running = [j for j in store._many(ids) if j.status == "running"]
+                # Mid-call to the Coder (1.5 s): still running when the kill lands.
                 held = {
-                    i: [j.id for j in running if (j.state.owner or "").startswith(f"{w.name}@")]
+                    i: [
+                        j.id
+                        for j in running
+                        if (j.state.owner or "").startswith(f"{w.name}@")
+                        and j.progress is not None
+                        and j.progress.phase == "coder"
+                    ]
                     for i, w in enumerate(workers)
                 }
-                busy = [i for i, got in held.items() if got and workers[i].alive()]
-                assert busy or all_finished(store, ids) is None, "jobs ran out before the kills"
-                if not busy:
+                assert all_finished(store, ids) is None, "the jobs ran out before the kills"
+                # A random busy worker, as long as another one is up to sweep for it.
+                up = [i for i, w in enumerate(workers) if w.alive() and w.ready()]
+                busy = [i for i in up if held[i]]
+                if len(up) < 2 or not busy:
                     continue
                 slot = rng.choice(busy)
                 victim = workers[slot]
                 os.kill(victim.pid, signal.SIGKILL)  # the main process only
-                kills.append(Kill(time.time(), victim.name, held[slot]))
+                kills.append(Kill(time.time(), victim.name))
                 victim.proc.wait()
                 gone.append(victim)
                 workers[slot] = WorkerProcess(f"w{slot}g{len(kills)}", env, tmp_path).launch()
@@ -192,7 +204,6 @@ def test_chaos_thirty_jobs_three_workers_five_kills_and_a_redis_restart(tmp_path
         f"{statistics.median(restart):.1f} s, max {max(restart):.1f} s "
         f"(bound 2 x lease + sweep = {2 * lease + sweep:.0f} s)"
     )
-    assert len(requeue) >= n_kills  # every kill hit a running job
-    assert max(requeue) <= 2 * (2 * lease + sweep), requeue
+    assert max(requeue) <= 2 * lease + sweep + 2, requeue
     # No finished attempt was redone: one Coder call per attempt, plus the ones in flight.
     assert n_jobs * rounds <= coder_calls <= n_jobs * rounds + len(requeue)

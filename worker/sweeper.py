@@ -5,7 +5,8 @@ job `running` with a lease nobody renews, and its unacknowledged message comes b
 after the Redis visibility timeout (hours: it must exceed the longest job). Each worker
 therefore runs one sweeper thread: once a running job's lease has lapsed by the grace
 period (one more lease), the sweeper puts it back to `queued` in one store transaction
-(of several sweepers exactly one wins) and publishes a fresh message for it. A late
+(of several sweepers exactly one wins) and publishes a fresh message for it, ahead of the
+jobs that have not started yet (it was started first; see worker.submit). A late
 duplicate of the old message is harmless: the job is finished or held by then.
 
 The sweeper wakes every `KWRIGHT_SWEEP_INTERVAL_S`, and sooner when it knows a running
@@ -115,6 +116,9 @@ class Sweeper:
 def fleet_sweeper(settings: Settings, name: str) -> Sweeper:
     """A Celery worker's sweeper: its own store client; recovered jobs are published."""
     from worker.store import open_store
-    from worker.submit import publish
+    from worker.submit import RECOVERED_PRIORITY, publish
 
-    return Sweeper(settings, open_store(settings), name, lambda jobs: publish(jobs, settings))
+    def send(jobs: list[Job]) -> None:
+        publish(jobs, settings, priority=RECOVERED_PRIORITY)
+
+    return Sweeper(settings, open_store(settings), name, send)

@@ -40,12 +40,12 @@ from worker.cli.jobs_view import (
     counts_text,
     job_panel,
     jobs_table,
+    live_workers,
     round_text,
     status_text,
 )
 from worker.config import ConfigError, Settings, api_key_from_env, get_settings
 from worker.jobs import TERMINAL, Job, MalformedJob
-from worker.liveness import no_worker_note, queue_workers, workers_for
 from worker.queues import QueueError, check_queue, default_queue
 from worker.store import JobStore, StoreUnavailable, open_store
 
@@ -121,7 +121,7 @@ def submit_command(
         sub = submit(jobs, settings, store)
     except (StoreUnavailable, BrokerUnavailable) as exc:
         fail(str(exc), EXIT_NOT_CORRECT)
-    live = _liveness(settings, sub.jobs) if sub.mode == "fleet" else {}
+    live = live_workers(settings, sub.jobs) if sub.mode == "fleet" else {}
     if as_json and not watch:
         print_json(
             {
@@ -170,7 +170,7 @@ def status_command(
             fail(str(exc), EXIT_NOT_CORRECT)
     else:
         jobs = _lookup(store, job)
-    live = _liveness(settings, jobs)
+    live = live_workers(settings, jobs)
 
     def summary(j: Job) -> dict[str, Any]:
         return dict(j.summary(grace), queue_workers=live.get(j.spec.queue))
@@ -199,26 +199,6 @@ def status_command(
         console.print(job_panel(jobs[0], grace))
     failed = any(j.status in ("failed", "cancelled") for j in jobs)
     raise typer.Exit(EXIT_NOT_CORRECT if failed else EXIT_OK)
-
-
-def _liveness(settings: Settings, jobs: list[Job]) -> dict[str, list[str]]:
-    """The live workers of each queue that has unfinished jobs (one question to the
-    workers, bounded to a second; none asked if every job is finished). A queue nobody
-    serves gets a warning on stderr; a queue missing from the answer was not asked."""
-    waiting = sorted({j.spec.queue for j in jobs if j.status not in TERMINAL})
-    found = queue_workers(settings) if waiting else None
-    if found is None:
-        return {}
-    live = {q: workers_for(found, q) for q in waiting}
-    for q in [q for q, names in live.items() if not names][
-        : 1 if not settings.broker_url else None
-    ]:
-        err_console.print(
-            f"warning: {no_worker_note(q, embedded=not settings.broker_url)}",
-            markup=False,
-            highlight=False,
-        )
-    return live
 
 
 def _attempts(store: JobStore, job_id: str) -> list[Any]:

@@ -4,6 +4,7 @@ batch, the panel of one job.
 A running job whose lease lapsed lost its worker: its status says since when, and when a
 sweeper puts it back on its queue (its lease lapsed by the grace period), or that this is
 overdue (then no worker is alive to sweep). Its deliveries are listed with how each ended.
+A queue with unfinished jobs and no live worker gets a warning.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import datetime as dt
 from rich.panel import Panel
 from rich.table import Table
 
-from worker.jobs import Job, now
+from worker.cli.common import err_console
+from worker.config import Settings
+from worker.jobs import TERMINAL, Job, now
+from worker.liveness import no_worker_note, queue_workers, workers_for
 
 QUEUED_NOTE_S = 60.0  # a job queued this long gets a hint that no worker may be serving it
 
@@ -120,6 +124,26 @@ def job_panel(job: Job, grace_s: float) -> Panel:
     if len(s.history) > 1 or any(d.end and d.end.startswith("lost") for d in s.history):
         lines += [f"delivery  {d.text()}" for d in s.history]
     return Panel("\n".join(lines), title=f"job {job.id}", expand=False)
+
+
+def live_workers(settings: Settings, jobs: list[Job]) -> dict[str, list[str]]:
+    """The live workers of each queue that has unfinished jobs (one question to the
+    workers, bounded to a second; none asked if every job is finished). A queue nobody
+    serves gets a warning on stderr; a queue missing from the answer was not asked."""
+    waiting = sorted({j.spec.queue for j in jobs if j.status not in TERMINAL})
+    found = queue_workers(settings) if waiting else None
+    if found is None:
+        return {}
+    live = {q: workers_for(found, q) for q in waiting}
+    for q in [q for q, names in live.items() if not names][
+        : 1 if not settings.broker_url else None
+    ]:
+        err_console.print(
+            f"warning: {no_worker_note(q, embedded=not settings.broker_url)}",
+            markup=False,
+            highlight=False,
+        )
+    return live
 
 
 def correct(job: Job) -> bool:
