@@ -207,3 +207,19 @@ def test_chaos_thirty_jobs_three_workers_five_kills_and_a_redis_restart(tmp_path
     assert max(requeue) <= 2 * lease + sweep + 2, requeue
     # No finished attempt was redone: one Coder call per attempt, plus the ones in flight.
     assert n_jobs * rounds <= coder_calls <= n_jobs * rounds + len(requeue)
+
+
+def test_submit_and_status_say_when_no_live_worker_serves_the_queue(tmp_path):
+    with RedisServer(tmp_path / "redis", appendonly=False) as server:
+        env = fleet_env(tmp_path / "home", server.url)
+        started = time.monotonic()
+        r = kwright("submit", PROBLEM, "--agent", "baseline", "--json", env=env, timeout=120)
+        assert r.returncode == 0, r.stderr
+        out = json.loads(r.stdout)
+        assert out["queue_workers"] == []
+        assert "warning: no live worker consumes queue cpu" in r.stderr
+        job = out["jobs"][0]["job_id"]
+        r = kwright("status", env=env, timeout=120)
+        assert r.returncode == 0 and "no live worker consumes queue cpu" in r.stderr
+        assert job in r.stdout and "queued" in r.stdout
+        assert time.monotonic() - started < 60  # each question is bounded (~1 s)
