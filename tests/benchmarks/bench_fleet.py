@@ -107,7 +107,9 @@ def measure_recovery(
                 120,
                 "the long job to run",
             )
-            victim = next(w for w in workers if (running.state.owner or "").startswith(w.name))
+            victim = next(
+                w for w in workers if (running.state.owner or "").startswith(f"{w.name}@")
+            )
             victim.kill_all()
             killed_at = time.time()
             again = wait_for(
