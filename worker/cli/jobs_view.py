@@ -35,8 +35,9 @@ def status_text(job: Job, grace_s: float) -> str:
     waited = now() - job.spec.submitted_at
     if s.status == "queued" and s.deliveries == 0 and waited > QUEUED_NOTE_S:
         text += f" ({waited:.0f}s: is a worker consuming {job.spec.queue}?)"
-    if s.status == "queued" and s.recovered_at is not None and s.history:
-        text += f" (recovered {clock(s.recovered_at)} from lost worker {s.history[-1].worker})"
+    last = s.history[-1] if s.history else None
+    if s.status == "queued" and last and s.recovered_at and last.ended_at == s.recovered_at:
+        text += f" (recovered {clock(s.recovered_at)} from lost worker {last.worker})"
     if s.status == "running" and s.cancel_requested:
         text += " (cancelling)"
     due = job.recovery_due(grace_s)
