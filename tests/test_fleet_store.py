@@ -12,11 +12,13 @@ from agents.config import AgentConfig
 from agents.rundir import AttemptRecord
 from kernelbench.registry import resolve_problem
 from tests.redis_server import REDIS_SERVER, RedisServer, free_port
-from worker.jobs import JobOutcome, JobProgress, MalformedJob, materialize_problem
+from worker.config import Settings
+from worker.jobs import Job, JobOutcome, JobProgress, MalformedJob, materialize_problem
 from worker.store import JobNotFound, JobStore, StoreUnavailable
 from worker.store_redis import RedisJobStore
 from worker.store_sqlite import SqliteJobStore
-from worker.submit import make_jobs
+from worker.submit import BrokerUnavailable, make_jobs
+from worker.sweeper import Sweeper
 
 RELU = resolve_problem("level1/2_ReLU")
 LEASE = 30.0
@@ -293,3 +295,32 @@ def test_a_job_lost_too_often_fails_with_each_delivery_and_how_it_ended(store):
     assert store.claim(other.id, "w3@h:3", LEASE, 2).outcome == "exhausted"
     error = store.require(other.id).state.error
     assert "#1 w1@h:1: lost: its worker process died; #2 w2@h:2: lost" in error
+
+
+def test_the_sweeper_publishes_each_recovered_job_once_and_retries_a_failed_publish(tmp_path):
+    store = SqliteJobStore(tmp_path / "jobs.sqlite")
+    lost, soon = jobs(2)
+    store.add([lost, soon])
+    settings = Settings(home=tmp_path, lease_s=0.2, sweep_interval_s=5)
+    store.claim(lost.id, "w1@a:1", 0.2, 5)
+    time.sleep(0.5)
+    store.claim(soon.id, "w2@b:2", 1.0, 5)
+    sent: list[str] = []
+    failures = [BrokerUnavailable("cannot reach the broker")]
+
+    def publish(batch: list[Job]) -> None:
+        if failures:
+            raise failures.pop()
+        sent.extend(j.id for j in batch)
+
+    sweeper = Sweeper(settings, store, "w3@c", publish)
+    wait = sweeper.sweep_once()
+    assert sent == [] and store.require(lost.id).status == "queued"
+    # It wakes when the other job would fall due (lease 1 s + grace 0.2 s), not in 5 s.
+    assert 0.5 < wait < 1.4
+    sweeper.sweep_once()
+    assert sent == [lost.id]  # the failed publish was retried
+    time.sleep(1.4)
+    sweeper.sweep_once()
+    assert sent == [lost.id, soon.id]
+    assert sweeper.sweep_once() == 5 and sent == [lost.id, soon.id]
