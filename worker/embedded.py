@@ -9,8 +9,8 @@ Its log is `$KWRIGHT_HOME/worker.log`.
 One embedded worker per KWRIGHT_HOME (a lock file says which process it is), so any job
 still marked running when one starts was left by a worker that died: it is put back in
 the queue and resumes from its run directory; while it runs, its sweeper does the same
-for a job whose lease lapsed (a store shared with other workers). Jobs stop at the soft time limit between
-rounds (there is no hard kill here).
+for a job whose lease lapsed (a store shared with other workers). Jobs stop at the soft
+time limit between rounds (there is no hard kill here).
 """
 
 from __future__ import annotations
