@@ -5,6 +5,7 @@ groups, killed by pid."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -14,9 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from tests.conftest import ROOT
+from sandbox.cleanup import pid_alive
+from tests.conftest import ROOT, kwright
+from worker.jobs import Job
+from worker.store_redis import RedisJobStore
 
 T = TypeVar("T")
+PROBLEM = "level1/2_ReLU"
 
 # A Coder reply with no code: an attempt that costs no evaluation (the queue is under
 # test, not the harness); the Judge then answers in repair mode.
@@ -75,8 +80,14 @@ class WorkerProcess:
         self.argv = [sys.executable, *args]
         self.env = dict(os.environ, PYTHONPATH=str(ROOT), **env)
         self.proc: subprocess.Popen[bytes] | None = None
+        self._offset = 0
 
     def start(self, ready_timeout: float = 120) -> WorkerProcess:
+        return self.launch().wait_ready(ready_timeout)
+
+    def launch(self) -> WorkerProcess:
+        """Start the process without waiting for it to be ready (see `wait_ready`)."""
+        self._offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 self.argv,
@@ -87,18 +98,21 @@ class WorkerProcess:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        offset = self.log.stat().st_size if self.log.exists() else 0
+        return self
+
+    def wait_ready(self, ready_timeout: float = 120) -> WorkerProcess:
+        assert self.proc is not None
         wait_for(
-            lambda: (
-                self.proc is not None
-                and (self.proc.poll() is not None or " ready." in self.log_text(offset))
-            ),
+            lambda: self.proc is not None and (self.proc.poll() is not None or self.ready()),
             ready_timeout,
             f"worker {self.name} to be ready ({self.log})",
         )
         if self.proc.poll() is not None:
             raise AssertionError(f"worker {self.name} exited: {self.log_text()[-3000:]}")
         return self
+
+    def ready(self) -> bool:
+        return " ready." in self.log_text(self._offset)
 
     def log_text(self, offset: int = 0) -> str:
         try:
@@ -132,6 +146,47 @@ class WorkerProcess:
             self.kill_all()
         with contextlib.suppress(ProcessLookupError):  # pool children that outlived it
             os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def submit_llm_jobs(env: dict[str, str], base_url: str, n: int, rounds: int) -> list[str]:
+    """`kwright submit` of `n` jobs of PROBLEM with the LLM agent at `base_url`; their ids."""
+    r = kwright(
+        "submit",
+        *[PROBLEM] * n,
+        "--agent",
+        "llm",
+        "--base-url",
+        base_url,
+        "--rounds",
+        str(rounds),
+        "--patience",
+        str(rounds),
+        "--retries",
+        "0",
+        "--json",
+        env=env,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    return [j["job_id"] for j in json.loads(r.stdout)["jobs"]]
+
+
+def running_with_attempts(store: RedisJobStore, ids: list[str], worker: str) -> Job | None:
+    """A job `worker` is running that already has a finished attempt (so a kill now must
+    resume it, not restart it)."""
+    for job in store._many(ids):
+        if (
+            job.status == "running"
+            and not job.lease_lapsed()
+            and (job.state.owner or "").startswith(f"{worker}@")
+            and pid_alive(owner_pid(job.state.owner))
+            and job.progress is not None
+            and job.progress.round >= 2
+            and job.progress.phase == "coder"
+            and store.attempts(job.id)
+        ):
+            return job
+    return None
 
 
 def owner_pid(owner: str | None) -> int | None:

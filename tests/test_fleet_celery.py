@@ -15,14 +15,23 @@ import redis
 from agents.config import AgentConfig
 from agents.rundir import ATTEMPT_FILE, RunInfo
 from kernelbench.registry import resolve_problem
-from sandbox.cleanup import pid_alive
 from tests.conftest import kwright
 from tests.fake_openai import FakeOpenAI, Scripted
-from tests.fleet import NO_CODE, REPAIR, WorkerProcess, fleet_env, owner_pid, wait_for
+from tests.fleet import (
+    NO_CODE,
+    PROBLEM,
+    REPAIR,
+    WorkerProcess,
+    fleet_env,
+    owner_pid,
+    running_with_attempts,
+    submit_llm_jobs,
+    wait_for,
+)
 from tests.redis_server import RedisServer, free_port, needs_redis
 from tests.test_agents_loop import GOOD, OPTIMIZE, fenced
 from worker.config import Settings
-from worker.jobs import TERMINAL, Job
+from worker.jobs import TERMINAL
 from worker.store import StoreUnavailable, open_store
 from worker.store_redis import RedisJobStore
 from worker.submit import BrokerUnavailable, make_jobs
@@ -30,47 +39,9 @@ from worker.submit import submit as submit_jobs
 
 pytestmark = [pytest.mark.redis, needs_redis]
 
-PROBLEM = "level1/2_ReLU"
-
 
 def submit(env: dict[str, str], fake: FakeOpenAI, n: int, rounds: int) -> list[str]:
-    r = kwright(
-        "submit",
-        *[PROBLEM] * n,
-        "--agent",
-        "llm",
-        "--base-url",
-        fake.base_url,
-        "--rounds",
-        str(rounds),
-        "--patience",
-        str(rounds),
-        "--retries",
-        "0",
-        "--json",
-        env=env,
-        timeout=120,
-    )
-    assert r.returncode == 0, r.stderr
-    return [j["job_id"] for j in json.loads(r.stdout)["jobs"]]
-
-
-def running_with_attempts(store: RedisJobStore, ids: list[str], worker: str) -> Job | None:
-    """A job `worker` is running that already has a finished attempt (so a kill now must
-    resume it, not restart it)."""
-    for job in store._many(ids):
-        if (
-            job.status == "running"
-            and not job.lease_lapsed()
-            and (job.state.owner or "").startswith(f"{worker}@")
-            and pid_alive(owner_pid(job.state.owner))
-            and job.progress is not None
-            and job.progress.round >= 2
-            and job.progress.phase == "coder"
-            and store.attempts(job.id)
-        ):
-            return job
-    return None
+    return submit_llm_jobs(env, fake.base_url, n, rounds)
 
 
 @pytest.mark.slow

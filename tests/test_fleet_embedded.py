@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from agents.config import AgentConfig
+from kernelbench.registry import resolve_problem
 from tests.conftest import kwright
 from tests.fake_openai import FakeOpenAI, Scripted
 from tests.fleet import NO_CODE, wait_for
@@ -18,6 +20,7 @@ from tests.test_agents_loop import GOOD, OPTIMIZE, fenced
 from worker.config import Settings
 from worker.embedded import HomeLock
 from worker.store import open_store
+from worker.submit import make_jobs
 
 PROBLEM = "level1/2_ReLU"
 
@@ -149,3 +152,11 @@ def test_one_embedded_worker_per_home(home):
         assert r.returncode == 1 and f"(pid {os.getpid()})" in r.stderr
     finally:
         lock.release()
+
+
+def test_status_without_a_broker_says_when_no_embedded_worker_runs(home):
+    store_of(home).add(make_jobs([resolve_problem(PROBLEM)], AgentConfig(), "cpu"))
+    r = kwright("status", "--json", env=env_for(home), timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert [j["queue_workers"] for j in json.loads(r.stdout)] == [[]]
+    assert "no embedded worker is running" in r.stderr

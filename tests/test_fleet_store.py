@@ -12,11 +12,13 @@ from agents.config import AgentConfig
 from agents.rundir import AttemptRecord
 from kernelbench.registry import resolve_problem
 from tests.redis_server import REDIS_SERVER, RedisServer, free_port
-from worker.jobs import JobOutcome, JobProgress, MalformedJob, materialize_problem
+from worker.config import Settings
+from worker.jobs import Job, JobOutcome, JobProgress, MalformedJob, materialize_problem
 from worker.store import JobNotFound, JobStore, StoreUnavailable
 from worker.store_redis import RedisJobStore
 from worker.store_sqlite import SqliteJobStore
-from worker.submit import make_jobs
+from worker.submit import BrokerUnavailable, make_jobs
+from worker.sweeper import Sweeper
 
 RELU = resolve_problem("level1/2_ReLU")
 LEASE = 30.0
@@ -229,3 +231,96 @@ def test_problem_travels_as_source(tmp_path, write):
     bad = job.spec.problem.model_copy(update={"source": source + "# tampered\n"})
     with pytest.raises(MalformedJob):
         materialize_problem(bad, tmp_path / "home", job.id)
+
+
+def test_concurrent_sweepers_recover_a_lost_workers_job_once(store):
+    lost, live, queued = jobs(3)
+    store.add([lost, live, queued])
+    store.claim(lost.id, "w1@a:11", 0.2, 3)
+    store.claim(live.id, "w2@b:22", LEASE, 3)
+    time.sleep(0.5)
+    results: list[tuple[list, float | None]] = []
+    barrier = threading.Barrier(8)
+
+    def sweep(n: int) -> None:
+        barrier.wait()
+        results.append(store.recover_lapsed(0.2, 3, f"sweeper{n}"))
+
+    threads = [threading.Thread(target=sweep, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    recovered = [r for found, _ in results for r in found]
+    assert [(r.job.id, r.worker) for r in recovered] == [(lost.id, "w1@a:11")]
+    assert 0.2 < recovered[0].silent_s < 5
+    # Every sweeper learned when the live job would fall due: its lease + the grace.
+    live_state = store.require(live.id).state
+    assert {due for _, due in results} == {live_state.lease_until + 0.2}
+    st = store.require(lost.id).state
+    assert st.status == "queued" and st.owner is None and st.recovered_at is not None
+    (first,) = st.history
+    assert first.worker == "w1@a:11" and first.end.startswith("lost: no heartbeat for")
+    assert store.require(queued.id).status == "queued" and live_state.status == "running"
+    again = store.claim(lost.id, "w3@c:33", LEASE, 3)
+    assert again.outcome == "run" and again.delivery == 2
+    assert store.recover_lapsed(0.2, 3, "late")[0] == []
+
+
+def test_a_job_lost_too_often_fails_with_each_delivery_and_how_it_ended(store):
+    (job,) = jobs()
+    store.add([job])
+    store.claim(job.id, "w1@a:1", 0.05, 3)
+    time.sleep(0.1)
+    assert len(store.recover_lapsed(0.0, 3, "s")[0]) == 1
+    store.claim(job.id, "w2@b:2", LEASE, 3)
+    assert store.release(job.id, "w2@b:2")  # its pool process died
+    store.claim(job.id, "w3@c:3", 0.05, 3)
+    time.sleep(0.1)
+    # The third delivery's worker is lost too: the sweeper fails the job at once.
+    (gone,) = store.recover_lapsed(0.0, 3, "s")[0]
+    assert gone.job.status == "failed"
+    st = store.require(job.id).state
+    assert st.status == "failed" and st.completions == 1
+    assert st.error.startswith("gave up after 3 deliveries (KWRIGHT_MAX_DELIVERIES=3)")
+    for part in ("#1 w1@a:1: lost: no heartbeat", "#2 w2@b:2: lost: its worker process died"):
+        assert part in st.error, st.error
+    assert "#3 w3@c:3: lost: no heartbeat" in st.error
+    # A claim that finds the deliveries used up says the same.
+    (other,) = jobs()
+    store.add([other])
+    for n in (1, 2):
+        store.claim(other.id, f"w{n}@h:{n}", LEASE, 2)
+        store.release(other.id, f"w{n}@h:{n}")
+    assert store.claim(other.id, "w3@h:3", LEASE, 2).outcome == "exhausted"
+    error = store.require(other.id).state.error
+    assert "#1 w1@h:1: lost: its worker process died; #2 w2@h:2: lost" in error
+
+
+def test_the_sweeper_publishes_each_recovered_job_once_and_retries_a_failed_publish(tmp_path):
+    store = SqliteJobStore(tmp_path / "jobs.sqlite")
+    lost, soon = jobs(2)
+    store.add([lost, soon])
+    settings = Settings(home=tmp_path, lease_s=0.2, sweep_interval_s=5)
+    store.claim(lost.id, "w1@a:1", 0.2, 5)
+    time.sleep(0.5)
+    store.claim(soon.id, "w2@b:2", 1.0, 5)
+    sent: list[str] = []
+    failures = [BrokerUnavailable("cannot reach the broker")]
+
+    def publish(batch: list[Job]) -> None:
+        if failures:
+            raise failures.pop()
+        sent.extend(j.id for j in batch)
+
+    sweeper = Sweeper(settings, store, "w3@c", publish)
+    wait = sweeper.sweep_once()
+    assert sent == [] and store.require(lost.id).status == "queued"
+    # It wakes when the other job would fall due (lease 1 s + grace 0.2 s), not in 5 s.
+    assert 0.5 < wait < 1.4
+    sweeper.sweep_once()
+    assert sent == [lost.id]  # the failed publish was retried
+    time.sleep(1.4)
+    sweeper.sweep_once()
+    assert sent == [lost.id, soon.id]
+    assert sweeper.sweep_once() == 5 and sent == [lost.id, soon.id]

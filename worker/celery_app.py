@@ -9,7 +9,10 @@ the KWRIGHT_ settings (worker/config.py):
   back to the queue; the store caps how often a job may be started (max_deliveries);
 * `worker_prefetch_multiplier=1`: a worker holds no job it is not running;
 * soft/hard time limits (the soft one makes the job record a clean timeout), the Redis
-  visibility timeout above the hard one, `worker_max_tasks_per_child`;
+  visibility timeout above the hard one (a backstop: a whole worker lost is found by the
+  other workers' sweepers from its lapsed lease, worker/sweeper.py),
+  `worker_max_tasks_per_child`;
+* job messages carry a priority (worker/submit.py): a recovered job goes first;
 * JSON messages only; no result backend (results live in the job store).
 
 Importing this module is cheap (the submitting side needs only `send_task`); the task

@@ -6,7 +6,8 @@ default, jobs run on this machine with a SQLite store under `KWRIGHT_HOME`),
 `KWRIGHT_QUEUE` (the default queue of `kwright submit` and `kwright worker`), and the
 time limits below. The Redis visibility timeout must exceed the hard time limit, or a
 job still running would be delivered a second time; it defaults to the hard limit plus
-an hour and a smaller value is refused.
+an hour and a smaller value is refused. It is only a backstop: a lost worker's job is
+recovered from its lapsed lease (`KWRIGHT_LEASE_S`, `KWRIGHT_SWEEP_INTERVAL_S`).
 """
 
 from __future__ import annotations
@@ -40,9 +41,12 @@ class Settings(BaseSettings):
     visibility_timeout_s: float | None = Field(default=None, gt=0)  # None: hard + 1 h
     # How often a job may be started before it is given up (each lost worker is one).
     max_deliveries: int = Field(default=5, ge=1)
-    # A running job renews its lease this often (lease/3); a job whose lease lapsed belongs
-    # to a lost worker and may be taken over by the next delivery.
-    lease_s: float = Field(default=60.0, gt=0)
+    # A running job renews its lease every lease/3 s. A lease lapsed by one more lease
+    # (the grace) means a lost worker: a sweeper puts the job back on its queue.
+    lease_s: float = Field(default=30.0, gt=0)
+    # Every worker looks for such jobs this often (sooner when one is known to fall due),
+    # so a lost worker's job is back on its queue within 2 x lease + this: 75 s by default.
+    sweep_interval_s: float = Field(default=15.0, gt=0)
     max_tasks_per_child: int = Field(default=20, ge=1)
     # A background embedded worker (started by `kwright submit`) exits after this long idle.
     embedded_idle_exit_s: float = Field(default=60.0, gt=0)
@@ -72,6 +76,16 @@ class Settings(BaseSettings):
     @property
     def hard_limit(self) -> float:
         return self.hard_time_limit_s or self.soft_time_limit_s + 600.0
+
+    @property
+    def recovery_grace_s(self) -> float:
+        """How long past its lease a running job is left before a sweeper takes it back."""
+        return self.lease_s
+
+    @property
+    def recovery_bound_s(self) -> float:
+        """The longest a lost worker's job waits before it is back on its queue."""
+        return 2 * self.lease_s + self.sweep_interval_s
 
     @property
     def visibility_timeout(self) -> float:

@@ -8,8 +8,9 @@ Its log is `$KWRIGHT_HOME/worker.log`.
 
 One embedded worker per KWRIGHT_HOME (a lock file says which process it is), so any job
 still marked running when one starts was left by a worker that died: it is put back in
-the queue and resumes from its run directory. Jobs stop at the soft time limit between
-rounds (there is no hard kill here).
+the queue and resumes from its run directory; while it runs, its sweeper does the same
+for a job whose lease lapsed (a store shared with other workers). Jobs stop at the soft
+time limit between rounds (there is no hard kill here).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sandbox.defaults import default_sandbox_name
 from worker.config import Settings, api_key_from_env
 from worker.execute import WorkerContext, execute_job
 from worker.store import JobStore, StoreUnavailable, open_store
+from worker.sweeper import Sweeper
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +139,7 @@ class EmbeddedWorker:
         ]
         for t in threads:
             t.start()
+        sweeper = Sweeper(self.settings, store, self.name, publish=None).start()
         try:
             while not stop.wait(POLL_S):
                 if self.idle_exit_s is None:
@@ -147,6 +150,7 @@ class EmbeddedWorker:
                     stop.set()
         finally:
             stop.set()
+            sweeper.stop()
             for t in threads:
                 t.join()
 

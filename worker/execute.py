@@ -37,7 +37,7 @@ class WorkerContext:
     device: str
     api_key: str | None
     name: str  # e.g. celery@host or embedded@host, for the record
-    lease_s: float = 60.0
+    lease_s: float = 30.0
 
 
 class Lease:

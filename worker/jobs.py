@@ -104,11 +104,27 @@ class JobOutcome(BaseModel):
     worker: str | None = None
 
 
+class Delivery(BaseModel):
+    """One start of a job by a worker, and how that start ended (None: still running)."""
+
+    n: int
+    worker: str
+    started_at: float
+    ended_at: float | None = None
+    end: str | None = None
+
+    def text(self) -> str:
+        return f"#{self.n} {self.worker}: {self.end or 'running'}"
+
+
 class JobState(BaseModel):
     status: JobStatus = "queued"
     deliveries: int = 0  # how many times a worker started it (the fencing token)
     owner: str | None = None  # host:pid of the process running it
     lease_until: float | None = None
+    heartbeat_at: float | None = None  # the owner's last lease renewal
+    recovered_at: float | None = None  # a sweeper last put it back after its worker was lost
+    history: list[Delivery] = Field(default_factory=list)
     started_at: float | None = None  # first start
     last_started_at: float | None = None
     finished_at: float | None = None
@@ -155,9 +171,18 @@ class Job(BaseModel):
             and self.state.lease_until < (at or now())
         )
 
-    def summary(self) -> dict[str, Any]:
-        """The flat view `kwright status --json` prints."""
+    def recovery_due(self, grace_s: float) -> float | None:
+        """When a stale job goes back on its queue: a sweeper requeues it once its lease
+        has lapsed by `grace_s` (None: not stale)."""
+        if not self.lease_lapsed() or self.state.lease_until is None:
+            return None
+        return self.state.lease_until + grace_s
+
+    def summary(self, grace_s: float | None = None) -> dict[str, Any]:
+        """The flat view `kwright status --json` prints; `grace_s` (the recovery grace)
+        dates a stale job's recovery."""
         s, o, cfg = self.state, self.state.outcome, self.spec.config
+        due = self.recovery_due(grace_s) if grace_s is not None else None
         usage = o.usage if o else (self.progress.usage if self.progress else Usage())
         best = o.best if o else None
         return {
@@ -171,6 +196,9 @@ class Job(BaseModel):
             "target_gpu": cfg.target_gpu,
             "status": s.status,
             "stale": self.lease_lapsed(),
+            "stale_since": iso(s.lease_until) if self.lease_lapsed() else None,
+            "recovery_due": iso(due),
+            "recovered_at": iso(s.recovered_at),
             "cancel_requested": s.cancel_requested,
             "deliveries": s.deliveries,
             "round": self.progress.round if self.progress else None,

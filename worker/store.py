@@ -12,6 +12,11 @@ the fleet crash-safe live in these transitions:
   owns the job and whether a cancel was requested.
 * `finish` records the outcome once: only the current delivery of a job that is not
   finished may record it. A duplicate or superseded delivery cannot double-record.
+* `recover_lapsed` is the sweepers' move: a running job whose lease lapsed more than a
+  grace period ago lost its worker; it goes back to `queued` (or is failed once it used
+  up its deliveries) in one transaction per job, so of several sweepers exactly one acts.
+* Each delivery is kept in `history` with how it ended, for the record and for the
+  reason of a job failed after `max_deliveries`.
 * `record_attempt` keeps a ledger of attempts keyed by (job, attempt number); an attempt
   reported twice is not recorded again and is counted as a duplicate.
 """
@@ -28,7 +33,16 @@ from urllib.parse import urlsplit
 
 from agents.rundir import AttemptRecord
 from worker.config import ConfigError, Settings
-from worker.jobs import TERMINAL, Job, JobOutcome, JobProgress, JobSpec, JobState, now
+from worker.jobs import (
+    TERMINAL,
+    Delivery,
+    Job,
+    JobOutcome,
+    JobProgress,
+    JobSpec,
+    JobState,
+    now,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +68,15 @@ class Claim:
     job: Job
     delivery: int = 0  # the fencing token when outcome == "run"
     wait_s: float = 0.0  # when busy: until the holder's lease lapses
+
+
+@dataclass
+class Recovery:
+    """A job a sweeper took back from a lost worker."""
+
+    job: Job  # as it is now: queued again, or failed (deliveries used up)
+    worker: str  # the lost owner
+    silent_s: float  # from its last heartbeat to the recovery
 
 
 @dataclass
@@ -128,20 +151,20 @@ class JobStore(ABC):
                 st.duplicate_deliveries += 1
                 return st, Claim("busy", job, wait_s=st.lease_until - t)
             if st.deliveries >= max_deliveries:
-                _close(
-                    st,
-                    "failed",
-                    f"gave up after {st.deliveries} deliveries: the worker running it was "
-                    f"lost each time (KWRIGHT_MAX_DELIVERIES={max_deliveries})",
-                    t,
-                )
+                _end_delivery(st, "lost: its lease lapsed", t)
+                _close(st, "failed", exhausted_reason(st, max_deliveries), t)
                 return st, Claim("exhausted", job)
+            if st.status == "running":  # a lapsed lease (the owner is gone), or a retry
+                how = "lost: its lease lapsed" if held else "superseded: delivered again"
+                _end_delivery(st, how, t)
             st.status = "running"
             st.deliveries += 1
             st.owner = owner
             st.lease_until = t + lease_s
+            st.heartbeat_at = t
             st.started_at = st.started_at or t
             st.last_started_at = t
+            st.history.append(Delivery(n=st.deliveries, worker=owner, started_at=t))
             return st, Claim("run", job, delivery=st.deliveries)
 
         return self._transact(job_id, change)
@@ -168,7 +191,8 @@ class JobStore(ABC):
         def change(spec: JobSpec, st: JobState) -> tuple[JobState | None, Heartbeat]:
             if st.status != "running" or st.deliveries != delivery:
                 return None, Heartbeat(owner=False, cancel=st.cancel_requested)
-            st.lease_until = now() + lease_s
+            st.heartbeat_at = now()
+            st.lease_until = st.heartbeat_at + lease_s
             return st, Heartbeat(owner=True, cancel=st.cancel_requested)
 
         return self._transact(job_id, change)
@@ -180,10 +204,49 @@ class JobStore(ABC):
         def change(spec: JobSpec, st: JobState) -> tuple[JobState | None, bool]:
             if st.status != "running" or st.owner != owner:
                 return None, False
+            _end_delivery(st, "lost: its worker process died", now())
             st.status, st.owner, st.lease_until = "queued", None, None
             return st, True
 
         return self._transact(job_id, change)
+
+    def recover_lapsed(
+        self, grace_s: float, max_deliveries: int, by: str
+    ) -> tuple[list[Recovery], float | None]:
+        """Take back the running jobs whose lease lapsed over `grace_s` ago: queued again
+        (the caller publishes a fresh message), or failed if their deliveries are used up.
+        Returns what was recovered and when the next running job would fall due."""
+        recovered: list[Recovery] = []
+        next_due: float | None = None
+        for job_id in self._running_ids():
+
+            def change(
+                spec: JobSpec, st: JobState
+            ) -> tuple[JobState | None, Recovery | float | None]:
+                t = now()
+                if st.status != "running" or st.lease_until is None:
+                    return None, None
+                if st.lease_until + grace_s > t:
+                    return None, st.lease_until + grace_s
+                worker = st.owner or "?"
+                silent = t - (st.heartbeat_at or st.last_started_at or st.lease_until)
+                _end_delivery(st, f"lost: no heartbeat for {silent:.0f} s, recovered by {by}", t)
+                if st.deliveries >= max_deliveries:
+                    _close(st, "failed", exhausted_reason(st, max_deliveries), t)
+                else:
+                    st.status, st.owner, st.lease_until = "queued", None, None
+                    st.recovered_at = t
+                return st, Recovery(Job(spec=spec, state=st), worker, silent)
+
+            try:
+                got = self._transact(job_id, change)
+            except JobNotFound:
+                continue
+            if isinstance(got, Recovery):
+                recovered.append(got)
+            elif got is not None:
+                next_due = got if next_due is None else min(next_due, got)
+        return recovered, next_due
 
     def finish(self, job_id: str, delivery: int, outcome: JobOutcome) -> bool:
         def change(spec: JobSpec, st: JobState) -> tuple[JobState | None, bool]:
@@ -234,6 +297,7 @@ class JobStore(ABC):
             def change(spec: JobSpec, st: JobState) -> tuple[JobState | None, bool]:
                 if st.status != "running":
                     return None, False
+                _end_delivery(st, f"lost: {reason}", now())
                 st.status, st.owner, st.lease_until = "queued", None, None
                 st.error = reason
                 return st, True
@@ -264,7 +328,25 @@ class JobStore(ABC):
         return job
 
 
+def exhausted_reason(st: JobState, max_deliveries: int) -> str:
+    """Why a job was given up: each delivery's worker and how it ended."""
+    each = "; ".join(d.text() for d in st.history) or "none recorded"
+    return (
+        f"gave up after {st.deliveries} deliveries (KWRIGHT_MAX_DELIVERIES={max_deliveries}): "
+        f"the worker running it was lost each time: {each}"
+    )
+
+
+def _end_delivery(st: JobState, how: str, t: float) -> None:
+    """Close the current delivery's history entry (once: the first ending is the truth)."""
+    if st.history and st.history[-1].ended_at is None:
+        st.history[-1].ended_at = t
+        st.history[-1].end = how
+
+
 def _close(st: JobState, status: str, error: str | None, t: float) -> None:
+    how = status if not error else f"{status}: {error}"
+    _end_delivery(st, how if len(how) <= 120 else how[:117] + "...", t)
     st.status = status  # type: ignore[assignment]
     st.error = error if error is not None else st.error
     st.finished_at = t

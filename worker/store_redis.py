@@ -2,7 +2,8 @@
 
 Keys (prefix `kwright:`): `job:<id>` is a hash with `spec`, `state` and `progress` (JSON);
 `job:<id>:attempts` maps attempt numbers to records (HSETNX: written once); `jobs` and
-`batch:<id>` are sorted sets of job ids by submission time. A state change is an
+`batch:<id>` are sorted sets of job ids by submission time; `running` is the set of
+running jobs' ids (what a sweep reads). A state change is an
 optimistic transaction (WATCH the job, read, MULTI/EXEC; retried on conflict).
 
 Run Redis with `appendonly yes` so a restart loses neither queued messages nor jobs.
@@ -27,6 +28,7 @@ from worker.store import Change, JobNotFound, JobStore, StoreUnavailable, T, red
 log = logging.getLogger(__name__)
 
 PREFIX = "kwright:"
+RUNNING = f"{PREFIX}running"  # the ids of running jobs, kept with their state (sweeps)
 # A patient client rides out ~1 minute of outage (a Redis restart), a fast one none.
 PATIENT_RETRIES = 20
 
@@ -136,6 +138,10 @@ class RedisJobStore(JobStore):
             pipe.multi()
             if new is not None:
                 pipe.hset(key, "state", new.model_dump_json())
+                if new.status == "running":
+                    pipe.sadd(RUNNING, job_id)
+                else:
+                    pipe.srem(RUNNING, job_id)
             box.append(result)
 
         with self._errors():
@@ -154,7 +160,8 @@ class RedisJobStore(JobStore):
         )
 
     def _running_ids(self) -> list[str]:
-        return self._ids_with(lambda j: j.status == "running")
+        with self._errors():
+            return sorted(str(i) for i in self.client.smembers(RUNNING))
 
     def set_progress(self, job_id: str, progress: JobProgress) -> None:
         with self._errors():

@@ -56,7 +56,13 @@ def make_jobs(
     ]
 
 
-def publish(jobs: list[Job], settings: Settings) -> None:
+# Redis lists are popped highest priority first, and 0 is the highest: a job taken back
+# from a lost worker goes ahead of the jobs that have not started yet.
+JOB_PRIORITY = 6
+RECOVERED_PRIORITY = 0
+
+
+def publish(jobs: list[Job], settings: Settings, priority: int = JOB_PRIORITY) -> None:
     """Send one message per job to its queue; the task id is the job id."""
     from worker.celery_app import TASK_NAME, make_app
 
@@ -70,6 +76,7 @@ def publish(jobs: list[Job], settings: Settings) -> None:
                     args=[job.id],
                     task_id=job.id,
                     queue=job.spec.queue,
+                    priority=priority,
                     producer=producer,
                     retry=True,
                     retry_policy=policy,

@@ -10,6 +10,10 @@ store. A delivery:
 * finds it started `max_deliveries` times already: the job is failed;
 * otherwise runs it (resuming its run directory) and records the outcome once.
 
+A whole worker lost (main process and pool, or its machine) leaves its job running with a
+lease nobody renews: every worker's main process runs a sweeper (worker/sweeper.py) that
+puts such a job back on its queue once the lease has lapsed by a grace period.
+
 When a pool process dies mid-job, Celery (in the worker's main process) requeues the
 message (`task_reject_on_worker_lost`); `JobRequest` first releases that process's lease
 so the redelivery need not wait for it to lapse. A cold shutdown (SIGQUIT) does the same
@@ -28,7 +32,13 @@ from typing import Any
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded, Terminated, WorkerLostError
-from celery.signals import worker_init, worker_process_shutdown, worker_shutting_down
+from celery.signals import (
+    worker_init,
+    worker_process_shutdown,
+    worker_ready,
+    worker_shutdown,
+    worker_shutting_down,
+)
 from celery.worker.request import Request
 
 from sandbox.base import SandboxUnavailable, get_sandbox
@@ -40,6 +50,7 @@ from worker.config import ConfigError, api_key_from_env, get_settings
 from worker.execute import WorkerContext, execute_job
 from worker.jobs import MalformedJob
 from worker.store import JobNotFound, StoreUnavailable, open_store
+from worker.sweeper import Sweeper, fleet_sweeper
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +88,27 @@ def _check_worker(**_: Any) -> None:
         get_sandbox(settings.sandbox or default_sandbox_name()).close()
     except (ConfigError, SandboxUnavailable) as exc:
         raise SystemExit(f"kwright worker: {exc}") from exc
+
+
+_sweepers: list[Sweeper] = []
+
+
+@worker_ready.connect
+def _start_sweeper(sender: Any = None, **_: Any) -> None:
+    """In the worker's main process: recover the jobs of lost workers."""
+    name = getattr(sender, "hostname", None) or "celery"
+    try:
+        _sweepers.append(fleet_sweeper(get_settings(), name).start())
+    except (ConfigError, StoreUnavailable) as exc:
+        log.error("no sweeper on this worker (%s): lost workers' jobs wait for others", exc)
+
+
+@worker_shutdown.connect
+def _stop_sweeper(**_: Any) -> None:
+    while _sweepers:
+        sweeper = _sweepers.pop()
+        sweeper.stop()
+        sweeper.store.close()
 
 
 @worker_process_shutdown.connect

@@ -1,10 +1,13 @@
 """What the fleet's queue costs: submit->start latency and per-job overhead on loopback,
 side by side with in-process execution of the same jobs.
 
-    python tests/benchmarks/bench_fleet.py [--jobs 50] [--samples 20] [--json]
+    python tests/benchmarks/bench_fleet.py [--jobs 50] [--samples 20] [--kills 2]
+        [--lease 30] [--sweep 15] [--json]
 
 It starts its own redis-server (loopback, temp dir), one Celery worker (`kwright worker
---concurrency 1`, queue cpu) and the fake OpenAI-compatible server. The jobs are cheap on
+--concurrency 1`, queue cpu; a second one for the recovery phase) and the fake
+OpenAI-compatible server. `--lease`/`--sweep` are KWRIGHT_LEASE_S and
+KWRIGHT_SWEEP_INTERVAL_S (default: the defaults). The jobs are cheap on
 purpose, so the figures are about the queue: one round whose Coder reply has no code (one
 LLM call over loopback, attempt files written, nothing evaluated). Measured:
 
@@ -14,7 +17,11 @@ LLM call over loopback, attempt files written, nothing evaluated). Measured:
 * batch of N: from submitting N jobs to the last one finishing (store timestamps), and
   the hand-off between consecutive jobs (one finished -> the next started), against the
   same N jobs run one after another in this process with `agents.runner.run_job` (what
-  `kwright run` does); the difference divided by N is the per-job queue overhead.
+  `kwright run` does); the difference divided by N is the per-job queue overhead;
+* recovery delay, `--kills` times: a long job runs on one of two workers; that whole
+  worker is SIGKILLed; measured from the kill to the job being back on its queue (the
+  sweeper's recovery, store timestamp) and to its restart on the other worker. The
+  bound is 2 x lease + sweep interval.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,10 +75,69 @@ def wait_done(store: RedisJobStore, ids: list[str], timeout: float, poll: float)
     )
 
 
+def job_when(store: RedisJobStore, job_id: str, ok: Callable[[Job], bool]) -> Job | None:
+    job = store.require(job_id)
+    return job if ok(job) else None
+
+
+def measure_recovery(
+    env: dict[str, str],
+    tmp: Path,
+    store: RedisJobStore,
+    settings: Settings,
+    config: AgentConfig,
+    first: WorkerProcess,
+    kills: int,
+) -> tuple[list[float], list[float]]:
+    """Kill -> back on the queue, and kill -> restarted, for `kills` whole-worker kills."""
+    workers = [first, WorkerProcess("spare", env, tmp).start()]
+    requeue: list[float] = []
+    restart: list[float] = []
+    try:
+        for k in range(kills):
+            (job,) = make_jobs([PROBLEM], config, "cpu")
+            submit([job], settings, store)
+            running = wait_for(
+                partial(
+                    job_when,
+                    store,
+                    job.id,
+                    lambda j: j.status == "running" and j.progress is not None,
+                ),
+                120,
+                "the long job to run",
+            )
+            victim = next(
+                w for w in workers if (running.state.owner or "").startswith(f"{w.name}@")
+            )
+            victim.kill_all()
+            killed_at = time.time()
+            again = wait_for(
+                partial(job_when, store, job.id, lambda j: j.state.deliveries >= 2),
+                settings.recovery_bound_s + 60,
+                "the job to be recovered",
+                poll=0.2,
+            )
+            lost, new = again.state.history[-2:]
+            assert lost.ended_at is not None and (lost.end or "").startswith("lost"), lost
+            requeue.append(lost.ended_at - killed_at)
+            restart.append(new.started_at - killed_at)
+            store.cancel(job.id)
+            workers[workers.index(victim)] = WorkerProcess(f"bench{k + 2}", env, tmp).start()
+            wait_done(store, [job.id], 120, 0.2)
+    finally:
+        for w in workers:
+            w.stop()
+    return requeue, restart
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--jobs", type=int, default=50, help="jobs in the batch comparison")
     parser.add_argument("--samples", type=int, default=20, help="idle-worker latency samples")
+    parser.add_argument("--kills", type=int, default=2, help="whole-worker kills to recover")
+    parser.add_argument("--lease", type=float, default=Settings().lease_s, help="lease, s")
+    parser.add_argument("--sweep", type=float, default=Settings().sweep_interval_s, help="s")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
     if REDIS_SERVER is None:
@@ -78,8 +146,15 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
     with RedisServer(tmp / "redis", appendonly=True) as server, FakeOpenAI() as fake:
         fake.defaults["coder"] = Scripted(content=NO_CODE)
-        env = fleet_env(tmp / "home", server.url, soft_time_limit_s=120)
-        settings = Settings(home=tmp / "home", broker_url=server.url, sandbox="none")
+        timing = {"lease_s": args.lease, "sweep_interval_s": args.sweep}
+        env = fleet_env(tmp / "home", server.url, soft_time_limit_s=1200, **timing)
+        settings = Settings(
+            home=tmp / "home",
+            broker_url=server.url,
+            sandbox="none",
+            soft_time_limit_s=1200,
+            **timing,
+        )
         config = AgentConfig(
             agent="llm", llm=LLMSettings(base_url=fake.base_url, max_retries=0), rounds=1
         )
@@ -113,6 +188,14 @@ def main() -> int:
             in_worker = [end - start for start, end in starts]
             handoff = [b[0] - a[1] for a, b in itertools.pairwise(starts)]
             statuses = {j.status for j in finished}
+
+            fake.defaults["coder"] = Scripted(content=NO_CODE, delay_s=0.5)
+            long_job = config.model_copy(update={"rounds": 200, "patience": 200})
+            requeue, restart = (
+                measure_recovery(env, tmp, store, settings, long_job, worker, args.kills)
+                if args.kills
+                else ([], [])
+            )
         finally:
             worker.stop()
             store.close()
@@ -155,6 +238,14 @@ def main() -> int:
         "inprocess_median_job_ms": statistics.median(per_job) * 1000,
         "inprocess_mean_job_ms": statistics.mean(per_job) * 1000,
         "queue_overhead_per_job_ms": overhead * 1000,
+        "recovery": {
+            "kills": args.kills,
+            "lease_s": args.lease,
+            "sweep_interval_s": args.sweep,
+            "bound_s": settings.recovery_bound_s,
+            "kill_to_requeued_s": requeue,
+            "kill_to_restarted_s": restart,
+        },
     }
     if args.json:
         print(json.dumps(figures, indent=2))
@@ -182,6 +273,19 @@ def main() -> int:
         f"{ms(inproc_wall / args.jobs):>16s}"
     )
     print(f"{'queue overhead per job':38s}{ms(overhead):>18s}")
+    if requeue:
+        print(
+            f"{'lost worker -> back on queue (median)':38s}"
+            f"{statistics.median(requeue):16.1f} s   max {max(requeue):.1f} s"
+        )
+        print(
+            f"{'lost worker -> restarted (median)':38s}"
+            f"{statistics.median(restart):16.1f} s   max {max(restart):.1f} s"
+        )
+        print(
+            f"  ({args.kills} whole-worker SIGKILLs; lease {args.lease:g} s, sweep "
+            f"{args.sweep:g} s: bound {settings.recovery_bound_s:g} s)"
+        )
     return 0
 
 

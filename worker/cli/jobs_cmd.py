@@ -15,10 +15,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Group
 from rich.live import Live
-from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
-from rich.table import Table
 
 from kernelbench.problem import ProblemError
 from worker.cli.agent_options import (
@@ -36,13 +34,22 @@ from worker.cli.common import (
     fail,
     print_json,
 )
+from worker.cli.jobs_view import (
+    correct,
+    counts,
+    counts_text,
+    job_panel,
+    jobs_table,
+    live_workers,
+    round_text,
+    status_text,
+)
 from worker.config import ConfigError, Settings, api_key_from_env, get_settings
-from worker.jobs import TERMINAL, Job, MalformedJob, now
+from worker.jobs import TERMINAL, Job, MalformedJob
 from worker.queues import QueueError, check_queue, default_queue
 from worker.store import JobStore, StoreUnavailable, open_store
 
 STORE_OUTAGE_S = 60.0  # watch rides out a store outage this long
-QUEUED_NOTE_S = 60.0  # a job queued this long gets a hint that no worker may be serving it
 
 
 def _settings() -> Settings:
@@ -76,101 +83,6 @@ def _lookup(store: JobStore, ref: str) -> list[Job]:
     if not jobs:
         fail(f"{ref}: no such job or batch in {store.location}")
     return jobs
-
-
-# ------------------------------------------------------------------ rendering
-def _status_text(job: Job) -> str:
-    s = job.state
-    text: str = s.status
-    waited = now() - job.spec.submitted_at
-    if s.status == "queued" and s.deliveries == 0 and waited > QUEUED_NOTE_S:
-        text += f" ({waited:.0f}s: is a worker consuming {job.spec.queue}?)"
-    if s.status == "running" and s.cancel_requested:
-        text += " (cancelling)"
-    if job.lease_lapsed():
-        text += " (stale: no worker)"
-    return text
-
-
-def _best_text(job: Job) -> str:
-    o = job.state.outcome
-    if o is None or o.best is None:
-        if job.progress and job.progress.best_status:
-            fast = job.progress.best_speedup
-            return job.progress.best_status + (f" {fast:.2f}x" if fast else "")
-        return "-" if o is None else "no correct kernel"
-    speed = "not timed" if o.best.speedup is None else f"{o.best.speedup:.2f}x"
-    return f"{o.best.status} {speed}"
-
-
-def _cost_text(job: Job) -> str:
-    o = job.state.outcome
-    usage = o.usage if o else (job.progress.usage if job.progress else None)
-    if usage is None:
-        return "-"
-    return "?" if usage.cost_usd is None else f"${usage.cost_usd:.4f}"
-
-
-def _round_text(job: Job) -> str:
-    p = job.progress
-    if job.state.outcome is not None:
-        return f"{job.state.outcome.rounds_run}/{job.spec.config.rounds}"
-    if p is None:
-        return f"-/{job.spec.config.rounds}"
-    return f"{p.round}/{p.rounds} {p.phase}"
-
-
-def _age(job: Job) -> str:
-    s = job.state
-    end = s.finished_at or now()
-    start = s.started_at or job.spec.submitted_at
-    return f"{end - start:.0f}s"
-
-
-def jobs_table(jobs: list[Job], title: str) -> Table:
-    table = Table(title=title)
-    table.add_column("job", no_wrap=True, min_width=12)  # ids are for copying: never cut
-    for col in ("problem", "queue", "status", "round", "best", "cost", "time"):
-        table.add_column(col, overflow="fold")
-    for j in jobs:
-        table.add_row(
-            j.id,
-            j.spec.problem.id,
-            j.spec.queue,
-            _status_text(j),
-            _round_text(j),
-            _best_text(j),
-            _cost_text(j),
-            _age(j),
-        )
-    return table
-
-
-def job_panel(job: Job) -> Panel:
-    s, cfg = job.state, job.spec.config
-    lines = [
-        f"problem   {job.spec.problem.id}  (batch {job.spec.batch}, queue {job.spec.queue})",
-        f"agent     {cfg.agent}"
-        + (f" {cfg.llm.model}" if cfg.agent == "llm" else "")
-        + f", {cfg.backend} for {cfg.target_gpu}, {cfg.rounds} rounds",
-        f"status    {_status_text(job)}"
-        + (f"  ({s.deliveries} deliveries)" if s.deliveries > 1 else ""),
-        f"round     {_round_text(job)}",
-        f"best      {_best_text(job)}",
-        f"cost      {_cost_text(job)}",
-    ]
-    if job.progress and job.progress.last_status:
-        lines.insert(4, f"last      {job.progress.last_status}")
-    if s.outcome is not None:
-        lines.append(f"stopped   {s.outcome.stop_reason}")
-    if s.error:
-        lines.append(f"error     {s.error}")
-    return Panel("\n".join(lines), title=f"job {job.id}", expand=False)
-
-
-def _correct(job: Job) -> bool:
-    o = job.state.outcome
-    return job.status == "done" and o is not None and o.best is not None and o.best.correct
 
 
 # ------------------------------------------------------------------ submit
@@ -209,6 +121,7 @@ def submit_command(
         sub = submit(jobs, settings, store)
     except (StoreUnavailable, BrokerUnavailable) as exc:
         fail(str(exc), EXIT_NOT_CORRECT)
+    live = live_workers(settings, sub.jobs) if sub.mode == "fleet" else {}
     if as_json and not watch:
         print_json(
             {
@@ -216,6 +129,7 @@ def submit_command(
                 "queue": sub.queue,
                 "mode": sub.mode,
                 "store": store.location,
+                "queue_workers": live.get(sub.queue),
                 "jobs": [{"job_id": j.id, "problem": j.spec.problem.id} for j in sub.jobs],
             }
         )
@@ -248,32 +162,41 @@ def status_command(
     """Show a job, a batch, or the most recent jobs."""
     settings = _settings()
     store = _store(settings)
+    grace = settings.recovery_grace_s
     if job is None:
         try:
             jobs = store.list_jobs(limit=limit)
         except (StoreUnavailable, MalformedJob) as exc:
             fail(str(exc), EXIT_NOT_CORRECT)
+    else:
+        jobs = _lookup(store, job)
+    live = live_workers(settings, jobs)
+
+    def summary(j: Job) -> dict[str, Any]:
+        return dict(j.summary(grace), queue_workers=live.get(j.spec.queue))
+
+    if job is None:
         if as_json:
-            print_json([j.summary() for j in jobs])
+            print_json([summary(j) for j in jobs])
         elif not jobs:
             err_console.print(f"no jobs in {store.location}", markup=False, highlight=False)
         else:
-            console.print(jobs_table(jobs, f"recent jobs ({store.location})"))
+            console.print(jobs_table(jobs, f"recent jobs ({store.location})", grace))
         raise typer.Exit(EXIT_OK)
-    jobs = _lookup(store, job)
     if as_json:
         if job.startswith("b-"):
-            print_json({"batch": job, "counts": _counts(jobs), "jobs": [j.summary() for j in jobs]})
+            print_json({"batch": job, "counts": counts(jobs), "jobs": [summary(j) for j in jobs]})
         else:
             one = jobs[0]
-            detail = one.summary()
+            detail = summary(one)
             detail["progress"] = one.progress.model_dump() if one.progress else None
+            detail["deliveries_log"] = [d.model_dump() for d in one.state.history]
             detail["ledger"] = [a.model_dump() for a in _attempts(store, one.id)]
             print_json(detail)
     elif job.startswith("b-"):
-        console.print(jobs_table(jobs, f"batch {job}: {_counts_text(jobs)}"))
+        console.print(jobs_table(jobs, f"batch {job}: {counts_text(jobs)}", grace))
     else:
-        console.print(job_panel(jobs[0]))
+        console.print(job_panel(jobs[0], grace))
     failed = any(j.status in ("failed", "cancelled") for j in jobs)
     raise typer.Exit(EXIT_NOT_CORRECT if failed else EXIT_OK)
 
@@ -283,17 +206,6 @@ def _attempts(store: JobStore, job_id: str) -> list[Any]:
         return store.attempts(job_id)
     except StoreUnavailable as exc:
         fail(str(exc), EXIT_NOT_CORRECT)
-
-
-def _counts(jobs: list[Job]) -> dict[str, int]:
-    counts = {s: 0 for s in ("queued", "running", "done", "failed", "cancelled")}
-    for j in jobs:
-        counts[j.status] += 1
-    return counts
-
-
-def _counts_text(jobs: list[Job]) -> str:
-    return ", ".join(f"{n} {s}" for s, n in _counts(jobs).items() if n)
 
 
 # ------------------------------------------------------------------ watch
@@ -313,6 +225,7 @@ def watch_command(
 
 def _watch(store: JobStore, settings: Settings, ref: str, as_json: bool, interval: float) -> int:
     jobs = _lookup(store, ref)
+    grace = settings.recovery_grace_s
     if not settings.broker_url and any(j.status not in TERMINAL for j in jobs):
         from worker.embedded import spawn_embedded_worker
 
@@ -335,8 +248,10 @@ def _watch(store: JobStore, settings: Settings, ref: str, as_json: bool, interva
 
     def emit_json(current: list[Job]) -> None:
         for j in current:
-            line = j.summary()
-            key = repr({k: line[k] for k in ("status", "round", "phase", "best", "deliveries")})
+            line = j.summary(grace)
+            key = repr(
+                {k: line[k] for k in ("status", "stale", "round", "phase", "best", "deliveries")}
+            )
             if last_lines.get(j.id) != key:
                 last_lines[j.id] = key
                 print_json(line)
@@ -347,7 +262,7 @@ def _watch(store: JobStore, settings: Settings, ref: str, as_json: bool, interva
             if current is not None:
                 emit_json(current)
                 if all(j.status in TERMINAL for j in current):
-                    return EXIT_OK if all(_correct(j) for j in current) else EXIT_NOT_CORRECT
+                    return EXIT_OK if all(correct(j) for j in current) else EXIT_NOT_CORRECT
             time.sleep(interval)
 
     bar = Progress(
@@ -362,15 +277,15 @@ def _watch(store: JobStore, settings: Settings, ref: str, as_json: bool, interva
 
     def render(current: list[Job], note: str = "") -> Group:
         finished = sum(j.status in TERMINAL for j in current)
-        bar.update(task, completed=finished, total=len(current), counts=_counts_text(current))
+        bar.update(task, completed=finished, total=len(current), counts=counts_text(current))
         parts: list[Any] = []
         if batch:
             parts.append(bar)
             active = [j for j in current if j.status not in TERMINAL][:12]
             if active:
-                parts.append(jobs_table(active, "unfinished"))
+                parts.append(jobs_table(active, "unfinished", grace))
         else:
-            parts.append(job_panel(current[0]))
+            parts.append(job_panel(current[0], grace))
         if note:
             parts.append(note)
         return Group(*parts)
@@ -388,8 +303,8 @@ def _watch(store: JobStore, settings: Settings, ref: str, as_json: bool, interva
                     break
             time.sleep(interval)
     if batch:
-        console.print(jobs_table(current, f"batch {ref}: {_counts_text(current)}"))
-    return EXIT_OK if all(_correct(j) for j in current) else EXIT_NOT_CORRECT
+        console.print(jobs_table(current, f"batch {ref}: {counts_text(current)}", grace))
+    return EXIT_OK if all(correct(j) for j in current) else EXIT_NOT_CORRECT
 
 
 # ------------------------------------------------------------------ cancel
@@ -441,21 +356,22 @@ def results_command(
     if job.startswith("b-"):
         fail("results takes a job id; `kwright status BATCH` lists a batch's jobs")
     found = _lookup(store, job)[0]
+    grace = settings.recovery_grace_s
     o = found.state.outcome
     if as_json:
-        detail = found.summary()
+        detail = found.summary(grace)
         detail["outcome"] = o.model_dump() if o else None
         detail["ledger"] = [a.model_dump() for a in _attempts(store, found.id)]
         print_json(detail)
     elif found.status not in TERMINAL:
         err_console.print(
-            f"{found.id}: not finished yet ({_status_text(found)}, round {_round_text(found)}); "
+            f"{found.id}: not finished yet ({status_text(found, grace)}, round {round_text(found)}); "
             f"`kwright watch {found.id}` follows it",
             markup=False,
             highlight=False,
         )
     else:
-        console.print(job_panel(found))
+        console.print(job_panel(found, grace))
         if o is not None and o.best_source:
             console.print(Syntax(o.best_source, "python", line_numbers=False))
             if o.run_dir:
@@ -464,7 +380,7 @@ def results_command(
         if o is None or not o.best_source:
             fail(f"{found.id}: no kernel to write to {out}", EXIT_NOT_CORRECT)
         out.write_text(o.best_source, encoding="utf-8")
-    raise typer.Exit(EXIT_OK if _correct(found) else EXIT_NOT_CORRECT)
+    raise typer.Exit(EXIT_OK if correct(found) else EXIT_NOT_CORRECT)
 
 
 def register(app: typer.Typer) -> None:
