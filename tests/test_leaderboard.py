@@ -183,3 +183,46 @@ def test_a_chart_with_nothing_to_show_says_why():
     assert speedup_vs_cost(board).png is None
     assert "no row has a correct, timed kernel" in fast_p_curves(board).why_absent
     assert heatmap(board).png is not None  # statuses still show
+
+
+def test_the_leaderboards_reading_of_run_json_matches_what_the_agents_write():
+    from agents.config import AgentConfig, LLMSettings
+    from agents.llm import Usage
+    from agents.rundir import AttemptRecord, BestInfo, ProblemResult, RunInfo
+    from worker.leaderboard.runfile import RunRecord
+
+    attempt = AttemptRecord(attempt=2, round=2, status="correct", correct=True, speedup=1.5,
+                            coder_s=1.0, eval_s=2.0, judge_s=0.25)  # fmt: skip
+    result = ProblemResult(
+        problem_id="level1/2_ReLU",
+        status="failed",
+        best=BestInfo(
+            attempt=2,
+            round=2,
+            status="correct",
+            correct=True,
+            speedup=1.5,
+            runtime_ms=0.5,
+            candidate_path="x/candidate.py",
+        ),
+        attempts=[attempt],
+        rounds_run=2,
+        usage=Usage(prompt_tokens=10, completion_tokens=5, cost_usd=None),
+    )
+    info = RunInfo(run_id="r", updated_at="t", device="cuda", problems=["level1/2_ReLU"],
+                   config=AgentConfig(agent="llm", llm=LLMSettings(model="m"), target_gpu="B200"),
+                   results={"level1/2_ReLU": result})  # fmt: skip
+    record = RunRecord.model_validate_json(info.model_dump_json())
+    read = record.results["level1/2_ReLU"]
+    assert (record.config.agent, record.config.llm.model, record.config.target_gpu) == (
+        "llm", "m", "B200",
+    )  # fmt: skip
+    assert (record.device, record.updated_at, record.created_at) == ("cuda", "t", info.created_at)
+    assert read.status == "failed" and read.rounds_run == 2
+    assert read.best.model_dump() == {
+        k: v for k, v in result.best.model_dump().items() if k in type(read.best).model_fields
+    }
+    assert read.attempts[0].model_dump() == {
+        k: v for k, v in attempt.model_dump().items() if k in type(read.attempts[0]).model_fields
+    }
+    assert read.usage.total_tokens == 15 and read.usage.cost_usd is None

@@ -44,19 +44,17 @@ class Chart:
     why_absent: str = ""
 
 
-def _plt() -> Any:
-    import matplotlib
+def _figure(width: float, height: float) -> tuple[Any, Any]:
+    """A bare Figure (no pyplot: no global state, no GUI backend, a faster import)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=(width, height), layout="constrained")
+    return fig, fig.add_subplot()
 
 
 def _png(fig: Any) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
-    _plt().close(fig)
     return base64.b64encode(buf.getvalue()).decode()
 
 
@@ -72,8 +70,7 @@ def fast_p_curves(board: Board) -> Chart:
     top = max((s for v in speeds.values() for s in v if s), default=None)
     if not timed or top is None:
         return Chart(title, None, "no row has a correct, timed kernel (GPU runs only)")
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    fig, ax = _figure(7.5, 3.6)
     n = len(board.problem_set.ids)
     grid = [top * k / 200 for k in range(201)]
     for i in timed:
@@ -90,7 +87,6 @@ def fast_p_curves(board: Board) -> Chart:
     ax.set_ylim(0, 100)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
     return Chart(title, _png(fig))
 
 
@@ -101,8 +97,8 @@ def heatmap(board: Board) -> Chart:
         return Chart(title, None, "the problem set is empty")
     import numpy as np
     from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
 
-    plt = _plt()
     speed = np.full((len(ids), len(rows)), np.nan)
     status = np.zeros((len(ids), len(rows)))  # 0 correct untimed, 1 failed, 2 missing
     for k, c in enumerate(board.cells):
@@ -114,7 +110,7 @@ def heatmap(board: Board) -> Chart:
         elif c.status != "correct":
             status[p, i] = 1
     height = min(24.0, 1.2 + 0.22 * len(ids))
-    fig, ax = plt.subplots(figsize=(2.2 + 1.6 * len(rows), height))
+    fig, ax = _figure(2.2 + 1.6 * len(rows), height)
     palette = ListedColormap([_STATUS_COLOURS[k] for k in ("correct", "failed", "missing")])
     ax.imshow(status, cmap=palette, vmin=-0.5, vmax=2.5, aspect="auto", interpolation="nearest")
     lim = max(1.0, float(np.nanmax(np.abs(speed)))) if np.isfinite(speed).any() else 1.0
@@ -133,8 +129,14 @@ def heatmap(board: Board) -> Chart:
         ax.set_yticks([])
         ax.set_ylabel(f"{len(ids)} problems, in the set's order (see the per-problem table)")
     ax.tick_params(axis="x", labelrotation=15)
-    fig.colorbar(image, ax=ax, label="log2 speedup", fraction=0.04)
-    fig.tight_layout()
+    if np.isfinite(speed).any():
+        fig.colorbar(image, ax=ax, label="log2 speedup", fraction=0.04)
+    legend = [("correct, untimed", "correct"), ("failed", "failed"), ("not attempted / unfinished",
+              "missing")]  # fmt: skip
+    ax.legend(
+        handles=[Patch(color=_STATUS_COLOURS[c], label=label) for label, c in legend],
+        loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=7, ncol=3, frameon=False,
+    )  # fmt: skip
     return Chart(title, _png(fig))
 
 
@@ -149,17 +151,17 @@ def speedup_vs_cost(board: Board) -> Chart:
         return Chart(
             title, None, "no row has both a measured speedup (GPU) and a known cost (an LLM agent)"
         )
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.0, 3.6))
+    fig, ax = _figure(6.0, 3.6)
     for cost, speed, i in points:
         ax.scatter([cost], [speed], s=40)
         ax.annotate(_row_label(board, i), (cost, speed), fontsize=7, xytext=(4, 4),
                     textcoords="offset points")  # fmt: skip
     ax.axhline(1.0, color="#999", linestyle=":", linewidth=1)
+    ax.set_xlim(left=0)
+    ax.margins(x=0.25, y=0.25)
     ax.set_xlabel("cost per solved problem (USD)")
     ax.set_ylabel("geomean speedup")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
     return Chart(title, _png(fig))
 
 

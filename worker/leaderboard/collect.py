@@ -13,7 +13,6 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from agents.rundir import ProblemResult, RunInfo
 from worker.leaderboard.records import (
     COMPILED_STATUSES,
     UNFINISHED,
@@ -22,26 +21,27 @@ from worker.leaderboard.records import (
     RowKey,
     furthest_status,
 )
+from worker.leaderboard.runfile import ProblemRecord, RunRecord
 
 log = logging.getLogger(__name__)
 
 Entries = dict[RowKey, dict[str, Entry]]
 
 
-def row_key(info: RunInfo) -> RowKey:
+def row_key(info: RunRecord) -> RowKey:
     cfg = info.config
     model = cfg.llm.model if cfg.agent == "llm" else "-"
     return RowKey(agent=cfg.agent, model=model, gpu=cfg.target_gpu, device=info.device or "?")
 
 
-def load_runs(runs_dir: Path) -> list[RunInfo]:
+def load_runs(runs_dir: Path) -> list[RunRecord]:
     """Every readable run.json under runs_dir; an unreadable one is logged and skipped."""
-    runs: list[RunInfo] = []
+    runs: list[RunRecord] = []
     if not runs_dir.is_dir():
         return runs
     for path in sorted(runs_dir.glob("*/run.json")):
         try:
-            runs.append(RunInfo.model_validate_json(path.read_text(encoding="utf-8")))
+            runs.append(RunRecord.model_validate_json(path.read_text(encoding="utf-8")))
         except (OSError, ValidationError) as exc:
             log.warning("skipping %s: %s", path, exc)
     return runs
@@ -57,7 +57,7 @@ def _compile_speedup(attempt_dir: Path) -> float | None:
     return float(value) if isinstance(value, int | float) and value > 0 else None
 
 
-def _entry(info: RunInfo, result: ProblemResult, run_dir: Path, baseline: Baseline) -> Entry:
+def _entry(info: RunRecord, result: ProblemRecord, run_dir: Path, baseline: Baseline) -> Entry:
     attempts = sorted(result.attempts, key=lambda a: a.attempt)
     first = next((a for a in attempts if a.correct), None)
     wall = None
@@ -97,7 +97,7 @@ def _entry(info: RunInfo, result: ProblemResult, run_dir: Path, baseline: Baseli
     )
 
 
-def collect_entries(runs: list[RunInfo], runs_dir: Path, baseline: Baseline) -> Entries:
+def collect_entries(runs: list[RunRecord], runs_dir: Path, baseline: Baseline) -> Entries:
     entries: Entries = {}
     for info in sorted(runs, key=lambda r: r.updated_at or r.created_at):
         row = entries.setdefault(row_key(info), {})

@@ -25,7 +25,9 @@ def header_lines(board: Board) -> list[str]:
     return [
         f"Problem set: {ps.name} ({len(ps.ids)} problems); a problem a row did not attempt "
         "or finish counts as failed.",
-        f"Speedups are against {board.baseline_name}, timed on the row's target GPU.",
+        f"Speedups are against {board.baseline_name}, timed on the row's target GPU."
+        if any(r.key.timed for r in board.rows)
+        else "No row ran on a GPU: no speedup was measured.",
         *board.notes,
     ]
 
