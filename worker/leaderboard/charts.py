@@ -110,7 +110,7 @@ def heatmap(board: Board) -> Chart:
         elif c.status != "correct":
             status[p, i] = 1
     height = min(24.0, 1.2 + 0.22 * len(ids))
-    fig, ax = _figure(2.2 + 1.6 * len(rows), height)
+    fig, ax = _figure(max(6.5, 2.2 + 1.6 * len(rows)), height)
     palette = ListedColormap([_STATUS_COLOURS[k] for k in ("correct", "failed", "missing")])
     ax.imshow(status, cmap=palette, vmin=-0.5, vmax=2.5, aspect="auto", interpolation="nearest")
     lim = max(1.0, float(np.nanmax(np.abs(speed)))) if np.isfinite(speed).any() else 1.0
