@@ -11,8 +11,10 @@ import json
 import math
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import kwright
-from worker.leaderboard import make_board
+from worker.leaderboard import KernelBenchFormatError, make_board
 from worker.leaderboard.kernelbench_io import export, import_run
 
 FIXTURES = Path(__file__).parent / "fixtures" / "leaderboard"
@@ -93,3 +95,10 @@ def test_cli_imports_exports_and_names_a_broken_file(tmp_path):
     assert len(list((tmp_path / "kb").glob("*/eval_results.json"))) == 4
     bad = kwright(*base, "--kernelbench", str(KB / "broken_run"))
     assert bad.returncode == 2 and "broken_run/eval_results.json: not JSON" in bad.stderr
+
+
+def test_an_import_needs_a_level_and_a_timing_file_must_hold_it():
+    with pytest.raises(KernelBenchFormatError, match="needs --level"):
+        make_board(RUNS, kernelbench_runs=[KB_RUN])
+    with pytest.raises(KernelBenchFormatError, match="no 'level2' table"):
+        import_run(KB_RUN, 2, timing_file=TIMING)

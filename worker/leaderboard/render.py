@@ -81,7 +81,7 @@ def render_json(board: Board) -> str:
 
 
 def _link(path: str | None) -> str | None:
-    return Path(path).resolve().as_uri() if path else None
+    return Path(path).absolute().as_uri() if path else None  # no resolve(): no syscalls
 
 
 def render_html(board: Board) -> str:
