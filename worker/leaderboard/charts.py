@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from worker.leaderboard.board import Board
+from worker.leaderboard.records import NOT_ATTEMPTED, UNFINISHED
 
 LABEL_CELLS_UP_TO = 400  # text in every cell up to this many cells; colours only beyond
 LABEL_PROBLEMS_UP_TO = 120  # problem names on the axis up to this many
@@ -32,8 +33,8 @@ _SHORT = {
     "not_run": "not run",
     "no_candidate": "none",
     "error": "error",
-    "not_attempted": "-",
-    "unfinished": "unfin.",
+    NOT_ATTEMPTED: "-",
+    UNFINISHED: "unfin.",
 }
 
 
@@ -105,9 +106,9 @@ def heatmap(board: Board) -> Chart:
         p, i = divmod(k, len(rows))
         if c.speedup is not None:
             speed[p, i] = math.log2(c.speedup)
-        elif c.status in ("not_attempted", "unfinished"):
+        elif not c.finished:
             status[p, i] = 2
-        elif c.status != "correct":
+        elif not c.correct:
             status[p, i] = 1
     height = min(24.0, 1.2 + 0.22 * len(ids))
     fig, ax = _figure(max(6.5, 2.2 + 1.6 * len(rows)), height)

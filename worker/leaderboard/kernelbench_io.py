@@ -26,7 +26,15 @@ from typing import Any
 from worker.leaderboard.board import Board
 from worker.leaderboard.collect import Entries
 from worker.leaderboard.metrics import row_stats
-from worker.leaderboard.records import P_VALUES, Entry, RowKey, level_of, p_label
+from worker.leaderboard.records import (
+    NOT_ATTEMPTED,
+    P_VALUES,
+    Entry,
+    RowKey,
+    RowStats,
+    level_of,
+    p_label,
+)
 
 _NUMBERED = re.compile(r"^level(\d+)/(\d+)_")
 
@@ -126,12 +134,65 @@ def _slug(key: RowKey) -> str:
     return "_".join(re.sub(r"[^A-Za-z0-9.-]+", "-", part) for part in parts)
 
 
+def _analysis(
+    name: str, level: int, stats: RowStats, row: dict[str, Entry], ids: list[str]
+) -> dict[str, Any]:
+    """The keys KernelBench's benchmark_eval_analysis.py writes (null where untimed)."""
+    return {
+        "run_name": name,
+        "level": level,
+        "hardware": stats.key.gpu,
+        "total_count": len(ids),
+        "total_eval": sum(1 for pid in ids if pid in row and row[pid].finished),
+        "compiled_count": stats.compiled.n,
+        "correct_count": stats.correct.n,
+        "compilation_rate": stats.compiled.value,
+        "correctness_rate": stats.correct.value,
+        "geo_mean_speedup": stats.geomean.value if stats.geomean else None,
+        "fast_p": {
+            str(p): (r.value if (r := stats.fast_p[p_label(p)]) else None) for p in P_VALUES
+        },
+    }
+
+
+def _write_level(
+    folder: Path, key: RowKey, level: int, row: dict[str, Entry], ids: list[str]
+) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    results: dict[str, list[dict[str, Any]]] = {}
+    timing: dict[str, dict[str, Any]] = {}
+    for pid in ids:
+        number = int(_NUMBERED.match(pid).group(2))  # type: ignore[union-attr]
+        e = row.get(pid) or Entry(problem_id=pid, status=NOT_ATTEMPTED)
+        timed = e.runtime_ms is not None and e.speedup is not None
+        results[str(number)] = [
+            {
+                "sample_id": 0,
+                "compiled": e.compiled,
+                "correctness": e.correct,
+                "metadata": {"kernelwright_status": e.status, "problem_id": pid},
+                "runtime": e.runtime_ms if timed else -1.0,
+                "runtime_stats": {},
+            }
+        ]
+        if timed:  # a reference time that gives back the board's speedup
+            mean = e.runtime_ms * e.speedup  # type: ignore[operator]
+            timing[pid.split("/", 1)[1] + ".py"] = {"mean": mean, "hardware": key.gpu}
+        if e.kernel and Path(e.kernel).is_file():
+            shutil.copyfile(e.kernel, folder / f"level_{level}_problem_{number}_sample_0_kernel.py")
+    analysis = _analysis(folder.name, level, row_stats(key, row, ids), row, ids)
+    (folder / "eval_results.json").write_text(json.dumps(results, indent=4) + "\n")
+    (folder / "baseline_time.json").write_text(
+        json.dumps({f"level{level}": timing}, indent=4) + "\n"
+    )
+    (folder / "analysis.json").write_text(json.dumps(analysis, indent=2) + "\n")
+
+
 def export(board: Board, entries: Entries, out_dir: Path) -> list[Path]:
     """Write KernelBench-shaped run folders, one per row and level; returns them."""
     written: list[Path] = []
     levels = sorted({lv for pid in board.problem_set.ids if (lv := level_of(pid)) is not None})
     for stats in board.rows:
-        row = entries[stats.key]
         for level in levels:
             ids = [
                 pid
@@ -139,50 +200,6 @@ def export(board: Board, entries: Entries, out_dir: Path) -> list[Path]:
                 if (m := _NUMBERED.match(pid)) and int(m.group(1)) == level
             ]
             folder = out_dir / f"{_slug(stats.key)}_level{level}"
-            folder.mkdir(parents=True, exist_ok=True)
-            results: dict[str, list[dict[str, Any]]] = {}
-            timing: dict[str, dict[str, Any]] = {}
-            for pid in ids:
-                number = int(_NUMBERED.match(pid).group(2))  # type: ignore[union-attr]
-                e = row.get(pid) or Entry(problem_id=pid, status="not_attempted")
-                timed = e.runtime_ms is not None and e.speedup is not None
-                results[str(number)] = [
-                    {
-                        "sample_id": 0,
-                        "compiled": e.compiled,
-                        "correctness": e.correct,
-                        "metadata": {"kernelwright_status": e.status, "problem_id": pid},
-                        "runtime": e.runtime_ms if timed else -1.0,
-                        "runtime_stats": {},
-                    }
-                ]
-                if timed:
-                    mean = e.runtime_ms * e.speedup  # type: ignore[operator]
-                    timing[pid.split("/", 1)[1] + ".py"] = {"mean": mean, "hardware": stats.key.gpu}
-                if e.kernel and Path(e.kernel).is_file():
-                    target = folder / f"level_{level}_problem_{number}_sample_0_kernel.py"
-                    shutil.copyfile(e.kernel, target)
-            level_stats = row_stats(stats.key, row, ids)
-            analysis = {
-                "run_name": folder.name,
-                "level": level,
-                "hardware": stats.key.gpu,
-                "total_count": len(ids),
-                "total_eval": sum(1 for pid in ids if pid in row and row[pid].finished),
-                "compiled_count": level_stats.compiled.n,
-                "correct_count": level_stats.correct.n,
-                "compilation_rate": level_stats.compiled.value,
-                "correctness_rate": level_stats.correct.value,
-                "geo_mean_speedup": level_stats.geomean.value if level_stats.geomean else None,
-                "fast_p": {
-                    str(p): (r.value if (r := level_stats.fast_p[p_label(p)]) else None)
-                    for p in P_VALUES
-                },
-            }
-            (folder / "eval_results.json").write_text(json.dumps(results, indent=4) + "\n")
-            (folder / "baseline_time.json").write_text(
-                json.dumps({f"level{level}": timing}, indent=4) + "\n"
-            )
-            (folder / "analysis.json").write_text(json.dumps(analysis, indent=2) + "\n")
+            _write_level(folder, stats.key, level, entries[stats.key], ids)
             written.append(folder)
     return written

@@ -11,23 +11,26 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from kernelbench.result import Status
+
 SCHEMA_VERSION = 1
 P_VALUES: tuple[float, ...] = (0.0, 0.5, 0.8, 1.0, 1.5, 2.0)  # KernelBench's fast_p thresholds
 BOOTSTRAP_MIN_N = 5  # below this a geomean gets no interval: too few points to resample
 Baseline = Literal["eager", "compile"]
 BASELINE_NAMES: dict[str, str] = {"eager": "PyTorch eager", "compile": "torch.compile"}
 
-# Statuses a cell can show besides the EvalResult statuses.
+# Statuses a cell can show besides the EvalResult statuses (and the loop's "no_candidate").
 NOT_ATTEMPTED = "not_attempted"
 UNFINISHED = "unfinished"
+NO_CANDIDATE = "no_candidate"
 # An attempt with one of these statuses got past compilation (KernelBench's "compiled").
 COMPILED_STATUSES = frozenset(
-    {"correct", "incorrect", "runtime_error", "timeout", "rejected", "not_run"}
+    s.value for s in Status if s not in (Status.COMPILE_ERROR, Status.ERROR)
 )
 # Most to least advanced: a problem without a correct kernel shows its furthest attempt.
 STATUS_ORDER = (
-    "correct", "incorrect", "runtime_error", "timeout", "rejected", "not_run",
-    "compile_error", "no_candidate", "error",
+    Status.CORRECT, Status.INCORRECT, Status.RUNTIME_ERROR, Status.TIMEOUT, Status.REJECTED,
+    Status.NOT_RUN, Status.COMPILE_ERROR, NO_CANDIDATE, Status.ERROR,
 )  # fmt: skip
 _LEVEL = re.compile(r"^level(\d+)/")
 
@@ -44,7 +47,7 @@ def level_of(problem_id: str) -> int | None:
 
 def furthest_status(statuses: list[str]) -> str:
     rank = {s: i for i, s in enumerate(STATUS_ORDER)}
-    return min(statuses, key=lambda s: rank.get(s, len(rank)), default="no_candidate")
+    return min(statuses, key=lambda s: rank.get(s, len(rank)), default=NO_CANDIDATE)
 
 
 class RowKey(BaseModel):

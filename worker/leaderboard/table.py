@@ -80,10 +80,10 @@ def level_title(level: int | None) -> str:
 
 def cell_text(cell: Cell) -> str:
     """`1.52x, 2 rounds`, `correct (untimed), 1 round`, `incorrect, 3 rounds`."""
-    if cell.status in ("not_attempted", "unfinished"):
+    if not cell.finished:
         return cell.status.replace("_", " ")
     what = f"{cell.speedup:.2f}x" if cell.speedup is not None else cell.status.replace("_", " ")
-    if cell.status == "correct" and cell.speedup is None:
+    if cell.correct and cell.speedup is None:
         what = "correct (untimed)"
     return f"{what}, {cell.rounds} round{'s' if cell.rounds != 1 else ''}"
 
