@@ -68,6 +68,9 @@ def test_builtin_level_1_counts_unattempted_and_unfinished_problems_as_failed():
     assert (c.correct.n, c.compiled.n) == (5, 6)
     assert all(v is None for v in c.fast_p.values()) and c.geomean is None
     assert c.tokens_per_solved is None and c.cost_per_solved is None
+    # Static profiles: a problem counts its lowest-occupancy kernel; level1/6 has none.
+    assert c.mean_static_occupancy_pct == (50 + 100 + 75 + 62.5) / 4
+    assert (c.spilling.n, c.spilling.N) == (1, 4) and a.spilling is None
     assert board.notes[0].startswith("Rows on device cpu")
 
 

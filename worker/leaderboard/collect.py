@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -47,14 +48,38 @@ def load_runs(runs_dir: Path) -> list[RunRecord]:
     return runs
 
 
+def _read(path: Path) -> dict[str, Any]:
+    """An attempt's JSON file ({} where absent or unreadable: the field stays unknown)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def _compile_speedup(attempt_dir: Path) -> float | None:
     """The torch.compile speedup from the best attempt's eval.json (not in run.json)."""
-    try:
-        data = json.loads((attempt_dir / "eval.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    value = data.get("speedup_vs_compile")
+    value = _read(attempt_dir / "eval.json").get("speedup_vs_compile")
     return float(value) if isinstance(value, int | float) and value > 0 else None
+
+
+def _static_profile(attempt_dir: Path) -> tuple[float | None, bool | None]:
+    """The best kernel's static profile for its target GPU (no GPU needed): the lowest
+    occupancy over its kernels, and whether any kernel spills registers."""
+    kernels = [
+        k for k in _read(attempt_dir / "profile.json").get("kernels") or [] if isinstance(k, dict)
+    ]
+    occupancy = [
+        float(k["occupancy_pct"])
+        for k in kernels
+        if isinstance(k.get("occupancy_pct"), int | float)
+    ]
+    spills = [
+        int(k["spill_stores_bytes"])
+        for k in kernels
+        if isinstance(k.get("spill_stores_bytes"), int)
+    ]
+    return (min(occupancy) if occupancy else None, any(s > 0 for s in spills) if spills else None)
 
 
 def _entry(info: RunRecord, result: ProblemRecord, run_dir: Path, baseline: Baseline) -> Entry:
@@ -71,12 +96,15 @@ def _entry(info: RunRecord, result: ProblemRecord, run_dir: Path, baseline: Base
     correct = best is not None and best.correct
     speedup = None
     kernel = None
+    occupancy, spills = None, None
     if best is not None:
         attempt_dir = run_dir / result.problem_id / f"{best.attempt:03d}"
         kernel_path = attempt_dir / "candidate.py"
         kernel = str(kernel_path if kernel_path.is_file() else Path(best.candidate_path))
         if correct and info.device == "cuda":
             speedup = best.speedup if baseline == "eager" else _compile_speedup(attempt_dir)
+        if correct:
+            occupancy, spills = _static_profile(attempt_dir)
     statuses = [a.status for a in attempts] + ([best.status] if best is not None else [])
     offline = info.config.agent == "baseline"
     return Entry(
@@ -92,6 +120,8 @@ def _entry(info: RunRecord, result: ProblemRecord, run_dir: Path, baseline: Base
         tokens=None if offline else result.usage.total_tokens,
         cost_usd=None if offline else result.usage.cost_usd,
         kernel=kernel,
+        static_occupancy_pct=occupancy,
+        spills=spills,
         run_dir=str(run_dir),
         finished_at=info.updated_at or info.created_at,
     )

@@ -9,6 +9,8 @@ not finish, counts as failed (KernelBench patches missing results the same way).
 * geomean: geometric mean of the speedups of correct, timed problems, with its n and a
   95% percentile-bootstrap interval (fixed seed, so boards are reproducible) where n >= 5.
 * rounds / wall to first correct: means over the solved problems.
+* static profile (what a CPU row can show of performance): the mean static occupancy of
+  the best correct kernels for the target GPU, and how many of them spill registers.
 * tokens / cost per solved: totals over the set divided by the solved count; omitted for
   the offline agent (no LLM) and cost omitted where any price was unknown.
 """
@@ -64,6 +66,7 @@ def row_stats(key: RowKey, entries: dict[str, Entry], problems: list[str]) -> Ro
     tokens = [e.tokens for e in cells if e.finished]
     costs = [e.cost_usd for e in cells if e.finished]
     offline = any(t is None for t in tokens) or not tokens
+    profiled = [e.spills for e in solved if e.spills is not None]
     return RowStats(
         key=key,
         N=big_n,
@@ -83,6 +86,10 @@ def row_stats(key: RowKey, entries: dict[str, Entry], problems: list[str]) -> Ro
         cost_per_solved=None
         if offline or not solved or any(c is None for c in costs)
         else sum(c or 0.0 for c in costs) / len(solved),
+        mean_static_occupancy_pct=_mean(
+            [e.static_occupancy_pct for e in solved if e.static_occupancy_pct is not None]
+        ),
+        spilling=Rate(n=sum(1 for s in profiled if s), N=len(profiled)) if profiled else None,
         not_attempted=sum(1 for e in cells if e.status == NOT_ATTEMPTED),
         unfinished=sum(1 for e in cells if e.status == UNFINISHED),
     )

@@ -84,6 +84,8 @@ class Entry(BaseModel):
     tokens: int | None = None  # None: the agent uses no LLM (omitted, not zero)
     cost_usd: float | None = None  # None: unknown price or no LLM
     kernel: str | None = None  # the best kernel's source file
+    static_occupancy_pct: float | None = None  # the best correct kernel's static profile
+    spills: bool | None = None  # ... whether it spills registers (None: no profile)
     run_dir: str | None = None
     finished_at: str = ""
 
@@ -125,5 +127,7 @@ class RowStats(BaseModel):
     mean_wall_s_to_first_correct: float | None = None
     tokens_per_solved: float | None = None
     cost_per_solved: float | None = None
+    mean_static_occupancy_pct: float | None = None  # over solved problems with a profile
+    spilling: Rate | None = None  # solved kernels that spill, of those with a profile
     not_attempted: int = 0
     unfinished: int = 0

@@ -57,6 +57,8 @@ def columns(baseline_name: str) -> list[Column]:
         ("95% CI (bootstrap)", interval_text),
         ("rounds to first correct", lambda s: num(s.mean_rounds_to_first_correct)),
         ("wall s to first correct", lambda s: num(s.mean_wall_s_to_first_correct)),
+        ("static occupancy", lambda s: num(s.mean_static_occupancy_pct, 1, "%")),
+        ("spilling kernels", lambda s: pct(s.spilling)),
         ("tokens/solved", lambda s: num(s.tokens_per_solved, 0)),
         ("cost/solved", lambda s: usd(s.cost_per_solved)),
         ("not attempted", lambda s: str(s.not_attempted)),
