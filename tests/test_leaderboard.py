@@ -1,4 +1,8 @@
-"""The leaderboard aggregates run directories into one row per agent/model/GPU/device."""
+"""The leaderboard ranks recorded runs over a named problem set with KernelBench's metrics.
+
+The runs are fixtures (tests/fixtures/leaderboard/make_runs.py lists what each row did);
+every expected figure below is worked out by hand from that table.
+"""
 
 from __future__ import annotations
 
@@ -6,111 +10,222 @@ import csv
 import io
 import json
 import math
+import re
+from pathlib import Path
 
-from agents.config import AgentConfig, LLMSettings
-from agents.llm import Usage
-from agents.rundir import AttemptRecord, BestInfo, ProblemResult, RunDir, RunInfo
+import pytest
+
 from tests.conftest import kwright
-from worker.leaderboard import build_rows, load_runs, render_csv, render_html, render_markdown
+from worker.leaderboard import make_board
+from worker.leaderboard.charts import fast_p_curves, heatmap, speedup_vs_cost
+from worker.leaderboard.metrics import geomean
+from worker.leaderboard.render import render_csv, render_html, render_json, render_markdown
+from worker.leaderboard.table import headers, table
+
+RUNS = Path(__file__).parent / "fixtures" / "leaderboard" / "runs"
+A = ("llm", "o3", "H100", "cuda")
+B = ("llm", "gpt-4o", "H100", "cuda")
+C = ("baseline", "-", "H100", "cpu")
 
 
-def _result(
-    pid: str, correct: bool, speedup: float | None, first_round: int, cost: float | None
-) -> ProblemResult:
-    attempts = [
-        AttemptRecord(attempt=i, round=i, status="incorrect") for i in range(1, first_round)
+def _rows(board):
+    return {(r.key.agent, r.key.model, r.key.gpu, r.key.device): r for r in board.rows}
+
+
+def _fast(row, p):
+    rate = row.fast_p[p]
+    return None if rate is None else (rate.n, rate.N)
+
+
+def test_builtin_level_1_counts_unattempted_and_unfinished_problems_as_failed():
+    board, _ = make_board(RUNS, suite="builtin", level=1)
+    assert board.problem_set.how == "suite" and len(board.problem_set.ids) == 31
+    assert "my_kernel" not in board.problem_set.ids  # the ad-hoc file is not pooled in
+    rows = _rows(board)
+    a, b, c = rows[A], rows[B], rows[C]
+    # C solved 5 (CPU, untimed), A 4, B 3: rank by correct count on the same 31 problems.
+    assert [(r.key.agent, r.key.model, r.rank) for r in board.rows] == [
+        ("baseline", "-", 1),
+        ("llm", "o3", 2),
+        ("llm", "gpt-4o", 3),
     ]
-    if correct:
-        attempts.append(
-            AttemptRecord(
-                attempt=first_round,
-                round=first_round,
-                status="correct",
-                correct=True,
-                speedup=speedup,
-            )
-        )
-    best = (
-        BestInfo(
-            attempt=first_round,
-            round=first_round,
+    assert (a.correct.n, a.correct.N, a.compiled.n) == (4, 31, 5)  # level1/6 never compiled
+    assert (a.not_attempted, a.unfinished) == (24, 1)  # level1/7 listed by a2, never finished
+    # A's speedups 2.0, 0.5, 1.2, 3.0: fast_p counts speedup > p over all 31.
+    assert [_fast(a, f"fast_{p}") for p in ("0", "0.5", "0.8", "1", "1.5", "2")] == [
+        (4, 31), (3, 31), (3, 31), (3, 31), (2, 31), (1, 31),
+    ]  # fmt: skip
+    assert math.isclose(a.geomean.value, 3.6**0.25) and a.geomean.n == 4
+    assert a.geomean.low is None  # n < 5: no bootstrap interval
+    assert a.mean_rounds_to_first_correct == 1.75  # (1 + 3 + 2 + 1) / 4
+    assert math.isclose(a.mean_wall_s_to_first_correct, (3.5 + 10.5 + 7 + 3.5) / 4)
+    assert a.tokens_per_solved == 6 * 1500 / 4 and math.isclose(a.cost_per_solved, 0.6 / 4)
+    # B: 1.0x is not faster than 1 (strictly greater), one unknown price hides cost.
+    assert _fast(b, "fast_1") == (1, 31) and _fast(b, "fast_0.8") == (3, 31)
+    assert math.isclose(b.geomean.value, 0.99 ** (1 / 3))
+    assert b.cost_per_solved is None and b.tokens_per_solved == 4 * 1500 / 3
+    # C: untimed, offline: no fast_p, geomean, tokens or cost (omitted, not zero).
+    assert (c.correct.n, c.compiled.n) == (5, 6)
+    assert all(v is None for v in c.fast_p.values()) and c.geomean is None
+    assert c.tokens_per_solved is None and c.cost_per_solved is None
+    # Static profiles: a problem counts its lowest-occupancy kernel; level1/6 has none.
+    assert c.mean_static_occupancy_pct == (50 + 100 + 75 + 62.5) / 4
+    assert (c.spilling.n, c.spilling.N) == (1, 4) and a.spilling is None
+    assert board.notes[0].startswith("Rows on device cpu")
+
+
+def test_without_a_suite_the_set_is_what_every_row_attempted():
+    board, _ = make_board(RUNS)
+    assert board.problem_set.how == "intersection"
+    assert board.problem_set.ids == [
+        "level1/1_Square_matmul",
+        "level1/2_ReLU",
+        "level1/3_Sum_reduction_over_dim",
+        "level1/4_Softmax",
+    ]
+    rows = _rows(board)
+    # All three solve 3 of 4; A has two kernels faster than eager, B one, C is untimed.
+    assert [r.correct.n for r in board.rows] == [3, 3, 3]
+    assert [r.rank for r in board.rows] == [1, 2, 3]
+    assert [r.key.model for r in board.rows] == ["o3", "gpt-4o", "-"]
+    assert _fast(rows[A], "fast_1") == (2, 4) and math.isclose(
+        rows[A].geomean.value, 1.2 ** (1 / 3)
+    )
+
+
+def test_per_level_tables_and_the_problem_matrix():
+    board, _ = make_board(RUNS, suite="builtin")
+    assert len(board.problem_set.ids) == 48
+    assert [lv.level for lv in board.levels] == [1, 2, 3]
+    level2 = {r.key.model: r for r in board.levels[1].rows}
+    assert (level2["o3"].correct.n, level2["o3"].correct.N) == (1, 11)
+    assert level2["-"].correct.n == 0 and level2["-"].compiled.n == 0  # no candidate
+    cells = {(c.problem_id, board.rows[c.row].key.model): c for c in board.cells}
+    assert len(board.cells) == 48 * 3
+    best = cells[("level1/2_ReLU", "o3")]
+    assert (best.status, best.speedup, best.rounds) == ("correct", 0.5, 3)
+    assert best.kernel.endswith("a1/level1/2_ReLU/003/candidate.py")
+    assert Path(best.kernel).read_text().startswith("# a1 level1/2_ReLU attempt 3: correct")
+    assert cells[("level1/7_RMSNorm", "o3")].status == "unfinished"
+    assert cells[("level1/6_GELU", "o3")].status == "compile_error"
+    assert cells[("level1/5_LayerNorm", "gpt-4o")].status == "not_attempted"
+    assert cells[("level1/3_Sum_reduction_over_dim", "o3")].status == "incorrect"  # a1 counts
+
+
+def test_compile_baseline_reads_the_best_kernels_eval():
+    board, _ = make_board(RUNS, suite="builtin", level=1, baseline="compile")
+    a = _rows(board)[A]
+    assert math.isclose(a.geomean.value, 3.6**0.25 / 2)  # the fixtures record speedup / 2
+    assert _fast(a, "fast_1") == (1, 31)  # only 3.0 / 2 = 1.5 stays above 1
+    assert "torch.compile" in headers(board)[14]
+
+
+def test_bootstrap_interval_brackets_the_geomean_and_is_reproducible():
+    values = [0.5, 1.0, 1.5, 2.0, 4.0, 1.2]
+    g = geomean(values)
+    assert g is not None and g.n == 6
+    assert math.isclose(g.value, math.prod(values) ** (1 / 6))
+    assert g.low < g.value < g.high and min(values) <= g.low and g.high <= max(values)
+    assert geomean(values) == g  # fixed seed
+    assert geomean(values[:4]).low is None and geomean([]) is None
+
+
+def test_formats_carry_the_same_columns_and_cells_without_float_noise():
+    board, _ = make_board(RUNS, suite="builtin", level=1)
+    expected = [headers(board), *table(board)]
+    parsed_csv = list(csv.reader(io.StringIO(render_csv(board))))
+    assert parsed_csv == expected
+    md_rows = [
+        [c.strip() for c in line.strip("|").split(" | ")]
+        for line in render_markdown(board).splitlines()
+        if line.startswith("| ")
+    ][: len(expected)]
+    assert md_rows == expected
+    data = json.loads(render_json(board))
+    assert data["schema_version"] == 1 and data["table"]["rows"] == expected[1:]
+    assert data["rows"][1]["fast_p"]["fast_1"] == {"n": 3, "N": 31}
+    html = render_html(board)
+    assert all(f"<td>{cell}</td>" in html for cell in expected[2])
+    numbers = re.findall(r"\d+\.\d+", render_csv(board))
+    assert numbers and all(len(n.split(".")[1]) <= 4 for n in numbers)
+    assert "4/31" in expected[2][7] and "12.9%" in expected[2][7]  # A: correct 4/31
+
+
+def test_cli_prints_writes_html_and_rejects_bad_input(tmp_path):
+    args = ("leaderboard", "--runs-dir", str(RUNS), "--suite", "builtin", "--level", "1")
+    out = kwright(*args, "--format", "csv")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[1].startswith("1,baseline,-,H100,cpu,31,19.4% (6/31)")
+    target = tmp_path / "board.html"
+    written = kwright(*args, "--format", "html", "--out", str(target))
+    assert written.returncode == 0 and "3 rows over 31 problems" in written.stderr
+    html = target.read_text()
+    # fast_p curves, the heatmap, and speedup vs cost (A has both a geomean and a cost).
+    assert html.startswith("<!doctype html>") and html.count('<img class="chart"') == 3
+    assert 'href="file://' in html
+    bad = kwright("leaderboard", "--suite", str(tmp_path), env={"KWRIGHT_HOME": str(tmp_path)})
+    assert bad.returncode == 2 and "not a KernelBench-shaped folder" in bad.stderr
+    assert kwright("leaderboard", "--format", "pdf").returncode == 2
+
+
+@pytest.mark.parametrize("fmt", ["md", "json", "csv", "html"])
+def test_an_empty_home_gives_an_empty_board_in_every_format(tmp_path, fmt):
+    board, _ = make_board(tmp_path / "runs")
+    assert board.rows == [] and board.problem_set.ids == []
+    from worker.leaderboard import RENDERERS
+
+    assert RENDERERS[fmt](board)
+
+
+def test_a_chart_with_nothing_to_show_says_why():
+    board, _ = make_board(RUNS, suite="builtin", level=2)  # only A (1.6x) and C (no kernel)
+    chart = speedup_vs_cost(board)
+    assert chart.png is not None  # A: cost and geomean known
+    board.rows = [r for r in board.rows if r.key.device == "cpu"]
+    board.cells = [c.model_copy(update={"row": 0}) for c in board.cells if c.row == 1]
+    assert speedup_vs_cost(board).png is None
+    assert "no row has a correct, timed kernel" in fast_p_curves(board).why_absent
+    assert heatmap(board).png is not None  # statuses still show
+
+
+def test_the_leaderboards_reading_of_run_json_matches_what_the_agents_write():
+    from agents.config import AgentConfig, LLMSettings
+    from agents.llm import Usage
+    from agents.rundir import AttemptRecord, BestInfo, ProblemResult, RunInfo
+    from worker.leaderboard.runfile import RunRecord
+
+    attempt = AttemptRecord(attempt=2, round=2, status="correct", correct=True, speedup=1.5,
+                            coder_s=1.0, eval_s=2.0, judge_s=0.25)  # fmt: skip
+    result = ProblemResult(
+        problem_id="level1/2_ReLU",
+        status="failed",
+        best=BestInfo(
+            attempt=2,
+            round=2,
             status="correct",
             correct=True,
-            speedup=speedup,
-            candidate_path="x.py",
-        )
-        if correct
-        else None
+            speedup=1.5,
+            runtime_ms=0.5,
+            candidate_path="x/candidate.py",
+        ),
+        attempts=[attempt],
+        rounds_run=2,
+        usage=Usage(prompt_tokens=10, completion_tokens=5, cost_usd=None),
     )
-    return ProblemResult(
-        problem_id=pid,
-        best=best,
-        attempts=attempts,
-        duration_s=10.0,
-        usage=Usage(calls=2, prompt_tokens=1000, completion_tokens=500, cost_usd=cost),
-    )
-
-
-def _save(home, run_id, agent, model, device, results):
-    cfg = AgentConfig(agent=agent, llm=LLMSettings(model=model))
-    info = RunInfo(
-        run_id=run_id,
-        config=cfg,
-        device=device,
-        problems=[r.problem_id for r in results],
-        results={r.problem_id: r for r in results},
-        status="done",
-    )
-    RunDir(home, run_id).save_info(info)
-
-
-def test_rows_rank_and_aggregate(tmp_path):
-    _save(
-        tmp_path,
-        "r1",
-        "llm",
-        "o3",
-        "cuda",
-        [
-            _result("level1/a", True, 2.0, 1, 0.10),
-            _result("level1/b", True, 0.5, 3, 0.20),
-            _result("level1/c", False, None, 0, 0.30),
-        ],
-    )
-    _save(tmp_path, "r2", "baseline", "ignored", "cpu", [_result("level1/a", True, None, 1, 0.0)])
-    rows = build_rows(load_runs(tmp_path / "runs"))
-    assert [(r.agent, r.model, r.device) for r in rows] == [
-        ("baseline", "-", "cpu"),
-        ("llm", "o3", "cuda"),
-    ]
-    base, llm = rows
-    assert base.correct == 1.0 and base.fast_1 is None and base.speedup_geomean is None
-    assert llm.problems == 3 and math.isclose(llm.correct, 2 / 3)
-    assert math.isclose(llm.fast_1, 1 / 3)  # only a is faster than PyTorch
-    assert math.isclose(llm.speedup_geomean, 1.0)  # sqrt(2.0 * 0.5)
-    assert llm.first_correct_round == 2.0 and math.isclose(llm.cost_per_problem, 0.2)
-    md = render_markdown(rows)
-    assert "| llm | o3 | H100 | cuda | 3 | 66.7% | 33.3% | 1.00x | 2.0 |" in md
-    parsed = list(csv.DictReader(io.StringIO(render_csv(rows))))
-    assert parsed[1]["model"] == "o3" and float(parsed[1]["correct"]) == llm.correct
-    html = render_html(rows)
-    assert "<table>" in html and "data:image/png;base64," in html
-
-
-def test_latest_result_per_problem_counts_and_unknown_cost(tmp_path):
-    _save(tmp_path, "old", "llm", "m", "cpu", [_result("level1/a", False, None, 0, 0.1)])
-    _save(tmp_path, "new", "llm", "m", "cpu", [_result("level1/a", True, None, 2, None)])
-    (row,) = build_rows(load_runs(tmp_path / "runs"))
-    assert row.problems == 1 and row.correct == 1.0 and row.runs == 2
-    assert row.cost_per_problem is None  # unknown, never 0
-
-
-def test_cli_formats(tmp_path):
-    _save(tmp_path, "r1", "llm", "o3", "cuda", [_result("level1/a", True, 1.5, 1, 0.1)])
-    env = {"KWRIGHT_HOME": str(tmp_path)}
-    out = kwright("leaderboard", "--json", env=env)
-    assert out.returncode == 0 and json.loads(out.stdout)[0]["speedup_geomean"] == 1.5
-    target = tmp_path / "board.html"
-    written = kwright("leaderboard", "--format", "html", "--out", str(target), env=env)
-    assert written.returncode == 0 and target.read_text().startswith("<!doctype html>")
-    assert kwright("leaderboard", "--format", "pdf", env=env).returncode == 2
+    info = RunInfo(run_id="r", updated_at="t", device="cuda", problems=["level1/2_ReLU"],
+                   config=AgentConfig(agent="llm", llm=LLMSettings(model="m"), target_gpu="B200"),
+                   results={"level1/2_ReLU": result})  # fmt: skip
+    record = RunRecord.model_validate_json(info.model_dump_json())
+    read = record.results["level1/2_ReLU"]
+    assert (record.config.agent, record.config.llm.model, record.config.target_gpu) == (
+        "llm", "m", "B200",
+    )  # fmt: skip
+    assert (record.device, record.updated_at, record.created_at) == ("cuda", "t", info.created_at)
+    assert read.status == "failed" and read.rounds_run == 2
+    assert read.best.model_dump() == {
+        k: v for k, v in result.best.model_dump().items() if k in type(read.best).model_fields
+    }
+    assert read.attempts[0].model_dump() == {
+        k: v for k, v in attempt.model_dump().items() if k in type(read.attempts[0]).model_fields
+    }
+    assert read.usage.total_tokens == 15 and read.usage.cost_usd is None

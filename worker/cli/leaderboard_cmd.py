@@ -1,4 +1,4 @@
-"""`kwright leaderboard`: rank agents, models and GPUs from the recorded runs."""
+"""`kwright leaderboard`: rank agents, models and GPUs over a named problem set."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import typer
 
 from worker.cli.common import fail
 from worker.config import get_settings
-from worker.leaderboard import RENDERERS, build_rows, load_runs
 
 
 class Format(StrEnum):
@@ -21,23 +20,80 @@ class Format(StrEnum):
     csv = "csv"
 
 
+class BaselineChoice(StrEnum):
+    eager = "eager"
+    compile = "compile"
+
+
 def leaderboard(
-    fmt: Annotated[Format, typer.Option("--format", help="md, html, json or csv.")] = Format.md,
-    out: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
+    fmt: Annotated[
+        Format | None,
+        typer.Option("--format", help="md, html, json or csv (default: --out's suffix, else md)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the board here; stdout then gets the ranked table.")
+    ] = None,
+    suite: Annotated[
+        str | None,
+        typer.Option(help="The problem set: 'builtin' or a KernelBench-shaped folder."),
+    ] = None,
+    level: Annotated[int | None, typer.Option(min=1, help="Only this level.")] = None,
+    baseline: Annotated[
+        BaselineChoice, typer.Option(help="Speedups against PyTorch eager or torch.compile.")
+    ] = BaselineChoice.eager,
     runs_dir: Annotated[Path | None, typer.Option(help="Default: $KWRIGHT_HOME/runs.")] = None,
+    kernelbench: Annotated[
+        list[Path] | None,
+        typer.Option(help="A KernelBench run folder (holding eval_results.json); repeatable."),
+    ] = None,
+    kernelbench_timing: Annotated[
+        Path | None, typer.Option(help="KernelBench baseline timing JSON for imported runs.")
+    ] = None,
+    kernelbench_gpu: Annotated[
+        str | None, typer.Option(help="GPU name for imported runs (default: the timing file's).")
+    ] = None,
+    export_kernelbench: Annotated[
+        Path | None, typer.Option(help="Also write KernelBench-shaped run folders here.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
 ) -> None:
-    """Rank agents, models and GPUs: correct rate, fast_1, speedup, rounds, tokens, cost."""
-    rows = build_rows(load_runs(runs_dir or get_settings().runs_dir))
-    text = RENDERERS["json" if as_json else fmt.value](rows)
+    """Rank rows (agent x model x target GPU x device) by KernelBench's metrics."""
+    from kernelbench.problem import ProblemError
+    from worker.leaderboard import RENDERERS, KernelBenchFormatError, export, make_board
+    from worker.leaderboard.render import render_summary
+
+    try:
+        board, entries = make_board(
+            runs_dir or get_settings().runs_dir,
+            suite=suite,
+            level=level,
+            baseline=baseline.value,
+            kernelbench_runs=kernelbench,
+            kernelbench_timing=kernelbench_timing,
+            kernelbench_gpu=kernelbench_gpu,
+        )
+    except (ProblemError, KernelBenchFormatError) as exc:
+        fail(str(exc))
+    suffix = out.suffix.lstrip(".") if out is not None else ""
+    chosen = "json" if as_json else (fmt.value if fmt else suffix if suffix in RENDERERS else "md")
+    text = RENDERERS[chosen](board)
+    try:
+        if export_kernelbench is not None:
+            for folder in export(board, entries, export_kernelbench):
+                sys.stderr.write(f"kwright: wrote KernelBench run {folder}\n")
+        if out is not None:
+            out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"{exc.filename or out}: cannot write: {exc.strerror}")
     if out is None:
         sys.stdout.write(text)
         return
-    try:
-        out.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        fail(f"{out}: cannot write: {exc}")
-    sys.stderr.write(f"kwright: wrote {len(rows)} rows to {out}\n")
+    if not as_json:
+        sys.stdout.write(render_summary(board))
+    sys.stderr.write(
+        f"kwright: wrote {len(board.rows)} rows over {len(board.problem_set.ids)} problems "
+        f"to {out}\n"
+    )
 
 
 def register(app: typer.Typer) -> None:

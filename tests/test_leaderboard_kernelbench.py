@@ -1,0 +1,104 @@
+"""KernelBench's result files go in and out of the leaderboard.
+
+In: a KernelBench run folder (tests/fixtures/leaderboard/kernelbench: eval_results.json
+as its eval_from_generations.py writes it, plus a baseline timing file) becomes one row.
+Out: the board's rows as KernelBench run folders whose figures match the board's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import kwright
+from worker.leaderboard import KernelBenchFormatError, make_board
+from worker.leaderboard.kernelbench_io import export, import_run
+
+FIXTURES = Path(__file__).parent / "fixtures" / "leaderboard"
+RUNS = FIXTURES / "runs"
+KB = FIXTURES / "kernelbench"
+KB_RUN = KB / "runs" / "deepseek_level1"
+TIMING = KB / "baseline_time_torch.json"
+
+
+def test_a_kernelbench_run_becomes_a_row_beside_kernelwrights():
+    board, _ = make_board(
+        RUNS, suite="builtin", level=1, kernelbench_runs=[KB_RUN], kernelbench_timing=TIMING
+    )
+    kb = next(r for r in board.rows if r.key.agent == "kernelbench")
+    assert (kb.key.model, kb.key.gpu, kb.key.device) == (
+        "deepseek_level1",
+        "NVIDIA H100 80GB HBM3",  # named by the timing file
+        "cuda",
+    )
+    # 1: 2.5 / 1.0 = 2.5x; 2: compiled, wrong; 3: did not compile; 4: its own ref 2.0 / 4.0.
+    assert (kb.compiled.n, kb.correct.n, kb.N, kb.not_attempted) == (3, 2, 31, 27)
+    assert (
+        kb.fast_p["fast_1"].n == 1 and kb.fast_p["fast_0.5"].n == 1 and kb.fast_p["fast_0"].n == 2
+    )
+    assert math.isclose(kb.geomean.value, math.sqrt(2.5 * 0.5))
+    assert kb.tokens_per_solved is None and kb.cost_per_solved is None
+    cell = next(
+        c for c in board.cells
+        if c.problem_id == "level1/1_Square_matmul" and board.rows[c.row].key.agent == "kernelbench"
+    )  # fmt: skip
+    assert cell.speedup == 2.5 and cell.kernel.endswith("level_1_problem_1_sample_0_kernel.py")
+
+
+def test_without_a_suite_or_timing_file_ids_come_from_the_numbers():
+    key, entries = import_run(KB_RUN, 1, gpu="H100")
+    assert key.gpu == "H100" and sorted(entries) == ["level1/1", "level1/2", "level1/3", "level1/4"]
+    assert entries["level1/1"].speedup is None  # no reference time: untimed, never 0
+    assert entries["level1/4"].speedup == 0.5  # the sample carries its own ref_runtime
+
+
+def test_export_writes_kernelbench_run_folders_with_the_boards_figures(tmp_path):
+    board, entries = make_board(RUNS, suite="builtin", level=1)
+    folders = export(board, entries, tmp_path)
+    o3 = next(f for f in folders if "_o3_" in f.name)
+    assert o3.name == "llm_o3_H100_cuda_level1"
+    results = json.loads((o3 / "eval_results.json").read_text())
+    assert len(results) == 31 and results["2"][0]["correctness"] is True
+    assert results["6"][0] == {
+        "sample_id": 0,
+        "compiled": False,
+        "correctness": False,
+        "metadata": {"kernelwright_status": "compile_error", "problem_id": "level1/6_GELU"},
+        "runtime": -1.0,
+        "runtime_stats": {},
+    }
+    analysis = json.loads((o3 / "analysis.json").read_text())
+    assert (analysis["total_count"], analysis["correct_count"], analysis["compiled_count"]) == (
+        31, 4, 5,
+    )  # fmt: skip
+    assert analysis["fast_p"]["1.0"] == 3 / 31 and math.isclose(
+        analysis["geo_mean_speedup"], 3.6**0.25
+    )
+    assert (o3 / "level_1_problem_2_sample_0_kernel.py").read_text().startswith("# a1 level1/2")
+    # Round trip: the exported folder, read back with its own timing file, ranks the same.
+    key, back = import_run(o3, 1, timing_file=o3 / "baseline_time.json")
+    assert key.gpu == "H100"
+    timed = sorted(e.speedup for e in back.values() if e.speedup is not None)
+    assert timed == [0.5, 1.2, 2.0, 3.0]
+
+
+def test_cli_imports_exports_and_names_a_broken_file(tmp_path):
+    base = ("leaderboard", "--runs-dir", str(RUNS), "--suite", "builtin", "--level", "1")
+    out = kwright(*base, "--kernelbench", str(KB_RUN), "--kernelbench-timing", str(TIMING),
+                  "--json", "--export-kernelbench", str(tmp_path / "kb"))  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    agents = [r["key"]["agent"] for r in json.loads(out.stdout)["rows"]]
+    assert sorted(agents) == ["baseline", "kernelbench", "llm", "llm"]
+    assert len(list((tmp_path / "kb").glob("*/eval_results.json"))) == 4
+    bad = kwright(*base, "--kernelbench", str(KB / "broken_run"))
+    assert bad.returncode == 2 and "broken_run/eval_results.json: not JSON" in bad.stderr
+
+
+def test_an_import_needs_a_level_and_a_timing_file_must_hold_it():
+    with pytest.raises(KernelBenchFormatError, match="needs --level"):
+        make_board(RUNS, kernelbench_runs=[KB_RUN])
+    with pytest.raises(KernelBenchFormatError, match="no 'level2' table"):
+        import_run(KB_RUN, 2, timing_file=TIMING)

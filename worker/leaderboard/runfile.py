@@ -1,0 +1,68 @@
+"""The leaderboard's reading of run.json: only the fields it ranks, extra fields ignored.
+
+`agents.rundir.RunInfo` is the writer's model; reading through it would load the whole
+agent stack (the LLM SDK: over a second of imports) for a report that needs none of it.
+tests/test_leaderboard.py checks that a RunInfo written by the agents reads back here.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class UsageRecord(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float | None = 0.0  # None once any call had an unknown price
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class AttemptRecord(BaseModel):
+    attempt: int
+    round: int
+    status: str
+    correct: bool = False
+    coder_s: float = 0.0
+    eval_s: float = 0.0
+    judge_s: float | None = None
+
+
+class BestRecord(BaseModel):
+    attempt: int
+    status: str
+    correct: bool
+    speedup: float | None = None
+    runtime_ms: float | None = None
+    candidate_path: str
+
+
+class ProblemRecord(BaseModel):
+    problem_id: str
+    status: str = "done"  # done, failed, cancelled
+    best: BestRecord | None = None
+    attempts: list[AttemptRecord] = Field(default_factory=list)
+    rounds_run: int = 0
+    usage: UsageRecord = Field(default_factory=UsageRecord)
+
+
+class LLMRecord(BaseModel):
+    model: str = "?"
+
+
+class ConfigRecord(BaseModel):
+    agent: str
+    llm: LLMRecord = Field(default_factory=LLMRecord)
+    target_gpu: str = "?"
+
+
+class RunRecord(BaseModel):
+    run_id: str
+    created_at: str = ""
+    updated_at: str | None = None
+    config: ConfigRecord
+    device: str | None = None  # "cuda" (timed) or "cpu" (interpreter)
+    problems: list[str] = Field(default_factory=list)
+    results: dict[str, ProblemRecord] = Field(default_factory=dict)
