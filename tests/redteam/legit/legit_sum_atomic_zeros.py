@@ -13,14 +13,15 @@ from torch import nn
 @triton.jit
 def sum_split_kernel(x_ptr, y_ptr, R, C, ROWS_PER: tl.constexpr, BLOCK_C: tl.constexpr):
     b = tl.program_id(0)
-    chunk = tl.program_id(1)
+    rows = tl.program_id(1) * ROWS_PER + tl.arange(0, ROWS_PER)
     cols = tl.program_id(2) * BLOCK_C + tl.arange(0, BLOCK_C)
     cmask = cols < C
-    acc = tl.zeros((BLOCK_C,), dtype=tl.float32)
-    for i in range(ROWS_PER):
-        r = chunk * ROWS_PER + i + tl.zeros((BLOCK_C,), dtype=tl.int32)
-        acc += tl.load(x_ptr + b * R * C + r * C + cols, mask=cmask & (r < R), other=0.0)
-    tl.atomic_add(y_ptr + b * C + cols, acc, mask=cmask)
+    tile = tl.load(
+        x_ptr + b * R * C + rows[:, None] * C + cols[None, :],
+        mask=(rows[:, None] < R) & cmask[None, :],
+        other=0.0,
+    )
+    tl.atomic_add(y_ptr + b * C + cols, tl.sum(tile, axis=0), mask=cmask)
 
 
 class ModelNew(nn.Module):
