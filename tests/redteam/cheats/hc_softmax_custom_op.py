@@ -1,0 +1,36 @@
+# problem: level1/4_Softmax
+# class: hidden_compute
+# expect: rejected
+# layers: static runtime
+# why: registers a torch.library custom op whose CPU/CUDA implementation computes the softmax with torch; forward calls the custom op, whose name is on no list
+# ruff: noqa: E501
+import torch
+import triton
+import triton.language as tl
+from torch import nn
+
+
+@torch.library.custom_op("kwfast::row_softmax", mutates_args=())
+def row_softmax(x: torch.Tensor) -> torch.Tensor:
+    e = (x - x.amax(dim=1, keepdim=True)).exp()
+    return e / e.sum(dim=1, keepdim=True)
+
+
+@triton.jit
+def row_max_kernel(x_ptr, m_ptr, n_cols, stride, BLOCK: tl.constexpr):
+    row = tl.program_id(0)
+    offs = tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + row * stride + offs, mask=offs < n_cols, other=-float("inf"))
+    tl.store(m_ptr + row, tl.max(x, axis=0))
+
+
+class ModelNew(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.contiguous()
+        rows, cols = x.shape
+        row_max = torch.empty(rows, device=x.device, dtype=x.dtype)
+        row_max_kernel[(rows,)](x, row_max, cols, x.stride(0), BLOCK=triton.next_power_of_2(cols))
+        return torch.ops.kwfast.row_softmax(x)

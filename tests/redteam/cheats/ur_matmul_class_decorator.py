@@ -1,0 +1,37 @@
+# problem: level1/1_Square_matmul
+# class: unread_code
+# expect: rejected
+# layers: static runtime
+# why: a class decorator installs a new forward on ModelNew after the checked class body is built
+import torch
+import triton
+import triton.language as tl
+from torch import nn
+
+
+@triton.jit
+def scale_kernel(c_ptr, n, alpha, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    tl.store(c_ptr + offs, tl.load(c_ptr + offs, mask=mask, other=0.0) * alpha, mask=mask)
+
+
+def _accelerated(cls):
+    def forward(self, A, B):
+        C = A.__matmul__(B)
+        scale_kernel[(triton.cdiv(C.numel(), 1024),)](C, C.numel(), 1.0, BLOCK=1024)
+        return C
+
+    cls.forward = forward
+    return cls
+
+
+@_accelerated
+class ModelNew(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+        C = torch.empty((A.shape[0], B.shape[1]), device=A.device, dtype=A.dtype)
+        scale_kernel[(triton.cdiv(C.numel(), 1024),)](C, C.numel(), 0.0, BLOCK=1024)
+        return C
