@@ -37,11 +37,11 @@ from agents.protocols import (
 )
 from agents.ranking import is_better, pick_of_round
 from agents.rundir import AttemptRecord, BestInfo, FinishedAttempt, ProblemDir, ProblemResult
+from kernelbench.evaluate import evaluate
 from kernelbench.problem import Problem
 from kernelbench.request import EvalOptions
 from kernelbench.result import EvalResult
 from sandbox.base import Sandbox
-from kernelbench.evaluate import evaluate
 
 log = logging.getLogger(__name__)
 

@@ -25,10 +25,10 @@ from agents.loop import (
     summarize_attempts,
 )
 from agents.rundir import ProblemResult, RunDir, RunInfo, new_run_id
+from kernelbench.evaluate import detect_device
 from kernelbench.problem import Problem
 from kernelbench.request import EvalOptions
 from sandbox.base import Sandbox
-from kernelbench.evaluate import detect_device
 
 log = logging.getLogger(__name__)
 

@@ -16,14 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from kernelbench.evaluate import evaluate
 from kernelbench.registry import resolve_problem
 from kernelbench.request import EvalOptions
 from kernelbench.result import EvalResult, Status
-
-try:
-    from kernelbench.evaluate import evaluate
-except ImportError:  # until sandbox/evaluate.py moves beside the harness
-    from sandbox.evaluate import evaluate
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +27,15 @@ CORPUS = Path(__file__).resolve().parent / "redteam"
 CHEATS = sorted((CORPUS / "cheats").glob("*.py"))
 LEGIT = sorted((CORPUS / "legit").glob("*.py"))
 CLASSES = ("reference", "forge", "hidden_compute", "unread_code", "shapes", "timing")
-EXPECTS = ("rejected", "incorrect", "runtime_error", "not_correct", "flagged", "correct")
+EXPECTS = (
+    "rejected",
+    "incorrect",
+    "runtime_error",
+    "not_correct",
+    "flagged",
+    "gpu_only",
+    "correct",
+)
 LAYERS = ("static", "runtime")
 _HEADER = re.compile(r"# (?P<key>[a-z]+): (?P<value>.+)")
 _EXACT = {
@@ -78,11 +82,11 @@ def read_header(path: Path) -> Header:
     return header
 
 
-def options(*, static_check: bool = True) -> EvalOptions:
-    """Small and fast: one seed on the first shape, every extra shape, no profile."""
+def options(*, static_check: bool = True, trials: int = 1) -> EvalOptions:
+    """Small and fast: few seeds on the first shape, every extra shape, no profile."""
     return EvalOptions(
         device="cpu",
-        trials=1,
+        trials=trials,
         profile=False,
         timeout_s=120,
         reference_timeout_s=180,
@@ -92,7 +96,10 @@ def options(*, static_check: bool = True) -> EvalOptions:
 
 def run(path: Path, header: Header, *, static_check: bool = True) -> EvalResult:
     source = path.read_text(encoding="utf-8")
-    return evaluate(resolve_problem(header.problem), source, options(static_check=static_check))
+    # Timing cheats key on call counts: give them the CPU default of three first-shape calls.
+    trials = 3 if header.cls == "timing" else 1
+    opts = options(static_check=static_check, trials=trials)
+    return evaluate(resolve_problem(header.problem), source, opts)
 
 
 def describe(result: EvalResult) -> str:
@@ -119,6 +126,15 @@ def check_cheat_verdict(header: Header, result: EvalResult, what: str) -> None:
     if header.expect == "flagged":
         assert not result.correct or flagged(result), f"{what}: {describe(result)}"
         return
+    if header.expect == "gpu_only":
+        assert result.status in {Status.CORRECT, Status.INCORRECT, Status.REJECTED}, describe(
+            result
+        )
+        if result.correct:
+            pytest.skip(
+                f"{what}: computes on every CPU call; GPU timing's permuted inputs defeat it"
+            )
+        return
     assert not result.correct, f"{what}: a cheat was judged correct ({header.why})"
     wanted = _EXACT.get(header.expect)
     if wanted is not None:
@@ -135,7 +151,9 @@ def test_cheat_is_never_correct(path: Path) -> None:
     statically_stopped = result.status in {Status.REJECTED, Status.COMPILE_ERROR}
     if "runtime" in header.layers and statically_stopped:
         alone = run(path, header, static_check=False)
-        if header.expect == "flagged":
+        if header.expect == "gpu_only":
+            check_cheat_verdict(header, alone, "runtime alone")
+        elif header.expect == "flagged":
             assert not alone.correct or flagged(alone), f"runtime alone: {describe(alone)}"
         else:
             if alone.correct and assumption_held(header, alone):

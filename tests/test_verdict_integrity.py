@@ -202,7 +202,7 @@ def test_a_kernel_right_only_at_the_named_shapes_fails_on_the_secret_shape():
 @pytest.mark.slow
 def test_compute_guard_sees_aten_calls_from_cpp_extensions():
     """A C++ extension's host code calls ATen through the same dispatcher: the guard sees it."""
-    extra = '''
+    extra = """
     from torch.utils.cpp_extension import load_inline
     os.makedirs("build", exist_ok=True)
     ext = load_inline(
@@ -211,7 +211,7 @@ def test_compute_guard_sees_aten_calls_from_cpp_extensions():
         functions=["fused"],
         build_directory="build",
     )
-    '''
+    """
     source = _candidate("return launch(ext.fused(x))", extra)
     result = evaluate(RELU, source, EvalOptions(static_check=False, timeout_s=600, **FAST))
     assert result.status == Status.REJECTED, (result.status, result.reason, result.messages[-800:])

@@ -41,10 +41,10 @@ from celery.signals import (
 )
 from celery.worker.request import Request
 
+from kernelbench.evaluate import detect_device
 from sandbox.base import SandboxUnavailable, get_sandbox
 from sandbox.cleanup import pid_alive
 from sandbox.defaults import default_sandbox_name
-from kernelbench.evaluate import detect_device
 from worker.celery_app import TASK_NAME, app
 from worker.config import ConfigError, api_key_from_env, get_settings
 from worker.execute import WorkerContext, execute_job

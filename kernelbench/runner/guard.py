@@ -16,6 +16,10 @@ Host transfers do not all pass through the dispatcher, so `Tensor.tolist`, `.num
 `__array__` and `__dlpack__` are wrapped too; a transfer of more than SMALL_NUMEL elements
 in `forward` is a violation, and so are more than MAX_ITEMS `.item()` reads.
 
+Dispatch modes are per thread, so every thread started after `install()` (through
+`_thread`, `threading`, an executor, `asyncio.to_thread`) runs its target under a mode of
+its own that reports to the same guard: work moved to another thread is seen too.
+
 Everything the guard records lives in the candidate's process, so it can only make a
 verdict worse: the caller rejects on a violation, and treats a guard that was removed or
 replaced (`intact()` false) as tampering.
@@ -75,6 +79,34 @@ def _storage_key(t: torch.Tensor) -> int | None:
         return None
 
 
+class _ThreadMode(TorchDispatchMode):
+    """The guard's eyes in a thread the candidate started."""
+
+    def __init__(self, guard: ComputeGuard) -> None:
+        super().__init__()
+        self.guard = guard
+
+    def __torch_dispatch__(
+        self,
+        func: Any,
+        types: Any,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        kwargs = kwargs or {}
+        if not self.guard.paused:
+            self.guard._check(func, args, kwargs, thread=True)
+        return func(*args, **kwargs)
+
+
+_THREAD_STARTERS = (
+    ("_thread", "start_new_thread"),
+    ("_thread", "start_joinable_thread"),
+    ("threading", "_start_new_thread"),
+    ("threading", "_start_joinable_thread"),
+)
+
+
 class ComputeGuard(TorchDispatchMode):
     """Records ops; `strict` while forward runs. Install with `install()`."""
 
@@ -91,6 +123,7 @@ class ComputeGuard(TorchDispatchMode):
         self._shadow: list[str] = []  # a second copy of the record (integrity)
         self._dispatch = type(self).__torch_dispatch__
         self._originals: dict[str, Callable[..., Any]] = {}
+        self._thread_starters: dict[str, Callable[..., Any]] = {}
 
     # --------------------------------------------------------------- records
 
@@ -125,9 +158,14 @@ class ComputeGuard(TorchDispatchMode):
             self._check(func, args, kwargs)
         return func(*args, **kwargs)
 
-    def _check(self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    def _check(
+        self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], thread: bool = False
+    ) -> None:
         name = func.overloadpacket.__name__
         tensors = _tensors(args) + _tensors(kwargs)
+        if thread and name not in ALLOWED_OPS:
+            self._violate(f"aten.{name} ran on a thread the candidate started")
+            return
         if not self.strict:
             if name not in ALLOWED_OPS and any(_storage_key(t) in self.protected for t in tensors):
                 self._violate(f"aten.{name} read a trial input outside forward")
@@ -164,16 +202,48 @@ class ComputeGuard(TorchDispatchMode):
         setattr(torch.Tensor, method, wrapper)
         setattr(self, f"_wrapped_{method.strip('_')}", wrapper)
 
+    def _wrap_threads(self) -> None:
+        import importlib
+
+        guard = self
+
+        def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+            def run(*args: Any, **kwargs: Any) -> Any:
+                with _ThreadMode(guard):
+                    return fn(*args, **kwargs)
+
+            return run
+
+        for module_name, attr in _THREAD_STARTERS:
+            module = importlib.import_module(module_name)
+            original = getattr(module, attr, None)
+            if original is None:
+                continue
+            self._originals[f"{module_name}.{attr}"] = original
+
+            def starter(fn: Any, *rest: Any, _original: Any = original, **kw: Any) -> Any:
+                return _original(guarded(fn), *rest, **kw)
+
+            setattr(module, attr, starter)
+            self._thread_starters[f"{module_name}.{attr}"] = starter
+
     def install(self) -> ComputeGuard:
         for method in _HOST_METHODS:
             self._wrap_host(method)
+        self._wrap_threads()
         self.__enter__()
         return self
 
     def uninstall(self) -> None:
         """Undo `install()` (the runner's last act; in-process benchmarks run it again)."""
-        for method, original in self._originals.items():
-            setattr(torch.Tensor, method, original)
+        import importlib
+
+        for name, original in self._originals.items():
+            if "." in name:
+                module_name, attr = name.rsplit(".", 1)
+                setattr(importlib.import_module(module_name), attr, original)
+            else:
+                setattr(torch.Tensor, name, original)
         if self in _get_current_dispatch_mode_stack():
             self.__exit__(None, None, None)
 
@@ -189,6 +259,12 @@ class ComputeGuard(TorchDispatchMode):
         for method in _HOST_METHODS:
             if getattr(torch.Tensor, method) is not getattr(self, f"_wrapped_{method.strip('_')}"):
                 return f"torch.Tensor.{method} was replaced"
+        import importlib
+
+        for name, starter in self._thread_starters.items():
+            module_name, attr = name.rsplit(".", 1)
+            if getattr(importlib.import_module(module_name), attr, None) is not starter:
+                return f"{name} was replaced"
         if self.violations != self._shadow:
             return "the guard's record was altered"
         return None

@@ -11,13 +11,13 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from kernelbench.evaluate import GpuUnavailable, evaluate
 from kernelbench.problem import Problem, ProblemError
 from kernelbench.registry import resolve_problem, solution_path
 from kernelbench.request import EvalOptions
 from kernelbench.result import ErrorKind, EvalResult, Status
 from sandbox.base import SandboxUnavailable, get_sandbox
 from sandbox.defaults import default_sandbox_name
-from kernelbench.evaluate import GpuUnavailable, evaluate
 from worker.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_NOT_CORRECT,

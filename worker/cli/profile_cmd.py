@@ -17,6 +17,7 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
+from kernelbench.evaluate import GpuUnavailable, evaluate
 from kernelbench.problem import ProblemError
 from kernelbench.registry import resolve_problem
 from kernelbench.request import EvalOptions
@@ -25,7 +26,6 @@ from profiler.gpus import GPUS, UnknownGpu, gpu_spec
 from profiler.report import ProfileReport
 from sandbox.base import SandboxUnavailable, get_sandbox
 from sandbox.defaults import default_sandbox_name
-from kernelbench.evaluate import GpuUnavailable, evaluate
 from worker.cli.common import EXIT_NOT_CORRECT, EXIT_OK, JsonFlag, console, fail, print_json
 from worker.cli.eval_cmd import read_candidate
 from worker.config import get_settings

@@ -13,10 +13,10 @@ from rich.table import Table
 from agents.loop import Progress
 from agents.rundir import RunDir, RunInfo
 from agents.runner import run_job
+from kernelbench.evaluate import GpuUnavailable, detect_device
 from kernelbench.problem import Problem, ProblemError
 from sandbox.base import SandboxUnavailable, get_sandbox
 from sandbox.defaults import default_sandbox_name
-from kernelbench.evaluate import GpuUnavailable, detect_device
 from worker.cli.agent_options import (
     AgentOptionError,
     AgentOptions,

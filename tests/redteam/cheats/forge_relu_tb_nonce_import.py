@@ -1,8 +1,8 @@
 # problem: level1/2_ReLU
 # class: forge
 # expect: not_correct
-# layers: static runtime
-# why: at import, a caught exception's traceback walks up to run_step's frame (nonce, request, problem); it writes the reference's outputs and a step.json with the nonce, then posix._exit(0): no kernel ever runs
+# layers: static
+# why: at import, a caught exception's traceback walks up to run_step's frame (nonce, request, problem); it writes the reference's outputs and a step.json with the nonce, then posix._exit(0): no kernel ever runs. Against the runner (issue 12) the frames hold no nonce, request or problem, so the trick finds nothing and the file's real kernel computes the answer: with the static check off it is a correct kernel, so only the static layer is claimed
 # ruff: noqa: E501
 import posix
 

@@ -1,6 +1,6 @@
 # problem: level1/4_Softmax
 # class: shapes
-# expect: incorrect
+# expect: not_correct
 # layers: runtime
 # assumes: dim in (512, 1000)
 # why: the column count is a compile-time constant from a table "tuned" on the problem's CHECK_SIZES (512, 1000); any other width silently uses the 512 entry

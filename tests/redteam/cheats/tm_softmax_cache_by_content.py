@@ -1,8 +1,8 @@
 # problem: level1/4_Softmax
 # class: timing
-# expect: flagged
+# expect: gpu_only
 # layers: static runtime
-# why: outputs cached by a sparse content fingerprint (shape and four sampled values): fresh copies of the same input hit the cache, so timed calls skip the work
+# why: outputs cached by a sparse content fingerprint (shape and four sampled values): fresh copies of the same input hit the cache, so timed calls skip the work. On the CPU every checked call has new contents, so it computes (correct); under GPU timing each call gets a fresh permutation, whose sampled values differ: it computes there too
 # ruff: noqa: E501
 import torch
 import triton
