@@ -151,7 +151,10 @@ def _plans(
             if req.check_sizes
             else {k for k, v in req.defaults.items() if v >= 32}
         )
-        draws = [random_shape(base, varying, rng) for _ in range(RANDOM_SHAPE_DRAWS)]
+        draws = [
+            random_shape(base, varying, rng, keep_factors=i >= RANDOM_SHAPE_DRAWS // 2)
+            for i in range(RANDOM_SHAPE_DRAWS)
+        ]
         plans.append((draws[0], draws[1:], True))
     return plans
 

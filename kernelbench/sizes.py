@@ -17,13 +17,15 @@ gets the generic rule:
 3. A second, *varied* shape takes each extent `v` to `v - v // 8 - 1`, which is never a
    power of two, to exercise masking of partial blocks.
 
-Every evaluation also draws one *random* shape from a secret seed. Of the varying sizes
-(the keys of `CHECK_SIZES`, else the extents of rule 1) of the first shape, those >= 4
-that do not divide a larger size (group and head counts, tiles stay) are redrawn: a value
-`v` divisible by kept sizes, largest `d`, becomes `d * m'` with `m'` uniform in
-[ceil(v/d/2), v/d + 1] (d = 1 for most: uniform in [ceil(v/2), v + 1]), so the drawn shape
-costs at most about as much as the first one and divisibility relations survive. If every
-drawn extent is a power of two, one is moved off it. A kernel right only at the
+Every evaluation also draws one *random* shape from a secret seed: each varying size (the
+keys of `CHECK_SIZES`, else the extents of rule 1) of the first shape that is >= 4, value
+`v`, is drawn uniformly from [ceil(v/2), v + 1], so the drawn shape costs at most about as
+much as the first one. If the reference fails on two such draws (a size must divide
+another), two more keep the sizes that divide a larger one (group and head counts stay)
+and draw a size divisible by kept ones, largest `d`, as `d * m'`, `m'` uniform in
+[ceil(v/d/2), v/d + 1]. The
+largest drawn extent with d = 1 is made odd (a partial block for any power-of-two block);
+if every drawn extent is still a power of two, one is moved off it. A kernel right only at the
 shapes a problem file names is caught there; the drawn sizes are in the result.
 
 Any planned shape on which the reference itself fails (e.g. a size that must divide
@@ -133,17 +135,19 @@ def plan_shapes(
     return plans
 
 
-def random_shape(base: dict[str, int], varying: list[str], rng: random.Random) -> dict[str, int]:
+def random_shape(
+    base: dict[str, int], varying: list[str], rng: random.Random, *, keep_factors: bool = False
+) -> dict[str, int]:
     """`base` with its free extents redrawn within the documented bounds (module doc).
 
-    An extent that divides a larger size (a group count, a head count, a tile) is kept,
-    and an extent divisible by kept sizes is drawn as a multiple of the largest of them, so
-    that `channels % groups == 0`-style relations of the problem survive the draw."""
+    With `keep_factors`, an extent that divides a larger size (a group count, a head count,
+    a tile) is kept, and an extent divisible by kept sizes is drawn as a multiple of the
+    largest of them, so that `channels % groups == 0`-style relations survive the draw."""
     ints = {k: v for k, v in base.items() if isinstance(v, int) and not isinstance(v, bool)}
     candidates = [k for k in varying if ints.get(k, 0) >= 4]
     factors = {
         k for k in candidates if any(v > ints[k] and v % ints[k] == 0 for v in ints.values())
-    }
+    } if keep_factors else set()
     free = [k for k in candidates if k not in factors]
     kept = [v for k, v in ints.items() if k not in free and v >= 2]
     drawn = dict(base)
@@ -153,6 +157,10 @@ def random_shape(base: dict[str, int], varying: list[str], rng: random.Random) -
         step[key] = max([f for f in kept if v % f == 0], default=1)
         m = v // step[key]
         drawn[key] = step[key] * rng.randint(max(1, -(-m // 2)), m + 1)
+    odd = [k for k in free if step[k] == 1]
+    if odd:  # a partial block for every power-of-two block size, in the largest extent
+        biggest = max(odd, key=lambda k: drawn[k])
+        drawn[biggest] |= 1
     if free and all(_pow2(drawn[k]) for k in free):
         key = free[0]
         while _pow2(drawn[key]):

@@ -57,7 +57,9 @@ FACTORIES = frozenset(
     {"empty", "empty_like", "empty_strided", "zeros", "zeros_like", "ones", "ones_like",
      "full", "full_like", "arange", "tensor", "as_tensor", "scalar_tensor", "cat", "stack",
      "is_tensor", "is_floating_point", "get_default_dtype", "finfo", "iinfo", "promote_types",
-     "no_grad", "inference_mode", "enable_grad", "set_grad_enabled", "device", "Size", "numel"}
+     "no_grad", "inference_mode", "enable_grad", "set_grad_enabled", "device", "Size", "numel",
+     "broadcast_shapes", "broadcast_tensors", "broadcast_to", "is_grad_enabled", "result_type",
+     "can_cast", "is_complex", "is_nonzero", "get_default_device"}
 )  # fmt: skip
 ALLOWED_TORCH_PREFIXES = (
     "torch.cuda.",

@@ -99,6 +99,11 @@ class _ThreadMode(TorchDispatchMode):
         return func(*args, **kwargs)
 
 
+_AUDIT_EVENTS = {
+    "sys.addaudithook": "installs an audit hook",
+    "sys.setprofile": "installs a profile function",
+    "sys.settrace": "installs a trace function",
+}
 _THREAD_STARTERS = (
     ("_thread", "start_new_thread"),
     ("_thread", "start_joinable_thread"),
@@ -124,6 +129,7 @@ class ComputeGuard(TorchDispatchMode):
         self._dispatch = type(self).__torch_dispatch__
         self._originals: dict[str, Callable[..., Any]] = {}
         self._thread_starters: dict[str, Callable[..., Any]] = {}
+        self.uninstalled = False
 
     # --------------------------------------------------------------- records
 
@@ -227,10 +233,19 @@ class ComputeGuard(TorchDispatchMode):
             setattr(module, attr, starter)
             self._thread_starters[f"{module_name}.{attr}"] = starter
 
+    def _audit(self, event: str, args: tuple[Any, ...]) -> None:
+        """Python's audit hooks (installed once, never removable): code that would run
+        beside the runner's own work — another audit hook, a profile or trace function."""
+        if event in _AUDIT_EVENTS and not self.uninstalled:
+            self._violate(f"{_AUDIT_EVENTS[event]} ({event})")
+
     def install(self) -> ComputeGuard:
+        import sys
+
         for method in _HOST_METHODS:
             self._wrap_host(method)
         self._wrap_threads()
+        sys.addaudithook(self._audit)
         self.__enter__()
         return self
 
@@ -238,6 +253,7 @@ class ComputeGuard(TorchDispatchMode):
         """Undo `install()` (the runner's last act; in-process benchmarks run it again)."""
         import importlib
 
+        self.uninstalled = True
         for name, original in self._originals.items():
             if "." in name:
                 module_name, attr = name.rsplit(".", 1)

@@ -286,7 +286,6 @@ class Runner:
             self.guard.paused += 1
             self.report["launches"] = [r.model_dump() for r in recorder.records]
             self.report["guard"] = self.guard.summary()
-            self.guard.uninstall()
 
     def _fail(self, exc: StepFailed, cuda_sources: list[Any] | None = None) -> None:
         self.report.update(status=exc.status, message=exc.message, details=exc.details)
@@ -299,10 +298,19 @@ class Runner:
         os.replace(tmp, self.workdir / p.RUNNER_REPORT)
 
 
-def run_candidate_step(workdir: Path) -> int:
+def run_candidate_step(workdir: Path, *, in_process: bool = False) -> int:
+    """Run the step and end the process at once: no candidate code (an atexit hook, a
+    replaced stream's flush, a finalizer) may run after the report is written. The guard
+    stays installed to the end. `in_process` (benchmarks) uninstalls it and returns."""
     started = time.perf_counter()
     runner = Runner(workdir)
     runner.run()
     runner.report["duration_s"] = round(time.perf_counter() - started, 3)
     runner.write_report()
-    return 0
+    if in_process:
+        runner.guard.uninstall()
+        return 0
+    for stream in (sys.__stdout__, sys.__stderr__):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()  # type: ignore[union-attr]
+    os._exit(0)
