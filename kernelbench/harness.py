@@ -27,7 +27,8 @@ from typing import Any
 import torch
 
 from kernelbench.compare import flatten_outputs
-from kernelbench.cuda_source import CudaNotRun, capture_cuda_without_gpu, record_cuda_sources
+from kernelbench.cuda_emu.emulate import emulate_cuda_on_cpu
+from kernelbench.cuda_source import CudaNotRun, record_cuda_sources
 from kernelbench.loading import (
     aliased_input,
     arity_error,
@@ -375,11 +376,10 @@ def candidate_step(workdir: Path, req: StepRequest) -> StepReport:
     with record_triton_launches() as recorder:
         try:
             if req.backend == "cuda" and req.device == "cpu":
-                with capture_cuda_without_gpu() as captured:
+                with emulate_cuda_on_cpu() as captured:  # CUDA C on the emulated device
                     cand = _import_candidate(workdir)
                     first = _candidate_trials(workdir, req, problem, cand, recorder, report)
-                    if captured.sources:
-                        raise captured.not_run()
+                report.cuda_sources = captured.sources
             elif req.backend == "cuda":
                 with record_cuda_sources() as recorded:
                     cand = _import_candidate(workdir)
@@ -390,7 +390,8 @@ def candidate_step(workdir: Path, req: StepRequest) -> StepReport:
                 first = _candidate_trials(workdir, req, problem, cand, recorder, report)
         except CudaNotRun as exc:
             # Compiled (and judged compile_error / not_run) by the caller's profile step.
-            raise StepFailed("not_run", str(exc), cuda_sources=exc.sources) from exc
+            log_text = getattr(exc, "log", "")  # the emulator's build log, if it failed
+            raise StepFailed("not_run", str(exc), log_text, cuda_sources=exc.sources) from exc
         finally:
             report.launches = recorder.records
     if first is not None and req.timing.enabled and req.device == "cuda":

@@ -24,6 +24,8 @@ from typing import Any
 import torch
 
 from kernelbench.compare import compare_outputs
+from kernelbench.cuda_emu.build import PCH_ENV, emulator_step_env
+from kernelbench.cuda_emu.emulate import BUILD_FAILED, REFUSED_PREFIX
 from kernelbench.cuda_source import NEEDS_GPU
 from kernelbench.problem import Problem
 from kernelbench.request import (
@@ -209,6 +211,8 @@ class _Evaluation:
         if env is None:
             interpret = self.device == "cpu" and self.backend == "triton"
             env = {"TRITON_INTERPRET": "1"} if interpret else {}
+            if self.device == "cpu" and self.backend == "cuda" and label == "candidate":
+                env.update(emulator_step_env())  # the emulated device's precompiled header
         timeout_s = self.options.timeout_s
         if label == "reference" and self.options.reference_timeout_s is not None:
             timeout_s = self.options.reference_timeout_s
@@ -221,7 +225,7 @@ class _Evaluation:
             env=env,
             device=self.device,
             run_id=self.run_id,
-            readonly_paths=self.readonly_paths,
+            readonly_paths=self.readonly_paths + [Path(p) for k, p in env.items() if k == PCH_ENV],
             label=label,
         )
         outcome = self.sandbox.run_step(job)
@@ -412,12 +416,19 @@ class _Evaluation:
                 messages=_messages(outcome),
             )
         logs = "\n".join(r.log.strip() for r in static.cuda_results)
+        if cand.message == BUILD_FAILED:  # nvcc accepts what the emulator could not build
+            return self._finish(
+                Status.ERROR, f"{BUILD_FAILED} (nvcc compiles it for {arch})",
+                error_kind=ErrorKind.INFRA,
+                messages=_messages(outcome, cand.details),
+            )  # fmt: skip
         if self.options.profile:
             self.result.profile = profiler.finish(static.report, ref, None, cand_dir)
         self.result.timing_note = CPU_TIMING_NOTE
+        why = cand.message if cand.message.startswith(REFUSED_PREFIX) else NEEDS_GPU
         return self._finish(
             Status.NOT_RUN,
-            f"compiled for {arch} with nvcc; not executed: {NEEDS_GPU}",
+            f"compiled for {arch} with nvcc; not executed: {why}",
             messages=_messages(outcome, logs),
         )
 
