@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from kernelbench.cuda_emu import rewrite
-from kernelbench.cuda_emu.build import PCH_ENV, emulator_step_env
+from kernelbench.cuda_emu.build import PCH_ENV
 from kernelbench.cuda_emu.emulate import EmulatorRefused, emulate_cuda_on_cpu
 
 PROBES = Path(__file__).parent / "fixtures" / "cuda_emu" / "probes.cu"
@@ -20,17 +20,19 @@ FUNCTIONS = ["reverse", "uninit", "oob", "warp", "atomic_sum", "divergent"]
 
 @pytest.fixture(scope="module")
 def probes():
-    """One build of the probe kernels for the module, with the precompiled runtime header."""
-    os.environ.update(emulator_step_env())
+    """One build of the probe kernels for the module (from the plain runtime header: building
+    the precompiled one costs more than it saves for a single build)."""
     import torch.utils.cpp_extension as cpp_ext
 
+    saved = os.environ.pop(PCH_ENV, None)
     try:
         with emulate_cuda_on_cpu():
             yield cpp_ext.load_inline(
                 "probes", cpp_sources="", cuda_sources=PROBES.read_text(), functions=FUNCTIONS
             )
     finally:
-        os.environ.pop(PCH_ENV, None)
+        if saved is not None:
+            os.environ[PCH_ENV] = saved
 
 
 @pytest.mark.parametrize(
@@ -63,7 +65,7 @@ def test_rewrite_checks_pointers_shares_shared_memory_and_rewrites_launches():
     )
     out = rewrite.to_cpp(src)
     assert "::kw::gptr<const float> x" in out and "::kw::gptr<float> y" in out
-    assert "KW_SHARED(float, tile, [16][17] );" in out
+    assert "KW_SHARED(float, tile, [16][17]);" in out
     assert "::kw::gptr<float> dyn = ::kw::dyn_shared<float>();" in out
     assert "::kw::gptr<const float> row =" in out and "::kw::rcast<const float4*>(row)" in out
     assert (

@@ -40,20 +40,37 @@ inline bool find_region(const void* p, Region& out) {
   return true;
 }
 
+// Wraps the CPU allocator; its data pointers are "simple" (context == data, as ATen's
+// raw_allocate expects): the inner allocation is kept in a map until the deleter runs.
 struct RecordingAllocator final : c10::Allocator {
   c10::Allocator* inner = nullptr;
-  struct Held { c10::DataPtr d; };
-  static void del(void* ctx) {
-    auto* h = static_cast<Held*>(ctx);
-    drop_region(h->d.get());
-    delete h;
+  static std::map<void*, c10::DataPtr>& held() {
+    static std::map<void*, c10::DataPtr> m;
+    return m;
+  }
+  static void del(void* p) {
+    drop_region(p);
+    c10::DataPtr inner_ptr;
+    {
+      std::lock_guard<std::mutex> g(regions_mu());
+      auto it = held().find(p);
+      if (it == held().end()) return;
+      inner_ptr = std::move(it->second);
+      held().erase(it);
+    }
   }
   c10::DataPtr allocate(size_t n) override {
     c10::DataPtr d = inner->allocate(n);
     void* p = d.get();
+    if (!p) return d;
     add_region(p, n);
-    return {p, new Held{std::move(d)}, &RecordingAllocator::del, c10::Device(c10::DeviceType::CPU)};
+    {
+      std::lock_guard<std::mutex> g(regions_mu());
+      held()[p] = std::move(d);
+    }
+    return {p, p, &RecordingAllocator::del, c10::Device(c10::DeviceType::CPU)};
   }
+  c10::DeleterFnPtr raw_deleter() const override { return &RecordingAllocator::del; }
   void copy_data(void* dest, const void* src, std::size_t count) const override { std::memcpy(dest, src, count); }
 };
 
