@@ -117,3 +117,27 @@ def test_llm_loop_with_backend_cuda_on_the_cpu_gets_real_verdicts(tmp_path):
     assert first.status == "incorrect", (first.status, first.reason)
     assert second.status == "correct", (second.status, second.reason)
     assert "incorrect" in judge[0].user
+
+
+def _relu_with(device_line: str) -> str:
+    """The ReLU CUDA C solution with one extra line in its kernel."""
+    source = solution_path(resolve_problem("level1/2_ReLU"), backend="cuda").read_text()
+    anchor = "    int n4 = n / 4;\n"
+    assert anchor in source
+    return source.replace(anchor, anchor + device_line + "\n")
+
+
+@pytest.mark.slow
+def test_a_construct_outside_the_surface_is_not_run_naming_it():
+    source = _relu_with('    if (i < 0) asm volatile("trap;");')
+    result = evaluate(resolve_problem("level1/2_ReLU"), source, NO_PROFILE)
+    assert result.status == Status.NOT_RUN, (result.status, result.reason)
+    assert "inline PTX (asm)" in result.reason and "compiled for sm_90 with nvcc" in result.reason
+
+
+@pytest.mark.slow
+def test_what_nvcc_compiles_but_the_emulator_cannot_build_is_an_error_not_a_compile_error():
+    source = _relu_with("    if (i < 0) i = __brev(i);")  # a real intrinsic the emulator lacks
+    result = evaluate(resolve_problem("level1/2_ReLU"), source, NO_PROFILE)
+    assert result.status == Status.ERROR and result.error_kind == "infra", result.reason
+    assert "could not build" in result.reason and "__brev" in result.messages

@@ -24,7 +24,7 @@ torch::Tensor relu(torch::Tensor x) {
     int n = x.numel();
     int threads = 256;
     int blocks = (n / 4 + threads) / threads;
-    relu_vec4_kernel<<<blocks, threads, 0, at::cuda::getCurrentCUDAStream()>>>(
+    relu_vec4_kernel<<<blocks, threads>>>(
         x.data_ptr<float>(), y.data_ptr<float>(), n);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
     return y;
