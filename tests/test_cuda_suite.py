@@ -63,7 +63,7 @@ def test_cuda_wrong_twin_is_caught(problem_id):
     if expected is not None:
         assert result.status == expected, (result.status, result.reason)
     if result.status == Status.RUNTIME_ERROR:
-        assert "out-of-bounds access" in result.reason and "kernel " in result.reason
+        assert "out-of-bounds access" in str(result.reason) and "kernel " in str(result.reason)
 
 
 @pytest.mark.slow
@@ -132,7 +132,8 @@ def test_a_construct_outside_the_surface_is_not_run_naming_it():
     source = _relu_with('    if (i < 0) asm volatile("trap;");')
     result = evaluate(resolve_problem("level1/2_ReLU"), source, NO_PROFILE)
     assert result.status == Status.NOT_RUN, (result.status, result.reason)
-    assert "inline PTX (asm)" in result.reason and "compiled for sm_90 with nvcc" in result.reason
+    reason = str(result.reason)
+    assert "inline PTX (asm)" in reason and "compiled for sm_90 with nvcc" in reason
 
 
 @pytest.mark.slow
@@ -140,4 +141,4 @@ def test_what_nvcc_compiles_but_the_emulator_cannot_build_is_an_error_not_a_comp
     source = _relu_with("    if (i < 0) i = __brev(i);")  # a real intrinsic the emulator lacks
     result = evaluate(resolve_problem("level1/2_ReLU"), source, NO_PROFILE)
     assert result.status == Status.ERROR and result.error_kind == "infra", result.reason
-    assert "could not build" in result.reason and "__brev" in result.messages
+    assert "could not build" in str(result.reason) and "__brev" in str(result.messages)

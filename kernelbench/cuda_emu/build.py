@@ -17,7 +17,9 @@ import shutil
 import subprocess
 import sysconfig
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from kernelbench.cuda_emu.rewrite import to_cpp
 
@@ -110,7 +112,7 @@ def _prelude() -> Path:
     return INCLUDE_DIR / PRELUDE
 
 
-def _function_names(functions: object) -> list[str]:
+def _function_names(functions: str | Iterable[str] | None) -> list[str]:
     if functions is None:
         return []
     if isinstance(functions, str):
@@ -118,7 +120,7 @@ def _function_names(functions: object) -> list[str]:
     return [str(f) for f in functions]  # a list, or a dict name -> docstring
 
 
-def translation_unit(cpp_sources: str, cuda_sources: str, functions: object) -> str:
+def translation_unit(cpp_sources: str, cuda_sources: str, functions: Any) -> str:
     parts = [to_cpp(cpp_sources), to_cpp(cuda_sources)]
     for i, fn in enumerate(_function_names(functions)):
         parts.append(f'static const int kw_export_{i} = (::kw::Module().def("{fn}", &{fn}), 0);')
@@ -129,7 +131,7 @@ _BUILT: dict[str, Path] = {}
 _ROOT: list[Path] = []
 
 
-def build(cpp_sources: str, cuda_sources: str, functions: object) -> Path:
+def build(cpp_sources: str, cuda_sources: str, functions: Any) -> Path:
     """The shared object for these sources (built once per process)."""
     unit = translation_unit(cpp_sources, cuda_sources, functions)
     prelude = _prelude()
