@@ -425,7 +425,8 @@ class _Evaluation:
         if self.options.profile:
             self.result.profile = profiler.finish(static.report, ref, None, cand_dir)
         self.result.timing_note = CPU_TIMING_NOTE
-        why = cand.message if (cand.message or "").startswith(REFUSED_PREFIX) else NEEDS_GPU
+        refused = (cand.message or "").startswith(REFUSED_PREFIX)
+        why = f"{cand.message}; {NEEDS_GPU}" if refused else NEEDS_GPU
         return self._finish(
             Status.NOT_RUN,
             f"compiled for {arch} with nvcc; not executed: {why}",
