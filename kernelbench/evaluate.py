@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from kernelbench.cuda_emu.emulate import BUILD_FAILED, REFUSED_PREFIX
 from kernelbench.cuda_source import NEEDS_GPU
 from kernelbench.problem import Problem
 from kernelbench.profiling import CandidateProfiler
@@ -351,12 +352,21 @@ class _Evaluation:
                 messages=messages(outcome),
             )
         logs = "\n".join(r.log.strip() for r in static.cuda_results)
+        if cand.message == BUILD_FAILED:  # nvcc accepts what the emulator could not build
+            return self._finish(
+                Status.ERROR,
+                f"{BUILD_FAILED} (nvcc compiles it for {arch})",
+                error_kind=ErrorKind.INFRA,
+                messages=messages(outcome, cand.details),
+            )
         if self.options.profile:
             self.result.profile = profiler.finish(static.report, ref, None)
         self.result.timing_note = CPU_TIMING_NOTE
+        refused = (cand.message or "").startswith(REFUSED_PREFIX)
+        why = f"{cand.message}; {NEEDS_GPU}" if refused else NEEDS_GPU
         return self._finish(
             Status.NOT_RUN,
-            f"compiled for {arch} with nvcc; not executed: {NEEDS_GPU}",
+            f"compiled for {arch} with nvcc; not executed: {why}",
             messages=messages(outcome, logs),
         )
 

@@ -99,13 +99,16 @@ def resolve_problem(ref: str, suite: Path | str | None = None) -> Problem:
     raise ProblemError(f"{ref}: no such problem in {where}{hint}")
 
 
-def solution_path(problem: Problem, *, wrong: bool = False) -> Path:
-    """The hand-written Triton solution (or its deliberately wrong twin) of a built-in problem."""
+def solution_path(problem: Problem, *, wrong: bool = False, backend: str = "triton") -> Path:
+    """The hand-written Triton (or CUDA C: `<stem>_cuda.py`) solution, or its deliberately
+    wrong twin (`..._wrong.py`), of a built-in problem."""
     if problem.suite != "builtin" or problem.level is None:
         raise ProblemError(f"{problem.id}: only built-in problems ship reference solutions")
-    stem = problem.path.stem + ("_wrong" if wrong else "")
+    stem = problem.path.stem + ("_cuda" if backend == "cuda" else "") + ("_wrong" if wrong else "")
     path = SOLUTIONS_ROOT / f"level{problem.level}" / f"{stem}.py"
     if not path.is_file():
-        kind = "wrong solution" if wrong else "reference solution"
+        kind = ("wrong " if wrong else "reference ") + (
+            "CUDA C solution" if backend == "cuda" else "solution"
+        )
         raise ProblemError(f"{problem.id}: has no {kind} ({path} is missing)")
     return path

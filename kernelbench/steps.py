@@ -71,9 +71,14 @@ class StepRunner:
     run_id: str
     readonly_paths: list[Path] = field(default_factory=list)
 
-    def _env(self) -> dict[str, str]:
-        interpret = self.device == "cpu" and self.backend == "triton"
-        return {"TRITON_INTERPRET": "1"} if interpret else {}
+    def _env(self, label: str) -> dict[str, str]:
+        if self.device == "cpu" and self.backend == "triton":
+            return {"TRITON_INTERPRET": "1"}
+        if self.device == "cpu" and self.backend == "cuda" and label == "candidate":
+            from kernelbench.cuda_emu.build import emulator_step_env
+
+            return emulator_step_env()  # the emulated device's precompiled header
+        return {}
 
     def outcome(
         self, workdir: Path, label: str, env: dict[str, str] | None = None
@@ -84,13 +89,16 @@ class StepRunner:
         limits = SandboxLimits(timeout_s=timeout_s)
         if self.options.memory_mb:
             limits.memory_mb = self.options.memory_mb
+        env = self._env(label) if env is None else env
+        from kernelbench.cuda_emu.build import PCH_ENV
+
         job = SandboxJob(
             workdir=workdir,
             limits=limits,
-            env=self._env() if env is None else env,
+            env=env,
             device=self.device,
             run_id=self.run_id,
-            readonly_paths=self.readonly_paths,
+            readonly_paths=self.readonly_paths + [Path(env[PCH_ENV])] * (PCH_ENV in env),
             label=label,
         )
         return self.sandbox.run_step(job)

@@ -124,4 +124,5 @@ def torch_extension_includes() -> list[str]:
 
     flags = [f"-I{p}" for p in include_paths()]
     flags.append(f"-I{sysconfig.get_paths()['include']}")
+    flags.append(f"-I{Path(__file__).resolve().parent / 'torch_cuda_shim'}")  # CPU wheel gaps
     return flags

@@ -254,11 +254,7 @@ class Runner:
                 )
 
     def run(self) -> None:
-        from kernelbench.cuda_source import (
-            CudaNotRun,
-            capture_cuda_without_gpu,
-            record_cuda_sources,
-        )
+        from kernelbench.cuda_source import CudaNotRun, record_cuda_sources
         from profiler.launches import record_triton_launches
 
         _reseed()
@@ -267,19 +263,24 @@ class Runner:
         recorder_ctx = record_triton_launches()
         recorder = recorder_ctx.__enter__()
         cuda_ctx: Any = contextlib.nullcontext(None)
-        if self.backend == "cuda":
-            cuda_ctx = capture_cuda_without_gpu() if self.device == "cpu" else record_cuda_sources()
+        if self.backend == "cuda" and self.device == "cpu":
+            from kernelbench.cuda_emu.emulate import emulate_cuda_on_cpu
+
+            cuda_ctx = emulate_cuda_on_cpu()  # CUDA C on the emulated device
+        elif self.backend == "cuda":
+            cuda_ctx = record_cuda_sources()
         try:
             with cuda_ctx as captured:
                 module = _import_candidate(self.workdir)
                 cls = checked_class(module, self.workdir / p.CANDIDATE_FILE)
                 self.run_trials(cls, recorder)
                 if captured is not None:
-                    if self.device == "cpu" and captured.sources:
-                        raise captured.not_run()
                     self.report["cuda_sources"] = [s.model_dump() for s in captured.sources]
         except CudaNotRun as exc:
-            self._fail(StepFailed("not_run", str(exc)), cuda_sources=exc.sources)
+            # Refused by the emulator (or cupy): compiled and judged by the caller's profile
+            # step; the emulator's build log, if it failed, goes with it.
+            log_text = getattr(exc, "log", "")
+            self._fail(StepFailed("not_run", str(exc), log_text), cuda_sources=exc.sources)
         except StepFailed as exc:
             self._fail(exc)
         finally:

@@ -40,13 +40,20 @@ class DeviceChoice(StrEnum):
     cuda = "cuda"
 
 
-SOLUTION_ALIASES = {"@solution": False, "@wrong": True}
+# alias -> (wrong twin?, backend of the hand-written file)
+SOLUTION_ALIASES = {
+    "@solution": (False, "triton"),
+    "@wrong": (True, "triton"),
+    "@solution-cuda": (False, "cuda"),
+    "@wrong-cuda": (True, "cuda"),
+}
 
 
 def read_candidate(spec: str, problem: Problem) -> tuple[Path, str]:
-    """A candidate file path, or @solution / @wrong for a built-in problem's own files."""
+    """A candidate file path, or @solution / @wrong (Triton) / @solution-cuda / @wrong-cuda
+    (CUDA C) for a built-in problem's own files."""
     path = (
-        solution_path(problem, wrong=SOLUTION_ALIASES[spec])
+        solution_path(problem, wrong=SOLUTION_ALIASES[spec][0], backend=SOLUTION_ALIASES[spec][1])
         if spec in SOLUTION_ALIASES
         else Path(spec).expanduser()
     )
@@ -119,8 +126,8 @@ def eval_command(
     candidate: Annotated[
         str,
         typer.Argument(
-            help="Candidate .py file, or @solution / @wrong for a built-in problem's "
-            "reference solution / wrong twin."
+            help="Candidate .py file, or @solution / @wrong (Triton), @solution-cuda / "
+            "@wrong-cuda (CUDA C) for a built-in problem's reference solution / wrong twin."
         ),
     ],
     backend: Annotated[
