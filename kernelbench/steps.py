@@ -98,7 +98,7 @@ class StepRunner:
             env=env,
             device=self.device,
             run_id=self.run_id,
-            readonly_paths=self.readonly_paths + [Path(env[PCH_ENV])] * (PCH_ENV in env),
+            readonly_paths=self.readonly_paths + [Path(v) for k, v in env.items() if k == PCH_ENV],
             label=label,
         )
         return self.sandbox.run_step(job)

@@ -6,8 +6,8 @@ out-of-bounds tail by the bounds check). Slow: every evaluation builds its exten
 from __future__ import annotations
 
 import pytest
-from sandbox.evaluate import evaluate
 
+from kernelbench.evaluate import evaluate
 from kernelbench.registry import SOLUTIONS_ROOT, resolve_problem, solution_path
 from kernelbench.request import EvalOptions
 from kernelbench.result import Status

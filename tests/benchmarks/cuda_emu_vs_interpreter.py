@@ -20,9 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from sandbox.evaluate import evaluate
-
 from kernelbench.cuda_emu.build import emulator_step_env
+from kernelbench.evaluate import evaluate
 from kernelbench.registry import SOLUTIONS_ROOT, resolve_problem, solution_path
 from kernelbench.request import EvalOptions
 
