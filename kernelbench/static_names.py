@@ -21,6 +21,7 @@ from profiler.triton_aot import dotted
 __all__ = ["LOCAL", "Names", "dotted", "lookup"]
 
 LOCAL = "<local>"
+EXTENSION_BUILDERS = frozenset({"load_inline", "load", "RawModule", "RawKernel"})
 
 
 class Names:
@@ -51,6 +52,7 @@ class Names:
                     if isinstance(target, ast.Name):
                         pending.append((target.id, value))
         # Alias chains (a = torch; b = a.nn; c = b.functional.softmax) settle in a few passes.
+        calls = [(name, value.func) for name, value in pending if isinstance(value, ast.Call)]
         for _ in range(4):
             changed = False
             for name, value in pending:
@@ -60,6 +62,10 @@ class Names:
                         changed = True
             if not changed:
                 break
+        # A name bound to a built extension (`ext = load_inline(...)`) is the file's own code.
+        for name, func in calls:
+            if any(p.split(".")[-1] in EXTENSION_BUILDERS for p in self.resolve(func)):
+                self.bindings[name].add(f"{LOCAL}.{name}")
 
     def resolve(self, node: ast.AST) -> set[str]:
         """Qualified paths an expression may denote (empty: unknown, e.g. a local variable)."""
