@@ -145,9 +145,11 @@ def random_shape(
     largest of them, so that `channels % groups == 0`-style relations survive the draw."""
     ints = {k: v for k, v in base.items() if isinstance(v, int) and not isinstance(v, bool)}
     candidates = [k for k in varying if ints.get(k, 0) >= 4]
-    factors = {
-        k for k in candidates if any(v > ints[k] and v % ints[k] == 0 for v in ints.values())
-    } if keep_factors else set()
+    factors = (
+        {k for k in candidates if any(v > ints[k] and v % ints[k] == 0 for v in ints.values())}
+        if keep_factors
+        else set()
+    )
     free = [k for k in candidates if k not in factors]
     kept = [v for k, v in ints.items() if k not in free and v >= 2]
     drawn = dict(base)
