@@ -84,7 +84,10 @@ def test_kernelbench_reduction_keeps_its_axis_constant_and_shrinks_extents(tmp_p
     tail.write_text(source.replace('other=float("inf"))', "other=0.0)"))
     code, result = _eval_json(problem, str(tail), "--suite", KB)
     assert code == 1 and result["status"] == "incorrect"
-    assert [t["ok"] for t in result["trials"]] == [True, True, True, False]
+    oks = [t["ok"] for t in result["trials"]]
+    # right on the first shape's three seeds, wrong on the varied shape (and on the secret
+    # shape, whose largest extent is odd)
+    assert oks[:3] == [True, True, True] and oks[3] is False, oks
 
 
 @pytest.mark.slow
