@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from kernelbench.loading import copy_matching_state
 from kernelbench.runner import protocol as p
 from kernelbench.runner.errors import (
     StepFailed,
@@ -176,12 +177,8 @@ class Runner:
             ) from exc
         if type(model) is not cls:
             raise StepFailed("rejected", "ModelNew(...) returned an object of another class")
-        with _paused(self.guard), torch.no_grad():
-            own = model.state_dict()
-            for name, value in init["state"].items():
-                mine = own.get(name)
-                if mine is not None and mine.shape == value.shape:
-                    mine.copy_(value.to(mine.device, mine.dtype))
+        with _paused(self.guard):
+            copy_matching_state(model, init["state"])
             model = model.to(self.device)
         return model
 
