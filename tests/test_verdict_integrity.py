@@ -199,6 +199,36 @@ def test_a_kernel_right_only_at_the_named_shapes_fails_on_the_secret_shape():
     assert str(result.random_shape) in result.reason or "sizes" in result.reason
 
 
+POSITIVE_ONLY = """
+@triton.jit
+def positive_kernel(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
+    o = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    v = tl.load(x_ptr + o, mask=o < n, other=0.0)
+    tl.store(y_ptr + o, v, mask=(o < n) & (v > 0))  # the zeros are never written
+"""
+
+
+@pytest.mark.parametrize(("alloc", "expected"), [("empty", False), ("zeros", True)])
+def test_memory_a_kernel_never_writes_is_poisoned(alloc, expected):
+    """ReLU that writes only the positive elements: into `torch.empty` memory (a large
+    allocation is fresh zero pages, so right by luck) it is wrong — the unwritten half holds
+    the poison; into `torch.zeros` it is an honest kernel."""
+    source = _candidate(
+        f"""
+        # 16 MiB and more: fresh pages from the OS, all zero unless poisoned
+        y = torch.{alloc}(x.numel() + (1 << 22), dtype=x.dtype)[: x.numel()].view_as(x)
+        positive_kernel[(triton.cdiv(x.numel(), 1024),)](x, y, x.numel(), BLOCK=1024)
+        return y
+        """,
+        POSITIVE_ONLY,
+        imports="",
+    )
+    result = evaluate(RELU, source, EvalOptions(**FAST))
+    assert result.correct is expected, (result.status, result.reason)
+    if not expected:
+        assert result.status == Status.INCORRECT and "nan" in (result.reason or "").lower()
+
+
 @pytest.mark.slow
 def test_compute_guard_sees_aten_calls_from_cpp_extensions():
     """A C++ extension's host code calls ATen through the same dispatcher: the guard sees it."""

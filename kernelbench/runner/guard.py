@@ -12,6 +12,12 @@ calls ATen through the same dispatcher). Two regimes:
   elements, at most MAX_SMALL_OPS such ops per forward: picking a block size from a
   one-element tensor is host bookkeeping, not the computation).
 
+Memory the candidate allocates uninitialised (`empty` and its kin) is filled with a poison
+(NaN, or the integer type's minimum) before the candidate gets it, in `forward` and in
+`__init__` alike: an element a kernel never writes (an unmasked tail, a skipped block) is
+wrong in the output instead of holding whatever a fresh page held (zero, often the right
+answer for ReLU-like ops). The runner's own work and GPU timing are not poisoned.
+
 Host transfers do not all pass through the dispatcher, so `Tensor.tolist`, `.numpy`,
 `__array__` and `__dlpack__` are wrapped too; a transfer of more than SMALL_NUMEL elements
 in `forward` is a violation, and so are more than MAX_ITEMS `.item()` reads.
@@ -56,6 +62,10 @@ ALLOWED_OPS = frozenset(
         "dim", "is_contiguous", "is_same_size", "_local_scalar_dense", "record_stream",
     }
 )  # fmt: skip
+# ops whose result holds uninitialised memory: poisoned (see the module doc)
+UNINITIALISED_OPS = frozenset(
+    {"empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided"}
+)
 SMALL_NUMEL = 16
 MAX_SMALL_OPS = 32
 MAX_ITEMS = 64
@@ -70,6 +80,18 @@ def _tensors(value: Any) -> list[torch.Tensor]:
     if isinstance(value, dict):
         return [t for v in value.values() for t in _tensors(v)]
     return []
+
+
+def poison(value: Any) -> None:
+    """Fill a freshly allocated tensor with a value no correct output holds by accident."""
+    if not isinstance(value, torch.Tensor) or value.numel() == 0:
+        return
+    if value.is_floating_point() or value.is_complex():
+        value.fill_(float("nan"))
+    elif value.dtype == torch.bool:
+        value.fill_(True)
+    else:
+        value.fill_(torch.iinfo(value.dtype).min)
 
 
 def _storage_key(t: torch.Tensor) -> int | None:
@@ -94,9 +116,10 @@ class _ThreadMode(TorchDispatchMode):
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
         kwargs = kwargs or {}
-        if not self.guard.paused:
-            self.guard._check(func, args, kwargs, thread=True)
-        return func(*args, **kwargs)
+        if self.guard.paused:
+            return func(*args, **kwargs)
+        self.guard._check(func, args, kwargs, thread=True)
+        return self.guard._run(func, args, kwargs)
 
 
 _AUDIT_EVENTS = {
@@ -160,9 +183,17 @@ class ComputeGuard(TorchDispatchMode):
     ) -> Any:
         kwargs = kwargs or {}
         self._seen += 1
-        if not self.paused:
-            self._check(func, args, kwargs)
-        return func(*args, **kwargs)
+        if self.paused:
+            return func(*args, **kwargs)
+        self._check(func, args, kwargs)
+        return self._run(func, args, kwargs)
+
+    @staticmethod
+    def _run(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        out = func(*args, **kwargs)
+        if func.overloadpacket.__name__ in UNINITIALISED_OPS:
+            poison(out)
+        return out
 
     def _check(
         self, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], thread: bool = False
