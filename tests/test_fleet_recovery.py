@@ -41,6 +41,19 @@ def all_finished(store: RedisJobStore, ids: list[str]) -> list[Job] | None:
     return jobs if len(jobs) == len(ids) and all(j.status in TERMINAL for j in jobs) else None
 
 
+def unfinished(store: RedisJobStore, ids: list[str]) -> str:
+    """What the jobs that did not finish were doing (for a timed-out wait)."""
+    lines = []
+    for job in store._many(ids):
+        if job.status in TERMINAL:
+            continue
+        st = job.state
+        phase = job.progress.phase if job.progress is not None else None
+        history = "; ".join(d.text() for d in st.history)
+        lines.append(f"{job.id} {st.status} owner={st.owner} phase={phase} history=[{history}]")
+    return f"{len(lines)} unfinished: " + " | ".join(lines)
+
+
 def assert_done_once(store: RedisJobStore, final: list[Job], rounds: int, home) -> None:
     """Each job done, recorded once, every attempt in the ledger and on disk once."""
     for job in final:
@@ -145,7 +158,14 @@ def test_chaos_thirty_jobs_three_workers_five_kills_and_a_redis_restart(tmp_path
     home = tmp_path / "home"
     with RedisServer(tmp_path / "redis", appendonly=True) as server, FakeOpenAI() as fake:
         fake.defaults["coder"] = Scripted(content=NO_CODE, delay_s=1.5)
-        env = fleet_env(home, server.url, lease_s=lease, sweep_interval_s=sweep, max_deliveries=8)
+        env = fleet_env(
+            home,
+            server.url,
+            lease_s=lease,
+            sweep_interval_s=sweep,
+            max_deliveries=8,
+            orphan_after_s=15,
+        )
         store = RedisJobStore(server.url, patient=True)
         workers = [WorkerProcess(f"w{i}g0", env, tmp_path).launch() for i in range(3)]
         gone: list[WorkerProcess] = []
@@ -184,7 +204,10 @@ def test_chaos_thirty_jobs_three_workers_five_kills_and_a_redis_restart(tmp_path
                 workers[slot] = WorkerProcess(f"w{slot}g{len(kills)}", env, tmp_path).launch()
                 if len(kills) == restart_after:
                     server.restart(down_s=0.5)
-            final = wait_for(lambda: all_finished(store, ids), 240, "all jobs", poll=0.5)
+            try:
+                final = wait_for(lambda: all_finished(store, ids), 240, "all jobs", poll=0.5)
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; seed {seed}; {unfinished(store, ids)}") from None
         finally:
             for w in workers:
                 w.stop()
@@ -223,3 +246,48 @@ def test_submit_and_status_say_when_no_live_worker_serves_the_queue(tmp_path):
         assert r.returncode == 0 and "no live worker consumes queue cpu" in r.stderr
         assert job in r.stdout and "queued" in r.stdout
         assert time.monotonic() - started < 60  # each question is bounded (~1 s)
+
+
+@pytest.mark.slow
+def test_queued_jobs_whose_messages_were_lost_are_published_again(tmp_path):
+    """No lease ever lapses for a job nobody claimed: a message dropped from its queue (a
+    retry Celery could not publish) and one left unacknowledged by a worker that died
+    holding it are found by a sweeper and published again; one still waiting is not."""
+    import redis
+
+    from worker.orphans import broker_job_ids, queue_keys
+
+    orphan_after = 6.0
+    home = tmp_path / "home"
+    with RedisServer(tmp_path / "redis", appendonly=False) as server, FakeOpenAI() as fake:
+        fake.defaults["coder"] = Scripted(content=NO_CODE)
+        env = fleet_env(home, server.url, sweep_interval_s=1.0, orphan_after_s=orphan_after)
+        store = RedisJobStore(server.url, patient=True)
+        client = redis.Redis.from_url(server.url)
+        ids = submit_llm_jobs(env, fake.base_url, 3, 1)
+        assert broker_job_ids(client, ["cpu"], orphan_after) == set(ids)
+        # Lose two messages: one gone, one "delivered" 10 min ago to a worker now dead.
+        waiting = {}
+        for key in queue_keys("cpu"):
+            for raw in client.lrange(key, 0, -1):
+                waiting[json.loads(raw)["headers"]["id"]] = (key, raw)
+        dropped, held, kept = ids
+        client.lrem(waiting[dropped][0], 0, waiting[dropped][1])
+        client.lrem(waiting[held][0], 0, waiting[held][1])
+        envelope = json.dumps([json.loads(waiting[held][1]), "", "cpu"])
+        client.hset("unacked", "tag-of-a-dead-worker", envelope)
+        client.zadd("unacked_index", {"tag-of-a-dead-worker": time.time() - 600})
+        assert broker_job_ids(client, ["cpu"], orphan_after) == {kept}
+        worker = WorkerProcess("w0", env, tmp_path).launch()
+        try:
+            worker.wait_ready()
+            final = wait_for(lambda: all_finished(store, ids), 60 + 2 * orphan_after, "all jobs")
+        finally:
+            worker.stop()
+        client.close()
+        store.close()
+    by_id = {j.id: j for j in final}
+    assert all(j.status == "done" for j in final), [(j.id, j.status, j.state.error) for j in final]
+    assert by_id[dropped].state.orphaned == 1 and by_id[held].state.orphaned == 1
+    assert by_id[kept].state.orphaned == 0  # its message was there: not published twice
+    assert len(fake.requests_for("coder")) == 3

@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     # Every worker looks for such jobs this often (sooner when one is known to fall due),
     # so a lost worker's job is back on its queue within 2 x lease + this: 75 s by default.
     sweep_interval_s: float = Field(default=15.0, gt=0)
+    # A job queued this long with no message for it in the broker (lost with a killed
+    # worker, or dropped by a retry that could not be published) is published again. It
+    # must exceed the longest retry countdown a worker holds a message for (60 s).
+    orphan_after_s: float = Field(default=120.0, gt=0)
     max_tasks_per_child: int = Field(default=20, ge=1)
     # A background embedded worker (started by `kwright submit`) exits after this long idle.
     embedded_idle_exit_s: float = Field(default=60.0, gt=0)

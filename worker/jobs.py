@@ -124,6 +124,8 @@ class JobState(BaseModel):
     lease_until: float | None = None
     heartbeat_at: float | None = None  # the owner's last lease renewal
     recovered_at: float | None = None  # a sweeper last put it back after its worker was lost
+    queued_at: float | None = None  # last put (back) on its queue; None: at submission
+    orphaned: int = 0  # times a sweeper found its message lost and published it again
     history: list[Delivery] = Field(default_factory=list)
     started_at: float | None = None  # first start
     last_started_at: float | None = None

@@ -15,6 +15,8 @@ the fleet crash-safe live in these transitions:
 * `recover_lapsed` is the sweepers' move: a running job whose lease lapsed more than a
   grace period ago lost its worker; it goes back to `queued` (or is failed once it used
   up its deliveries) in one transaction per job, so of several sweepers exactly one acts.
+* `stale_queued` and `restamp_orphan` serve the sweepers' second move: a job queued so
+  long that its message may be lost (worker/orphans.py) is stamped once and published again.
 * Each delivery is kept in `history` with how it ended, for the record and for the
   reason of a job failed after `max_deliveries`.
 * `record_attempt` keeps a ledger of attempts keyed by (job, attempt number); an attempt
@@ -204,8 +206,9 @@ class JobStore(ABC):
         def change(spec: JobSpec, st: JobState) -> tuple[JobState | None, bool]:
             if st.status != "running" or st.owner != owner:
                 return None, False
-            _end_delivery(st, "lost: its worker process died", now())
-            st.status, st.owner, st.lease_until = "queued", None, None
+            t = now()
+            _end_delivery(st, "lost: its worker process died", t)
+            _requeue(st, t)
             return st, True
 
         return self._transact(job_id, change)
@@ -234,7 +237,7 @@ class JobStore(ABC):
                 if st.deliveries >= max_deliveries:
                     _close(st, "failed", exhausted_reason(st, max_deliveries), t)
                 else:
-                    st.status, st.owner, st.lease_until = "queued", None, None
+                    _requeue(st, t)
                     st.recovered_at = t
                 return st, Recovery(Job(spec=spec, state=st), worker, silent)
 
@@ -247,6 +250,30 @@ class JobStore(ABC):
             elif got is not None:
                 next_due = got if next_due is None else min(next_due, got)
         return recovered, next_due
+
+    def stale_queued(self, older_than_s: float) -> list[Job]:
+        """Queued jobs that have waited over `older_than_s` since they were last queued."""
+        cutoff = now() - older_than_s
+        stale = []
+        for job_id in self.queued_ids(None):
+            job = self.get(job_id)
+            if job is not None and job.status == "queued" and queued_since(job) < cutoff:
+                stale.append(job)
+        return stale
+
+    def restamp_orphan(self, job_id: str, since: float) -> Job | None:
+        """A sweeper found no message for this queued job: stamp it queued now, once (of
+        several sweepers that saw it queued `since`, one wins) and return it to publish."""
+
+        def change(spec: JobSpec, st: JobState) -> tuple[JobState | None, Job | None]:
+            job = Job(spec=spec, state=st)
+            if st.status != "queued" or queued_since(job) != since:
+                return None, None
+            st.queued_at = now()
+            st.orphaned += 1
+            return st, job
+
+        return self._transact(job_id, change)
 
     def finish(self, job_id: str, delivery: int, outcome: JobOutcome) -> bool:
         def change(spec: JobSpec, st: JobState) -> tuple[JobState | None, bool]:
@@ -297,8 +324,9 @@ class JobStore(ABC):
             def change(spec: JobSpec, st: JobState) -> tuple[JobState | None, bool]:
                 if st.status != "running":
                     return None, False
-                _end_delivery(st, f"lost: {reason}", now())
-                st.status, st.owner, st.lease_until = "queued", None, None
+                t = now()
+                _end_delivery(st, f"lost: {reason}", t)
+                _requeue(st, t)
                 st.error = reason
                 return st, True
 
@@ -335,6 +363,14 @@ def exhausted_reason(st: JobState, max_deliveries: int) -> str:
         f"gave up after {st.deliveries} deliveries (KWRIGHT_MAX_DELIVERIES={max_deliveries}): "
         f"the worker running it was lost each time: {each}"
     )
+
+
+def queued_since(job: Job) -> float:
+    return job.state.queued_at or job.spec.submitted_at
+
+
+def _requeue(st: JobState, t: float) -> None:
+    st.status, st.owner, st.lease_until, st.queued_at = "queued", None, None, t
 
 
 def _end_delivery(st: JobState, how: str, t: float) -> None:

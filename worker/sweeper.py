@@ -12,13 +12,16 @@ duplicate of the old message is harmless: the job is finished or held by then.
 The sweeper wakes every `KWRIGHT_SWEEP_INTERVAL_S`, and sooner when it knows a running
 job falls due earlier, so a lost job is usually back on its queue right at lease + grace.
 If publishing fails (the broker is down), the job is queued without a message; the
-sweeper publishes it again on its next rounds.
+sweeper publishes it again on its next rounds. Every `KWRIGHT_ORPHAN_AFTER_S / 2` it also
+looks for queued jobs whose message was lost without any lease lapsing (worker/orphans.py)
+and publishes those again.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from worker.config import Settings
@@ -29,15 +32,23 @@ log = logging.getLogger(__name__)
 
 MIN_WAIT_S = 0.2
 Publish = Callable[[list[Job]], None]
+Finder = Callable[[], list[Job]]  # queued jobs whose message was lost (worker/orphans.py)
 
 
 class Sweeper:
     """A daemon thread recovering lost workers' jobs from `store` for worker `name`."""
 
     def __init__(
-        self, settings: Settings, store: JobStore, name: str, publish: Publish | None
+        self,
+        settings: Settings,
+        store: JobStore,
+        name: str,
+        publish: Publish | None,
+        orphans: Finder | None = None,
     ) -> None:
         self.settings, self.store, self.name, self.publish = settings, store, name, publish
+        self.orphans = orphans
+        self._orphans_checked = time.monotonic()  # the first check after one interval
         self._unpublished: dict[str, Job] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kwright-sweeper", daemon=True)
@@ -88,11 +99,26 @@ class Sweeper:
                 self._unpublished[r.job.id] = r.job
             else:
                 log.error("job %s: %s", r.job.id, r.job.state.error)
+        self._find_orphans()
         self._publish()
         wait = s.sweep_interval_s
         if next_due is not None:
             wait = min(wait, max(MIN_WAIT_S, next_due - now() + 0.05))
         return wait
+
+    def _find_orphans(self) -> None:
+        if self.orphans is None:
+            return
+        if time.monotonic() - self._orphans_checked < self.settings.orphan_after_s / 2:
+            return
+        self._orphans_checked = time.monotonic()
+        try:
+            found = self.orphans()
+        except (StoreUnavailable, MalformedJob) as exc:
+            log.warning("sweeper: looking for lost messages: %s", exc)
+            return
+        for job in found:
+            self._unpublished[job.id] = job
 
     def _publish(self) -> None:
         if self.publish is None:  # the embedded worker pulls queued jobs from the store
@@ -115,10 +141,15 @@ class Sweeper:
 
 def fleet_sweeper(settings: Settings, name: str) -> Sweeper:
     """A Celery worker's sweeper: its own store client; recovered jobs are published."""
+    from worker.orphans import broker_orphan_finder
     from worker.store import open_store
     from worker.submit import RECOVERED_PRIORITY, publish
 
     def send(jobs: list[Job]) -> None:
         publish(jobs, settings, priority=RECOVERED_PRIORITY)
 
-    return Sweeper(settings, open_store(settings), name, send)
+    store = open_store(settings)
+    orphans = broker_orphan_finder(
+        store, settings.broker_url or "", settings.orphan_after_s, settings.connect_timeout_s
+    )
+    return Sweeper(settings, store, name, send, orphans)
