@@ -52,6 +52,29 @@ def test_baseline_solves_unseen_problems(tmp_path, name):
         assert not (k.spill_stores_bytes or k.spill_loads_bytes), (k.name, k)
 
 
+CONV_FAMILY = [
+    "conv1d_grouped_dilated",
+    "conv_transpose2d_strided_grouped",
+    "conv_transpose1d_relu",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", CONV_FAMILY)
+def test_baseline_solves_1d_and_transposed_convolutions(tmp_path, name):
+    """Conv1d over a (1, L) plane; ConvTranspose1d/2d as implicit GEMM in gather form, with
+    stride, padding, output_padding, groups and dilation all off their defaults."""
+    problem = load_problem(FIXTURES / f"{name}.py")
+    config = AgentConfig(agent="baseline", rounds=1, patience=1)
+    with get_sandbox(default_sandbox_name()) as box:
+        rundir, info = run_job([problem], config, tmp_path, box, device="cpu")
+    result = info.results[problem.id]
+    assert result.best is not None and result.best.correct, result
+    (attempt,) = rundir.problem(problem.id).load()
+    assert attempt.view.result is not None and attempt.view.result.random_shape is not None
+    assert check_candidate(attempt.view.source or "", "triton").violations == []
+
+
 @pytest.mark.slow
 def test_kwright_run_defaults_to_baseline_without_an_api_key(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "KWRIGHT_API_KEY")}

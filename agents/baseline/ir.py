@@ -130,11 +130,13 @@ class Matmul(Value):
 @dataclass(eq=False)
 class Conv2d(Value):
     x: Value | None = None  # (N, C, H, W)
-    w: Value | None = None  # (OC, C // groups, KH, KW)
+    w: Value | None = None  # (OC, C // groups, KH, KW); transposed: (C, OC // groups, KH, KW)
     stride: tuple[int, int] = (1, 1)
     padding: tuple[int, int] = (0, 0)
     dilation: tuple[int, int] = (1, 1)
     groups: int = 1
+    transposed: bool = False  # conv_transpose2d (the gradient of conv2d w.r.t. its input)
+    output_padding: tuple[int, int] = (0, 0)  # transposed only: extra rows/cols at the end
 
     def operands(self) -> list[Value]:
         return [v for v in (self.x, self.w) if v is not None]

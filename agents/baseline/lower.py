@@ -219,6 +219,8 @@ def dim_source(v: Value, d: int) -> tuple[Value, int] | int | None:
     if isinstance(v, Conv2d | Pool2d) and d in (0, 1):
         x = v.x
         if isinstance(v, Conv2d) and d == 1 and v.w is not None:
+            if v.transposed:
+                return dim_source(v.w, 1) if v.groups == 1 else None
             return dim_source(v.w, 0)
         return dim_source(x, d) if x is not None else None
     return None

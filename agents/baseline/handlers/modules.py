@@ -6,7 +6,16 @@ from typing import Any
 
 from agents.baseline.handlers.elementwise import _prelu
 from agents.baseline.handlers.layout import _method_or_fn
-from agents.baseline.handlers.nn import _adaptive, _conv2d, _linear, _pool1d, _pool2d
+from agents.baseline.handlers.nn import (
+    _adaptive,
+    _conv1d,
+    _conv2d,
+    _conv_transpose1d,
+    _conv_transpose2d,
+    _linear,
+    _pool1d,
+    _pool2d,
+)
 from agents.baseline.handlers.reductions import (
     _batch_norm,
     _group_norm,
@@ -216,6 +225,31 @@ def _m_conv(lw: Lowering, args: list[Any], attrs: dict[str, Any], param: Any, t:
         attrs["dilation"],
         attrs.get("groups", 1),
     )
+
+
+def _zero_padded(attrs: dict[str, Any], name: str) -> None:
+    if attrs.get("padding_mode", "zeros") != "zeros":
+        raise Unsupported(f"nn.{name} with padding_mode={attrs.get('padding_mode')!r}")
+
+
+@module("Conv1d")
+def _m_conv1(lw: Lowering, args: list[Any], attrs: dict[str, Any], param: Any, t: bool) -> Any:
+    _zero_padded(attrs, "Conv1d")
+    return _conv1d(
+        lw, _one(args, "Conv1d"), param("weight"), param("bias"), attrs["stride"],
+        attrs["padding"], attrs["dilation"], attrs.get("groups", 1),
+    )  # fmt: skip
+
+
+@module("ConvTranspose1d", "ConvTranspose2d")
+def _m_convt(lw: Lowering, args: list[Any], attrs: dict[str, Any], param: Any, t: bool) -> Any:
+    x = _one(args, "ConvTranspose")
+    _zero_padded(attrs, "ConvTranspose")
+    how = _conv_transpose1d if x.rank == 3 else _conv_transpose2d
+    return how(
+        lw, x, param("weight"), param("bias"), attrs["stride"], attrs["padding"],
+        attrs.get("output_padding", 0), attrs.get("groups", 1), attrs["dilation"],
+    )  # fmt: skip
 
 
 @module("MaxPool2d")

@@ -177,6 +177,131 @@ def _conv(lw: Lowering, b: dict[str, Any]) -> Any:
     )
 
 
+def _conv_transpose2d(
+    lw: Lowering,
+    x: Value,
+    w: Value,
+    bias: Any,
+    stride: Any,
+    padding: Any,
+    output_padding: Any,
+    groups: int,
+    dilation: Any,
+) -> Value:
+    """conv_transpose2d as an implicit GEMM in gather form: each output pixel sums the
+    input pixels whose strided scatter lands on it (no zero-inserted copy of the input)."""
+    if x.rank != 4 or w.rank != 4:
+        raise Unsupported("conv_transpose2d of non 4-D tensors (batched NCHW only)")
+    if "float64" in (x.dtype, w.dtype):
+        raise Unsupported("conv_transpose2d in float64")
+    if isinstance(padding, str):
+        raise Unsupported(f"conv_transpose2d padding={padding!r}")
+    st, pd, op_, dl = _pair(stride), _pair(padding), _pair(output_padding), _pair(dilation)
+    n, _, h, wd = x.shape
+    kh, kw = w.shape[2], w.shape[3]
+    oh = (h - 1) * st[0] - 2 * pd[0] + dl[0] * (kh - 1) + op_[0] + 1
+    ow = (wd - 1) * st[1] - 2 * pd[1] + dl[1] * (kw - 1) + op_[1] + 1
+    out: Value = Conv2d(
+        shape=(n, w.shape[1] * int(groups), oh, ow),
+        dtype=promote([x.dtype, w.dtype]),
+        x=x,
+        w=w,
+        stride=st,
+        padding=pd,
+        dilation=dl,
+        groups=int(groups),
+        transposed=True,
+        output_padding=op_,
+    )
+    if is_tensor(bias):
+        out = lw.pw("add", out, lw.channel_view(bias, 4))
+    return out
+
+
+def _one_d(v: Any, default: int) -> tuple[int, int]:
+    """A 1-D window argument as the (1, k) pair of a 2-D one over a (1, L) plane."""
+    if isinstance(v, list | tuple):
+        if len(v) != 1:
+            raise Unsupported(f"a 1-D window argument {v!r}")
+        v = v[0]
+    if not isinstance(v, int):
+        raise Unsupported(f"a 1-D window argument {v!r}")
+    return (default, int(v))
+
+
+def _as_1d(lw: Lowering, out: Value) -> Value:
+    return PyOp(
+        shape=(out.shape[0], out.shape[1], out.shape[3]),
+        dtype=out.dtype,
+        fmt="{0}.squeeze(2)",
+        refs=[out],
+        tensor=True,
+    )
+
+
+def _plane(lw: Lowering, v: Value, what: str) -> Value:
+    if v.rank != 3:
+        raise Unsupported(f"{what} of a {v.rank}-D tensor (batched NCL only)")
+    return lw.view(v, "{0}.unsqueeze(2)", (v.shape[0], v.shape[1], 1, v.shape[2]))
+
+
+def _conv1d(
+    lw: Lowering, x: Value, w: Value, bias: Any, stride: Any, padding: Any, dilation: Any,
+    groups: int,
+) -> Value:  # fmt: skip
+    """conv1d as conv2d over a (1, L) plane."""
+    if isinstance(padding, str):
+        if padding != "valid":
+            raise Unsupported(f"conv1d padding={padding!r}")
+        padding = 0
+    out = _conv2d(
+        lw, _plane(lw, x, "conv1d"), _plane(lw, w, "conv1d"), bias, _one_d(stride, 1),
+        _one_d(padding, 0), _one_d(dilation, 1), groups,
+    )  # fmt: skip
+    return _as_1d(lw, out)
+
+
+def _conv_transpose1d(
+    lw: Lowering, x: Value, w: Value, bias: Any, stride: Any, padding: Any,
+    output_padding: Any, groups: int, dilation: Any,
+) -> Value:  # fmt: skip
+    out = _conv_transpose2d(
+        lw, _plane(lw, x, "conv_transpose1d"), _plane(lw, w, "conv_transpose1d"), bias,
+        _one_d(stride, 1), _one_d(padding, 0), _one_d(output_padding, 0), groups,
+        _one_d(dilation, 1),
+    )  # fmt: skip
+    return _as_1d(lw, out)
+
+
+@op("conv1d", spec="input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1")
+def _conv1(lw: Lowering, b: dict[str, Any]) -> Any:
+    return _conv1d(
+        lw, b["input"], b["weight"], b["bias"], b["stride"], b["padding"], b["dilation"],
+        b["groups"],
+    )  # fmt: skip
+
+
+_TRANSPOSED_SPEC = (
+    "input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1"
+)
+
+
+@op("conv_transpose2d", spec=_TRANSPOSED_SPEC)
+def _convt2(lw: Lowering, b: dict[str, Any]) -> Any:
+    return _conv_transpose2d(
+        lw, b["input"], b["weight"], b["bias"], b["stride"], b["padding"],
+        b["output_padding"], b["groups"], b["dilation"],
+    )  # fmt: skip
+
+
+@op("conv_transpose1d", spec=_TRANSPOSED_SPEC)
+def _convt1(lw: Lowering, b: dict[str, Any]) -> Any:
+    return _conv_transpose1d(
+        lw, b["input"], b["weight"], b["bias"], b["stride"], b["padding"],
+        b["output_padding"], b["groups"], b["dilation"],
+    )  # fmt: skip
+
+
 def _pool2d(
     lw: Lowering,
     op_name: str,

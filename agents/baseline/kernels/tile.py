@@ -170,15 +170,22 @@ class ConvWriter(TileWriter):
         x, w = self.pyname(cv.x), self.pyname(cv.w)
         (sh, sw), (ph, pw), (dh, dw) = cv.stride, cv.padding, cv.dilation
         py = self.py
+        groups = cv.groups
         py.append(f"NB_{n}, C_{n}, H_{n}, W_{n} = {x}.shape")
-        py.append(f"OC_{n}, CG_{n}, KH_{n}, KW_{n} = {w}.shape")
-        py.append(f"OH_{n} = (H_{n} + {2 * ph} - {dh} * (KH_{n} - 1) - 1) // {sh} + 1")
-        py.append(f"OW_{n} = (W_{n} + {2 * pw} - {dw} * (KW_{n} - 1) - 1) // {sw} + 1")
+        if cv.transposed:  # weight (C, OC // groups, KH, KW)
+            oph, opw = cv.output_padding
+            py.append(f"CI_{n}, OCW_{n}, KH_{n}, KW_{n} = {w}.shape")
+            py.append(f"OC_{n}, CG_{n} = OCW_{n} * {groups}, CI_{n} // {groups}")
+            py.append(f"OH_{n} = (H_{n} - 1) * {sh} - {2 * ph} + {dh} * (KH_{n} - 1) + {oph + 1}")
+            py.append(f"OW_{n} = (W_{n} - 1) * {sw} - {2 * pw} + {dw} * (KW_{n} - 1) + {opw + 1}")
+        else:
+            py.append(f"OC_{n}, CG_{n}, KH_{n}, KW_{n} = {w}.shape")
+            py.append(f"OH_{n} = (H_{n} + {2 * ph} - {dh} * (KH_{n} - 1) - 1) // {sh} + 1")
+            py.append(f"OW_{n} = (W_{n} + {2 * pw} - {dw} * (KW_{n} - 1) - 1) // {sw} + 1")
         py.append(f"O_{n} = (NB_{n}, OC_{n}, OH_{n}, OW_{n})")
         self.space_expr = f"O_{n}"
         for v in self.stored:
             self.alloc(v, f"O_{n}")
-        groups = cv.groups
         X = self.arg("x_ptr", x)
         Wp = self.arg("w_ptr", w)
         M = self.arg("M", f"NB_{n} * OH_{n} * OW_{n}")
@@ -212,18 +219,30 @@ class ConvWriter(TileWriter):
             c("ic = rk // (KH * KW)")
             c("kh = (rk // KW) % KH")
             c("kw = rk % KW")
-            c(f"ih = oh[:, None] * {sh} - {ph} + kh[None, :] * {dh}")
-            c(f"iw = ow[:, None] * {sw} - {pw} + kw[None, :] * {dw}")
-            c(
-                f"a_mask = (rm[:, None] < {M}) & (rk[None, :] < {KT}) & (ih >= 0) & (ih < {H}) "
-                f"& (iw >= 0) & (iw < {Wd})"
-            )
+            in_range = f"(ih >= 0) & (ih < {H}) & (iw >= 0) & (iw < {Wd})"
+            if cv.transposed:  # gather form: input rows that land on this output row
+                c(f"th = oh[:, None] + {ph} - kh[None, :] * {dh}")
+                c(f"tw = ow[:, None] + {pw} - kw[None, :] * {dw}")
+                c(f"ih = th // {sh}")
+                c(f"iw = tw // {sw}")
+                in_range = (
+                    f"(th >= 0) & (tw >= 0) & (th % {sh} == 0) & (tw % {sw} == 0) "
+                    f"& (ih < {H}) & (iw < {Wd})"
+                )
+            else:
+                c(f"ih = oh[:, None] * {sh} - {ph} + kh[None, :] * {dh}")
+                c(f"iw = ow[:, None] * {sw} - {pw} + kw[None, :] * {dw}")
+            c(f"a_mask = (rm[:, None] < {M}) & (rk[None, :] < {KT}) & {in_range}")
             c(
                 f"a = tl.load({X} + n_i[:, None] * {sx[0]} + (g * {CG} + ic)[None, :] * {sx[1]} "
                 f"+ ih * {sx[2]} + iw * {sx[3]}, mask=a_mask, other=0.0)"
             )
+            if cv.transposed:  # w[g * CG + ic, oc within the group, kh, kw]
+                w_off = f"(g * {CG} + ic)[:, None] * {swt[0]} + rn[None, :] * {swt[1]}"
+            else:
+                w_off = f"oc[None, :] * {swt[0]} + ic[:, None] * {swt[1]}"
             c(
-                f"b = tl.load({Wp} + oc[None, :] * {swt[0]} + ic[:, None] * {swt[1]} "
+                f"b = tl.load({Wp} + {w_off} "
                 f"+ kh[:, None] * {swt[2]} + kw[:, None] * {swt[3]}, "
                 f"mask=(rk[:, None] < {KT}) & (rn[None, :] < {OCG}), other=0.0)"
             )
