@@ -53,17 +53,18 @@ def test_baseline_solves_unseen_problems(tmp_path, name):
 
 
 CONV_FAMILY = [
-    "conv1d_grouped_dilated",
+    "conv1d_then_transposed",
     "conv_transpose2d_strided_grouped",
-    "conv_transpose1d_relu",
+    "conv3d_then_transposed",
 ]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", CONV_FAMILY)
-def test_baseline_solves_1d_and_transposed_convolutions(tmp_path, name):
-    """Conv1d over a (1, L) plane; ConvTranspose1d/2d as implicit GEMM in gather form, with
-    stride, padding, output_padding, groups and dilation all off their defaults."""
+def test_baseline_solves_1d_3d_and_transposed_convolutions(tmp_path, name):
+    """Conv1d over a (1, L) plane, Conv3d, and ConvTranspose1d/2d/3d as implicit GEMM in
+    gather form, with stride, padding, output_padding, groups and dilation off their
+    defaults."""
     problem = load_problem(FIXTURES / f"{name}.py")
     config = AgentConfig(agent="baseline", rounds=1, patience=1)
     with get_sandbox(default_sandbox_name()) as box:

@@ -129,14 +129,16 @@ class Matmul(Value):
 
 @dataclass(eq=False)
 class Conv2d(Value):
-    x: Value | None = None  # (N, C, H, W)
-    w: Value | None = None  # (OC, C // groups, KH, KW); transposed: (C, OC // groups, KH, KW)
-    stride: tuple[int, int] = (1, 1)
-    padding: tuple[int, int] = (0, 0)
-    dilation: tuple[int, int] = (1, 1)
+    """A 2-D or 3-D convolution (the window tuples have one entry per spatial dim)."""
+
+    x: Value | None = None  # (N, C, H, W) or (N, C, D, H, W)
+    w: Value | None = None  # (OC, C // groups, *K); transposed: (C, OC // groups, *K)
+    stride: tuple[int, ...] = (1, 1)
+    padding: tuple[int, ...] = (0, 0)
+    dilation: tuple[int, ...] = (1, 1)
     groups: int = 1
-    transposed: bool = False  # conv_transpose2d (the gradient of conv2d w.r.t. its input)
-    output_padding: tuple[int, int] = (0, 0)  # transposed only: extra rows/cols at the end
+    transposed: bool = False  # conv_transpose (the gradient of conv w.r.t. its input)
+    output_padding: tuple[int, ...] = (0, 0)  # transposed only: extra planes at the end
 
     def operands(self) -> list[Value]:
         return [v for v in (self.x, self.w) if v is not None]

@@ -8,10 +8,10 @@ from agents.baseline.handlers.elementwise import _prelu
 from agents.baseline.handlers.layout import _method_or_fn
 from agents.baseline.handlers.nn import (
     _adaptive,
+    _conv,
     _conv1d,
-    _conv2d,
+    _conv_transpose,
     _conv_transpose1d,
-    _conv_transpose2d,
     _linear,
     _pool1d,
     _pool2d,
@@ -211,13 +211,13 @@ def _m_gn(lw: Lowering, args: list[Any], attrs: dict[str, Any], param: Any, t: b
     )
 
 
-@module("Conv2d")
+@module("Conv2d", "Conv3d")
 def _m_conv(lw: Lowering, args: list[Any], attrs: dict[str, Any], param: Any, t: bool) -> Any:
     if attrs.get("padding_mode", "zeros") != "zeros":
-        raise Unsupported(f"nn.Conv2d with padding_mode={attrs.get('padding_mode')!r}")
-    return _conv2d(
+        raise Unsupported(f"nn.Conv with padding_mode={attrs.get('padding_mode')!r}")
+    return _conv(
         lw,
-        _one(args, "Conv2d"),
+        _one(args, "Conv"),
         param("weight"),
         param("bias"),
         attrs["stride"],
@@ -241,11 +241,11 @@ def _m_conv1(lw: Lowering, args: list[Any], attrs: dict[str, Any], param: Any, t
     )  # fmt: skip
 
 
-@module("ConvTranspose1d", "ConvTranspose2d")
+@module("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
 def _m_convt(lw: Lowering, args: list[Any], attrs: dict[str, Any], param: Any, t: bool) -> Any:
     x = _one(args, "ConvTranspose")
     _zero_padded(attrs, "ConvTranspose")
-    how = _conv_transpose1d if x.rank == 3 else _conv_transpose2d
+    how = _conv_transpose1d if x.rank == 3 else _conv_transpose
     return how(
         lw, x, param("weight"), param("bias"), attrs["stride"], attrs["padding"],
         attrs.get("output_padding", 0), attrs.get("groups", 1), attrs["dilation"],

@@ -115,7 +115,28 @@ def _pair(v: Any) -> tuple[int, int]:
     raise Unsupported(f"a 2-D window argument {v!r}")
 
 
-def _conv2d(
+def _window(v: Any, n: int) -> tuple[int, ...]:
+    """A window argument (int, or a sequence of 1 or n ints) for n spatial dims."""
+    if isinstance(v, int):
+        return (v,) * n
+    if isinstance(v, list | tuple) and all(isinstance(i, int) for i in v):
+        if len(v) == n:
+            return tuple(int(i) for i in v)
+        if len(v) == 1:
+            return (int(v[0]),) * n
+    raise Unsupported(f"a {n}-D window argument {v!r}")
+
+
+def _spatial(x: Value, w: Value, what: str) -> int:
+    """How many spatial dims a conv has (2 or 3), refusing what the kernel cannot do."""
+    if x.rank not in (4, 5) or w.rank != x.rank:
+        raise Unsupported(f"{what} of {x.rank}-D tensors (batched NCHW or NCDHW only)")
+    if "float64" in (x.dtype, w.dtype):
+        raise Unsupported(f"{what} in float64")
+    return x.rank - 2
+
+
+def _conv(
     lw: Lowering,
     x: Value,
     w: Value,
@@ -125,31 +146,25 @@ def _conv2d(
     dilation: Any,
     groups: int,
 ) -> Value:
-    if x.rank != 4 or w.rank != 4:
-        raise Unsupported("conv2d of non 4-D tensors (batched NCHW only)")
-    if "float64" in (x.dtype, w.dtype):
-        raise Unsupported("conv2d in float64")
-    st, dl = _pair(stride), _pair(dilation)
-    kh, kw = w.shape[2], w.shape[3]
+    """conv2d / conv3d as implicit GEMM."""
+    nsp = _spatial(x, w, f"conv{x.rank - 2}d")
+    st, dl = _window(stride, nsp), _window(dilation, nsp)
+    ks = w.shape[2:]
     if isinstance(padding, str):
+        halves = [dl[i] * (ks[i] - 1) for i in range(nsp)]
         if padding == "valid":
-            pd = (0, 0)
-        elif (
-            padding == "same"
-            and st == (1, 1)
-            and (dl[0] * (kh - 1)) % 2 == 0
-            and (dl[1] * (kw - 1)) % 2 == 0
-        ):
-            pd = (dl[0] * (kh - 1) // 2, dl[1] * (kw - 1) // 2)
+            pd: tuple[int, ...] = (0,) * nsp
+        elif padding == "same" and set(st) == {1} and all(h % 2 == 0 for h in halves):
+            pd = tuple(h // 2 for h in halves)
         else:
-            raise Unsupported(f"conv2d padding={padding!r}")
+            raise Unsupported(f"conv{nsp}d padding={padding!r}")
     else:
-        pd = _pair(padding)
-    n, _, h, wd = x.shape
-    oh = (h + 2 * pd[0] - dl[0] * (kh - 1) - 1) // st[0] + 1
-    ow = (wd + 2 * pd[1] - dl[1] * (kw - 1) - 1) // st[1] + 1
+        pd = _window(padding, nsp)
+    spatial = tuple(
+        (x.shape[2 + i] + 2 * pd[i] - dl[i] * (ks[i] - 1) - 1) // st[i] + 1 for i in range(nsp)
+    )
     out: Value = Conv2d(
-        shape=(n, w.shape[0], oh, ow),
+        shape=(x.shape[0], w.shape[0], *spatial),
         dtype=promote([x.dtype, w.dtype]),
         x=x,
         w=w,
@@ -159,25 +174,23 @@ def _conv2d(
         groups=int(groups),
     )
     if is_tensor(bias):
-        out = lw.pw("add", out, lw.channel_view(bias, 4))
+        out = lw.pw("add", out, lw.channel_view(bias, x.rank))
     return out
 
 
-@op("conv2d", spec="input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1")
-def _conv(lw: Lowering, b: dict[str, Any]) -> Any:
-    return _conv2d(
-        lw,
-        b["input"],
-        b["weight"],
-        b["bias"],
-        b["stride"],
-        b["padding"],
-        b["dilation"],
+@op(
+    "conv2d",
+    "conv3d",
+    spec="input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1",
+)
+def _conv_op(lw: Lowering, b: dict[str, Any]) -> Any:
+    return _conv(
+        lw, b["input"], b["weight"], b["bias"], b["stride"], b["padding"], b["dilation"],
         b["groups"],
-    )
+    )  # fmt: skip
 
 
-def _conv_transpose2d(
+def _conv_transpose(
     lw: Lowering,
     x: Value,
     w: Value,
@@ -188,21 +201,20 @@ def _conv_transpose2d(
     groups: int,
     dilation: Any,
 ) -> Value:
-    """conv_transpose2d as an implicit GEMM in gather form: each output pixel sums the
+    """conv_transpose2d/3d as an implicit GEMM in gather form: each output pixel sums the
     input pixels whose strided scatter lands on it (no zero-inserted copy of the input)."""
-    if x.rank != 4 or w.rank != 4:
-        raise Unsupported("conv_transpose2d of non 4-D tensors (batched NCHW only)")
-    if "float64" in (x.dtype, w.dtype):
-        raise Unsupported("conv_transpose2d in float64")
+    nsp = _spatial(x, w, f"conv_transpose{x.rank - 2}d")
     if isinstance(padding, str):
-        raise Unsupported(f"conv_transpose2d padding={padding!r}")
-    st, pd, op_, dl = _pair(stride), _pair(padding), _pair(output_padding), _pair(dilation)
-    n, _, h, wd = x.shape
-    kh, kw = w.shape[2], w.shape[3]
-    oh = (h - 1) * st[0] - 2 * pd[0] + dl[0] * (kh - 1) + op_[0] + 1
-    ow = (wd - 1) * st[1] - 2 * pd[1] + dl[1] * (kw - 1) + op_[1] + 1
+        raise Unsupported(f"conv_transpose{nsp}d padding={padding!r}")
+    st, pd, dl = _window(stride, nsp), _window(padding, nsp), _window(dilation, nsp)
+    op_ = _window(output_padding, nsp)
+    ks = w.shape[2:]
+    spatial = tuple(
+        (x.shape[2 + i] - 1) * st[i] - 2 * pd[i] + dl[i] * (ks[i] - 1) + op_[i] + 1
+        for i in range(nsp)
+    )
     out: Value = Conv2d(
-        shape=(n, w.shape[1] * int(groups), oh, ow),
+        shape=(x.shape[0], w.shape[1] * int(groups), *spatial),
         dtype=promote([x.dtype, w.dtype]),
         x=x,
         w=w,
@@ -214,7 +226,7 @@ def _conv_transpose2d(
         output_padding=op_,
     )
     if is_tensor(bias):
-        out = lw.pw("add", out, lw.channel_view(bias, 4))
+        out = lw.pw("add", out, lw.channel_view(bias, x.rank))
     return out
 
 
@@ -254,7 +266,7 @@ def _conv1d(
         if padding != "valid":
             raise Unsupported(f"conv1d padding={padding!r}")
         padding = 0
-    out = _conv2d(
+    out = _conv(
         lw, _plane(lw, x, "conv1d"), _plane(lw, w, "conv1d"), bias, _one_d(stride, 1),
         _one_d(padding, 0), _one_d(dilation, 1), groups,
     )  # fmt: skip
@@ -265,7 +277,7 @@ def _conv_transpose1d(
     lw: Lowering, x: Value, w: Value, bias: Any, stride: Any, padding: Any,
     output_padding: Any, groups: int, dilation: Any,
 ) -> Value:  # fmt: skip
-    out = _conv_transpose2d(
+    out = _conv_transpose(
         lw, _plane(lw, x, "conv_transpose1d"), _plane(lw, w, "conv_transpose1d"), bias,
         _one_d(stride, 1), _one_d(padding, 0), _one_d(output_padding, 0), groups,
         _one_d(dilation, 1),
@@ -286,9 +298,9 @@ _TRANSPOSED_SPEC = (
 )
 
 
-@op("conv_transpose2d", spec=_TRANSPOSED_SPEC)
-def _convt2(lw: Lowering, b: dict[str, Any]) -> Any:
-    return _conv_transpose2d(
+@op("conv_transpose2d", "conv_transpose3d", spec=_TRANSPOSED_SPEC)
+def _convt(lw: Lowering, b: dict[str, Any]) -> Any:
+    return _conv_transpose(
         lw, b["input"], b["weight"], b["bias"], b["stride"], b["padding"],
         b["output_padding"], b["groups"], b["dilation"],
     )  # fmt: skip

@@ -161,6 +161,8 @@ class MatmulWriter(TileWriter):
 
 
 class ConvWriter(TileWriter):
+    """Implicit GEMM over (N * output pixels) x (OC / groups), for 2 or 3 spatial dims."""
+
     kind = "conv"
 
     def build(self) -> Launch:
@@ -168,38 +170,48 @@ class ConvWriter(TileWriter):
         assert isinstance(cv, Conv2d) and cv.x is not None and cv.w is not None
         n = self.name
         x, w = self.pyname(cv.x), self.pyname(cv.w)
-        (sh, sw), (ph, pw), (dh, dw) = cv.stride, cv.padding, cv.dilation
-        py = self.py
+        nsp = cv.x.rank - 2
+        sp = ["d", "h", "w"][-nsp:]  # spatial dims, outermost first
+        up = [a.upper() for a in sp]
         groups = cv.groups
-        py.append(f"NB_{n}, C_{n}, H_{n}, W_{n} = {x}.shape")
-        if cv.transposed:  # weight (C, OC // groups, KH, KW)
-            oph, opw = cv.output_padding
-            py.append(f"CI_{n}, OCW_{n}, KH_{n}, KW_{n} = {w}.shape")
+        py = self.py
+        sizes = ", ".join(f"{u}_{n}" for u in up)
+        ks = ", ".join(f"K{u}_{n}" for u in up)
+        py.append(f"NB_{n}, C_{n}, {sizes} = {x}.shape")
+        if cv.transposed:  # weight (C, OC // groups, *K)
+            py.append(f"CI_{n}, OCW_{n}, {ks} = {w}.shape")
             py.append(f"OC_{n}, CG_{n} = OCW_{n} * {groups}, CI_{n} // {groups}")
-            py.append(f"OH_{n} = (H_{n} - 1) * {sh} - {2 * ph} + {dh} * (KH_{n} - 1) + {oph + 1}")
-            py.append(f"OW_{n} = (W_{n} - 1) * {sw} - {2 * pw} + {dw} * (KW_{n} - 1) + {opw + 1}")
         else:
-            py.append(f"OC_{n}, CG_{n}, KH_{n}, KW_{n} = {w}.shape")
-            py.append(f"OH_{n} = (H_{n} + {2 * ph} - {dh} * (KH_{n} - 1) - 1) // {sh} + 1")
-            py.append(f"OW_{n} = (W_{n} + {2 * pw} - {dw} * (KW_{n} - 1) - 1) // {sw} + 1")
-        py.append(f"O_{n} = (NB_{n}, OC_{n}, OH_{n}, OW_{n})")
+            py.append(f"OC_{n}, CG_{n}, {ks} = {w}.shape")
+        for i, u in enumerate(up):
+            st, pd, dl = cv.stride[i], cv.padding[i], cv.dilation[i]
+            if cv.transposed:
+                extra = cv.output_padding[i] + 1
+                py.append(
+                    f"O{u}_{n} = ({u}_{n} - 1) * {st} - {2 * pd} + {dl} * (K{u}_{n} - 1) + {extra}"
+                )
+            else:
+                py.append(
+                    f"O{u}_{n} = ({u}_{n} + {2 * pd} - {dl} * (K{u}_{n} - 1) - 1) // {st} + 1"
+                )
+        out_sizes = ", ".join(f"O{u}_{n}" for u in up)
+        py.append(f"O_{n} = (NB_{n}, OC_{n}, {out_sizes})")
         self.space_expr = f"O_{n}"
         for v in self.stored:
             self.alloc(v, f"O_{n}")
         X = self.arg("x_ptr", x)
         Wp = self.arg("w_ptr", w)
-        M = self.arg("M", f"NB_{n} * OH_{n} * OW_{n}")
+        pixels = " * ".join(f"O{u}_{n}" for u in up)
+        M = self.arg("M", f"NB_{n} * {pixels}")
         OCG = self.arg("OCG", f"OC_{n} // {groups}")
-        KT = self.arg("KT", f"CG_{n} * KH_{n} * KW_{n}")
-        H = self.arg("H", f"H_{n}")
-        Wd = self.arg("W", f"W_{n}")
-        OH = self.arg("OH", f"OH_{n}")
-        OW = self.arg("OW", f"OW_{n}")
+        KT = self.arg("KT", f"CG_{n} * " + " * ".join(f"K{u}_{n}" for u in up))
+        IN = [self.arg(u, f"{u}_{n}") for u in up]
+        OUT = [self.arg(f"O{u}", f"O{u}_{n}") for u in up]
         CG = self.arg("CG", f"CG_{n}")
-        sx = [self.arg(f"sx{d}", f"{x}.stride({d})") for d in range(4)]
-        swt = [self.arg(f"sw{d}", f"{w}.stride({d})") for d in range(4)]
+        sx = [self.arg(f"sx{d}", f"{x}.stride({d})") for d in range(nsp + 2)]
+        swt = [self.arg(f"sw{d}", f"{w}.stride({d})") for d in range(nsp + 2)]
         p = self.params
-        self.constexprs += [("KH", f"KH_{n}"), ("KW", f"KW_{n}")]
+        self.constexprs += [(f"K{u}", f"K{u}_{n}") for u in up]
         self.constexprs += [(k, str(int(p[k]))) for k in ("BLOCK_M", "BLOCK_N", "BLOCK_K")]
         c = self.code
         c("pid = tl.program_id(0)")
@@ -209,52 +221,52 @@ class ConvWriter(TileWriter):
         c("pid_n = pid % num_n")
         c("rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)")
         c("rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)")
-        c(f"n_i = rm // ({OH} * {OW})")
-        c(f"oh = (rm // {OW}) % {OH}")
-        c(f"ow = rm % {OW}")
+        c(f"n_i = rm // ({' * '.join(OUT)})")
+        for i, a in enumerate(sp):  # o<a>: the output coordinate along each spatial dim
+            inner = " * ".join(OUT[i + 1 :])
+            c(f"o{a} = (rm // ({inner})) % {OUT[i]}" if inner else f"o{a} = rm % {OUT[i]}")
         c("oc = g * " + OCG + " + rn")
         c("acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)")
         with c.block(f"for k0 in range(0, {KT}, BLOCK_K):"):
             c("rk = k0 + tl.arange(0, BLOCK_K)")
-            c("ic = rk // (KH * KW)")
-            c("kh = (rk // KW) % KH")
-            c("kw = rk % KW")
-            in_range = f"(ih >= 0) & (ih < {H}) & (iw >= 0) & (iw < {Wd})"
-            if cv.transposed:  # gather form: input rows that land on this output row
-                c(f"th = oh[:, None] + {ph} - kh[None, :] * {dh}")
-                c(f"tw = ow[:, None] + {pw} - kw[None, :] * {dw}")
-                c(f"ih = th // {sh}")
-                c(f"iw = tw // {sw}")
-                in_range = (
-                    f"(th >= 0) & (tw >= 0) & (th % {sh} == 0) & (tw % {sw} == 0) "
-                    f"& (ih < {H}) & (iw < {Wd})"
-                )
-            else:
-                c(f"ih = oh[:, None] * {sh} - {ph} + kh[None, :] * {dh}")
-                c(f"iw = ow[:, None] * {sw} - {pw} + kw[None, :] * {dw}")
-            c(f"a_mask = (rm[:, None] < {M}) & (rk[None, :] < {KT}) & {in_range}")
+            c(f"ic = rk // ({' * '.join(f'K{u}' for u in up)})")
+            for i, a in enumerate(sp):
+                inner = " * ".join(f"K{u}" for u in up[i + 1 :])
+                c(f"k{a} = (rk // ({inner})) % K{up[i]}" if inner else f"k{a} = rk % K{up[i]}")
+            conds = [f"(rm[:, None] < {M})", f"(rk[None, :] < {KT})"]
+            for i, a in enumerate(sp):
+                st, pd, dl = cv.stride[i], cv.padding[i], cv.dilation[i]
+                if cv.transposed:  # gather form: input pixels that land on this output pixel
+                    c(f"t{a} = o{a}[:, None] + {pd} - k{a}[None, :] * {dl}")
+                    c(f"i{a} = t{a} // {st}")
+                    conds += [f"(t{a} >= 0)", f"(t{a} % {st} == 0)", f"(i{a} < {IN[i]})"]
+                else:
+                    c(f"i{a} = o{a}[:, None] * {st} - {pd} + k{a}[None, :] * {dl}")
+                    conds += [f"(i{a} >= 0)", f"(i{a} < {IN[i]})"]
+            c(f"a_mask = {' & '.join(conds)}")
+            x_off = " + ".join(f"i{a} * {sx[i + 2]}" for i, a in enumerate(sp))
             c(
                 f"a = tl.load({X} + n_i[:, None] * {sx[0]} + (g * {CG} + ic)[None, :] * {sx[1]} "
-                f"+ ih * {sx[2]} + iw * {sx[3]}, mask=a_mask, other=0.0)"
+                f"+ {x_off}, mask=a_mask, other=0.0)"
             )
-            if cv.transposed:  # w[g * CG + ic, oc within the group, kh, kw]
+            if cv.transposed:  # w[g * CG + ic, oc within the group, *k]
                 w_off = f"(g * {CG} + ic)[:, None] * {swt[0]} + rn[None, :] * {swt[1]}"
             else:
                 w_off = f"oc[None, :] * {swt[0]} + ic[:, None] * {swt[1]}"
+            k_off = " + ".join(f"k{a}[:, None] * {swt[i + 2]}" for i, a in enumerate(sp))
             c(
-                f"b = tl.load({Wp} + {w_off} "
-                f"+ kh[:, None] * {swt[2]} + kw[:, None] * {swt[3]}, "
+                f"b = tl.load({Wp} + {w_off} + {k_off}, "
                 f"mask=(rk[:, None] < {KT}) & (rn[None, :] < {OCG}), other=0.0)"
             )
             dot = MatmulWriter.dot_expr(self, cv.x.dtype, cv.w.dtype)  # type: ignore[arg-type]
             c(f"acc += {dot}")
         c("c0 = n_i[:, None]")
         c("c1 = oc[None, :]")
-        c("c2 = oh[:, None]")
-        c("c3 = ow[:, None]")
+        for i, a in enumerate(sp):
+            c(f"c{i + 2} = o{a}[:, None]")
         c(f"omask = (rm[:, None] < {M}) & (rn[None, :] < {OCG})")
         self.epilogue()
-        tiles_m = f"triton.cdiv(NB_{n} * OH_{n} * OW_{n}, {int(p['BLOCK_M'])})"
+        tiles_m = f"triton.cdiv(NB_{n} * {pixels}, {int(p['BLOCK_M'])})"
         tiles_n = f"triton.cdiv(OC_{n} // {groups}, {int(p['BLOCK_N'])})"
         grid = f"({tiles_m} * {tiles_n}, {groups})"
         py.append(
@@ -273,5 +285,6 @@ class ConvWriter(TileWriter):
 
     def out_offset(self, v: Value, scope: Scope) -> str:
         j = self.out_index[v.id]
-        s = [self.arg(f"out{j}_s{d}", f"out{j}_{self.name}.stride({d})") for d in range(4)]
-        return " + ".join(f"c{d} * {s[d]}" for d in range(4))
+        rank = len(self.g.space)
+        s = [self.arg(f"out{j}_s{d}", f"out{j}_{self.name}.stride({d})") for d in range(rank)]
+        return " + ".join(f"c{d} * {s[d]}" for d in range(rank))
