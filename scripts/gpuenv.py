@@ -27,10 +27,21 @@ def is_machine_owned(name: str) -> bool:
 
 
 def make_venv(path: Path, *, system_site_packages: bool) -> Path:
-    """A fresh venv with pip; returns its python."""
-    venv.EnvBuilder(with_pip=True, clear=True, system_site_packages=system_site_packages).create(
-        path
-    )
+    """A fresh venv with pip; returns its python. Where this Python has no ensurepip (a
+    Debian python3 without python3-venv), a venv that sees the system's packages is
+    made without pip and runs the system's own pip module."""
+
+    def build(with_pip: bool) -> None:
+        venv.EnvBuilder(
+            with_pip=with_pip, clear=True, system_site_packages=system_site_packages
+        ).create(path)
+
+    try:
+        build(with_pip=True)
+    except subprocess.CalledProcessError:
+        if not system_site_packages:
+            raise
+        build(with_pip=False)
     return path / "bin" / "python"
 
 
