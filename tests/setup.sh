@@ -23,4 +23,10 @@ else
   echo "setup: no apt-get; Redis/bubblewrap/podman tests will be skipped where the tools are missing" >&2
 fi
 
+# The test run uses the torch release CI is tested on (2.13.0; its CPU wheel lies in the
+# development machines' wheel folder). A torch already installed is kept.
+if ! python3 -c "import torch" >/dev/null 2>&1; then
+  echo "setup: pip install torch==2.13.0 (the tested release)"
+  python3 -m pip install -q --disable-pip-version-check "torch==2.13.0"
+fi
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
