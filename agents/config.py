@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 AgentKind = Literal["baseline", "llm"]
+ReasoningEffort = Literal["minimal", "low", "medium", "high"]
 
 
 class Budget(BaseModel):
@@ -22,8 +23,8 @@ class LLMSettings(BaseModel):
 
     model: str = "gpt-4o-mini"
     base_url: str | None = None  # None: the SDK's default (api.openai.com)
-    temperature: float | None = 0.2
-    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
+    temperature: float | None = Field(default=0.2, ge=0, le=2)  # the OpenAI API's range
+    reasoning_effort: ReasoningEffort | None = None
     max_tokens: int = Field(default=16000, ge=256)
     request_timeout_s: float = Field(default=300.0, gt=0)
     max_retries: int = Field(default=3, ge=0, le=10)

@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from agents.config import AgentConfig
-from agents.judge import fallback_feedback
-from agents.llm import BudgetExceeded, BudgetTracker, LLMError, Usage
+from agents.errors import AgentError
 from agents.protocols import (
     AttemptView,
     Coder,
@@ -34,9 +33,11 @@ from agents.protocols import (
     JudgeContext,
     Proposal,
     Review,
+    fallback_feedback,
 )
 from agents.ranking import is_better, pick_of_round
 from agents.rundir import AttemptRecord, BestInfo, FinishedAttempt, ProblemDir, ProblemResult
+from agents.usage import BudgetExceeded, BudgetTracker, Usage
 from kernelbench.evaluate import evaluate
 from kernelbench.problem import Problem
 from kernelbench.request import EvalOptions
@@ -44,9 +45,6 @@ from kernelbench.result import EvalResult
 from sandbox.base import Sandbox
 
 log = logging.getLogger(__name__)
-
-# LLM failures that end the job (the endpoint is unusable); others are fed back as failures.
-FATAL_LLM_ERRORS = {"auth", "connection", "server", "rate_limit", "timeout", "bad_request"}
 
 
 @dataclass
@@ -166,8 +164,8 @@ class ProblemLoop:
         started = time.perf_counter()
         try:
             proposal = self.coder.propose(ctx)
-        except LLMError as exc:
-            if exc.kind in FATAL_LLM_ERRORS:
+        except AgentError as exc:
+            if exc.kind.fatal:
                 raise _Stop(str(exc), failed=True) from exc
             proposal = Proposal(failure=str(exc))
         coder_s = time.perf_counter() - started
@@ -218,8 +216,8 @@ class ProblemLoop:
         started = time.perf_counter()
         try:
             review = self.judge.review(ctx)
-        except LLMError as exc:
-            if exc.kind in FATAL_LLM_ERRORS:
+        except AgentError as exc:
+            if exc.kind.fatal:
                 raise _Stop(str(exc), failed=True) from exc
             mode = "optimize" if pick.view.correct else "repair"
             review = Review(feedback=fallback_feedback(mode, str(exc), pick.view.failure))

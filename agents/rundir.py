@@ -23,8 +23,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from agents.config import AgentConfig
-from agents.llm import Usage
 from agents.protocols import AttemptView, Feedback, Proposal, Review
+from agents.usage import Usage
 from kernelbench.result import EvalResult
 
 log = logging.getLogger(__name__)

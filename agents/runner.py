@@ -16,7 +16,6 @@ from pathlib import Path
 
 from agents.config import AgentConfig
 from agents.factory import make_agents
-from agents.llm import BudgetTracker, Usage
 from agents.loop import (
     AttemptCallback,
     Evaluator,
@@ -25,6 +24,7 @@ from agents.loop import (
     summarize_attempts,
 )
 from agents.rundir import ProblemResult, RunDir, RunInfo, new_run_id
+from agents.usage import BudgetTracker, Usage
 from kernelbench.evaluate import detect_device
 from kernelbench.problem import Problem
 from kernelbench.request import EvalOptions

@@ -26,6 +26,11 @@ def default_sandbox_name() -> str:
     return DEFAULT_SANDBOX if DEFAULT_SANDBOX in sandbox_names() else "none"
 
 
+def sandbox_for(name: str | None = None) -> Sandbox:
+    """A new sandbox of backend `name`, else of the default one (see above)."""
+    return get_sandbox(name or default_sandbox_name())
+
+
 def shared_sandbox(name: str | None = None) -> Sandbox:
     """One instance per backend name and process, closed at exit (a forked child gets its own)."""
     name = name or default_sandbox_name()

@@ -171,3 +171,8 @@ def test_cli_profile_of_a_crashing_candidate_exits_1(write):
     proc = kwright("profile", "level1/2_ReLU", str(path), "--sandbox", "none")
     assert proc.returncode == 1
     assert "could not profile" in proc.stderr and len(proc.stderr.strip().splitlines()) <= 2
+    as_json = kwright("profile", "level1/2_ReLU", str(path), "--sandbox", "none", "--json")
+    assert as_json.returncode == 1 and "could not profile" in as_json.stderr
+    verdict = json.loads(as_json.stdout)  # like `eval --json`: the verdict that says why
+    assert verdict["problem_id"] == "level1/2_ReLU" and verdict["profile"] is None
+    assert f"the candidate is {verdict['status']}: {verdict['reason']}" in as_json.stderr

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 HOUR = 3600.0
@@ -33,6 +34,7 @@ class Settings(BaseSettings):
     broker_url: str | None = None  # redis://...; None: the embedded default (in-process)
     store_url: str | None = None  # redis://... | sqlite:///path; None: see store_location()
     queue: str | None = None  # default queue for submit and worker; None: detected (cpu/gpu.*)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"  # on stderr
 
     # Per job, enforced by the worker. Soft: the job stops and records a timeout.
     # Hard: the worker process running it is killed; the job is marked failed.
@@ -58,6 +60,11 @@ class Settings(BaseSettings):
     # kombu's sweep of unacked messages (a whole worker lost): every interval x throttle s.
     unacked_restore_interval_s: float = Field(default=10.0, gt=0)
     unacked_restore_throttle: int = Field(default=10, ge=1)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _limits_agree(self) -> Settings:
@@ -106,7 +113,8 @@ def get_settings() -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        name = f"KWRIGHT_{where.upper()}: " if where else ""
+        given = f"={first['input']!r}" if where and isinstance(first.get("input"), str) else ""
+        name = f"KWRIGHT_{where.upper()}{given}: " if where else ""
         raise ConfigError(f"bad setting: {name}{first['msg']}") from exc
 
 

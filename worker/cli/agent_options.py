@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Annotated, Any, get_type_hints
 
 import typer
+from pydantic import ValidationError
 
-from agents.config import AgentConfig, Budget, LLMSettings
+from agents.config import AgentConfig, AgentKind, Budget, LLMSettings, ReasoningEffort
 from agents.factory import default_agent
 from kernelbench.problem import Problem, ProblemError
 from kernelbench.registry import list_problems, resolve_problem
+from profiler.gpus import GPUS, UnknownArch, UnknownGpu, gpu_spec, normalize_arch
 
 
 class AgentChoice(StrEnum):
@@ -35,6 +37,13 @@ class BackendChoice(StrEnum):
 
 class AgentOptionError(ValueError):
     """An agent option combination that cannot work; the message says which."""
+
+
+def positive(value: float | None) -> float | None:
+    """Click callback: a value that must be > 0 (min= only expresses >=)."""
+    if value is not None and value <= 0:
+        raise typer.BadParameter(f"must be greater than 0, not {value:g}")
+    return value
 
 
 @dataclass
@@ -53,22 +62,33 @@ class AgentOptions:
         int, typer.Option(min=1, help="Stop after this many rounds without improvement.")
     ] = 4
     backend: Annotated[BackendChoice, typer.Option(help="Kernel language.")] = BackendChoice.triton
-    gpu: Annotated[str, typer.Option(help="Target GPU for prompts and the profiler.")] = "H100"
+    gpu: Annotated[
+        str, typer.Option(help=f"Target GPU for prompts and the roofline ({', '.join(GPUS)}).")
+    ] = "H100"
     arch: Annotated[str, typer.Option(help="Target arch for static profiles.")] = "sm_90"
     eval_timeout: Annotated[float, typer.Option(min=1.0, help="Seconds per harness step.")] = 300.0
-    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = 0.2
-    reasoning_effort: Annotated[str | None, typer.Option(help="minimal|low|medium|high.")] = None
+    temperature: Annotated[
+        float | None, typer.Option(min=0.0, max=2.0, help="Sampling temperature (0 to 2).")
+    ] = 0.2
+    reasoning_effort: Annotated[
+        ReasoningEffort | None, typer.Option(help="For reasoning models.")
+    ] = None
     max_tokens: Annotated[int, typer.Option(min=256, help="Max completion tokens per call.")] = (
         16000
     )
-    max_usd: Annotated[float | None, typer.Option(help="Budget per problem in USD.")] = None
+    max_usd: Annotated[float | None, typer.Option(min=0.0, help="Budget per problem in USD.")] = (
+        None
+    )
     max_total_tokens: Annotated[
-        int | None, typer.Option("--max-tokens-budget", help="Token budget per problem.")
+        int | None, typer.Option("--max-tokens-budget", min=1, help="Token budget per problem.")
     ] = None
     max_wall: Annotated[
-        float | None, typer.Option(help="Wall-clock budget per problem, seconds.")
+        float | None,
+        typer.Option(callback=positive, help="Wall-clock budget per problem, seconds."),
     ] = None
-    request_timeout: Annotated[float, typer.Option(help="Seconds per LLM request.")] = 300.0
+    request_timeout: Annotated[
+        float, typer.Option(callback=positive, help="Seconds per LLM request.")
+    ] = 300.0
     retries: Annotated[int, typer.Option(min=0, max=10, help="Retries per LLM request.")] = 3
     json_in_text: Annotated[
         bool,
@@ -83,11 +103,20 @@ class AgentOptions:
             raise AgentOptionError(
                 "--agent llm needs an endpoint: set OPENAI_API_KEY/KWRIGHT_API_KEY or --base-url"
             )
-        if self.reasoning_effort not in (None, "minimal", "low", "medium", "high"):
-            raise AgentOptionError(
-                "--reasoning-effort must be minimal, low, medium or high, "
-                f"not {self.reasoning_effort!r}"
-            )
+        try:
+            gpu_spec(self.gpu)
+            arch = normalize_arch(self.arch)
+        except (UnknownGpu, UnknownArch) as exc:
+            option = "--gpu" if isinstance(exc, UnknownGpu) else "--arch"
+            raise AgentOptionError(f"{option}: {exc}") from exc
+        try:
+            return self._config(kind, arch)
+        except ValidationError as exc:  # a value the options' ranges let through
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise AgentOptionError(f"bad agent option ({where}): {first['msg']}") from exc
+
+    def _config(self, kind: AgentKind, arch: str) -> AgentConfig:
         return AgentConfig(
             agent=kind,
             llm=LLMSettings(
@@ -102,7 +131,7 @@ class AgentOptions:
             ),
             backend=self.backend.value,
             target_gpu=self.gpu,
-            arch=self.arch,
+            arch=arch,
             rounds=self.rounds,
             candidates_per_round=self.candidates,
             patience=self.patience,

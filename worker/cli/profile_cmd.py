@@ -17,18 +17,12 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
-from kernelbench.evaluate import GpuUnavailable, evaluate
-from kernelbench.problem import ProblemError
-from kernelbench.registry import resolve_problem
 from kernelbench.request import EvalOptions
-from kernelbench.result import ErrorKind, EvalResult, Status
+from kernelbench.result import EvalResult
 from profiler.gpus import GPUS, UnknownGpu, gpu_spec
 from profiler.report import ProfileReport
-from sandbox.base import SandboxUnavailable, get_sandbox
-from sandbox.defaults import default_sandbox_name
 from worker.cli.common import EXIT_NOT_CORRECT, EXIT_OK, JsonFlag, console, fail, print_json
-from worker.cli.eval_cmd import read_candidate
-from worker.config import get_settings
+from worker.cli.eval_cmd import is_bad_input, load_inputs, run_harness
 
 
 class ArchChoice(StrEnum):
@@ -111,11 +105,7 @@ def profile_command(
 ) -> None:
     """Profile CANDIDATE's kernels: registers, spills, shared memory, SASS mix, occupancy and
     the roofline for --arch (no GPU needed); Nsight Compute counters on a GPU."""
-    try:
-        prob = resolve_problem(problem, suite)
-        cand_path, source = read_candidate(candidate, prob)
-    except ProblemError as exc:
-        fail(str(exc))
+    prob, cand_path, source = load_inputs(problem, candidate, suite)
     if gpu is not None:
         try:
             gpu_spec(gpu)
@@ -130,24 +120,15 @@ def profile_command(
         profile=True,
         profile_incorrect=True,
     )
-    name = sandbox or get_settings().sandbox or default_sandbox_name()
-    try:
-        box = get_sandbox(name)
-    except SandboxUnavailable as exc:
-        fail(str(exc))
-    with box:
-        try:
-            result = evaluate(prob, source, options, box)
-        except GpuUnavailable as exc:
-            fail(str(exc))
-    if result.status == Status.ERROR and result.error_kind in (
-        ErrorKind.BAD_PROBLEM,
-        ErrorKind.BAD_CANDIDATE_FILE,
-    ):
-        fail(result.reason or "bad input")
+    result = run_harness(prob, source, options, sandbox)
     report = result.profile
-    if report is None or (not report.kernels and report.errors):
-        fail(_why_not(result) if report is None else "; ".join(report.errors), EXIT_NOT_CORRECT)
+    if is_bad_input(result) or report is None or (not report.kernels and report.errors):
+        if as_json:  # like `eval`: the verdict says why there is no profile
+            print_json(result)
+        if is_bad_input(result):
+            fail(result.reason or "bad input", json_error=False)
+        why = _why_not(result) if report is None else "; ".join(report.errors)
+        fail(why, EXIT_NOT_CORRECT, json_error=False)
     if as_json:
         print_json(report)
     else:

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.live import Live
 from rich.table import Table
 
-from agents.loop import Progress
 from agents.rundir import RunDir, RunInfo
-from agents.runner import run_job
-from kernelbench.evaluate import GpuUnavailable, detect_device
 from kernelbench.problem import Problem, ProblemError
-from sandbox.base import SandboxUnavailable, get_sandbox
-from sandbox.defaults import default_sandbox_name
 from worker.cli.agent_options import (
     AgentOptionError,
     AgentOptions,
@@ -30,9 +25,13 @@ from worker.cli.common import (
     console,
     err_console,
     fail,
+    open_sandbox,
     print_json,
 )
 from worker.config import api_key_from_env, get_settings
+
+if TYPE_CHECKING:
+    from agents.loop import Progress
 
 
 class LiveView:
@@ -144,15 +143,15 @@ def run_command(
         fail(str(exc))
     if resume and not RunDir(settings.home, resume).exists():
         fail(f"{resume}: no such run in {settings.runs_dir}")
+    from agents.runner import run_job  # torch and the agents: only once the input is good
+    from kernelbench.evaluate import GpuUnavailable, detect_device
+
     device = detect_device()
     if config.backend == "cuda" and device == "cpu":
         err_console.print(
             "kwright: note: no GPU here: CUDA C candidates are compiled but not run (not_run)"
         )
-    try:
-        box = get_sandbox(sandbox or settings.sandbox or default_sandbox_name())
-    except SandboxUnavailable as exc:
-        fail(str(exc))
+    box = open_sandbox(sandbox)
     view = None if as_json else LiveView(chosen)
     try:
         with box:
