@@ -34,11 +34,14 @@ log = logging.getLogger(__name__)
 
 
 def eval_options(config: AgentConfig, device: str | None) -> EvalOptions:
+    """What each attempt's evaluation is asked for: the target arch and GPU reach the
+    profiler (its occupancy and roofline), not only the prompts."""
     return EvalOptions(
         backend=config.backend,
         device=device,
         timeout_s=config.eval_timeout_s,
         arch=config.arch,
+        gpu=config.target_gpu,
     )
 
 
