@@ -9,6 +9,7 @@ import os
 import threading
 
 from sandbox.base import Sandbox, get_sandbox, sandbox_names
+from sandbox.settings import host_settings
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ _lock = threading.Lock()
 
 def default_sandbox_name() -> str:
     """$KWRIGHT_SANDBOX, else `local` (isolated), else `none` if local is not built in."""
-    name = os.environ.get("KWRIGHT_SANDBOX")
+    name = host_settings().sandbox
     if name:
         return name
     return DEFAULT_SANDBOX if DEFAULT_SANDBOX in sandbox_names() else "none"
