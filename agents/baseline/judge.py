@@ -27,7 +27,6 @@ Params = dict[str, int]
 Move = Callable[[str, Params], Params | None]
 
 LOW_OCCUPANCY_PCT = 50.0
-TARGET_BYTES_PER_THREAD = 16  # one 128-bit load per thread per step
 
 
 # ---------------------------------------------------------------- moves
