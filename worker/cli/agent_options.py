@@ -95,6 +95,16 @@ class AgentOptions:
         typer.Option(help="Judge asks for JSON in text (endpoints without structured outputs)."),
     ] = False
 
+    def agent_reason(self, api_key: str | None) -> str:
+        """Why this agent runs, for the run's summary."""
+        if self.agent is not None:
+            return f"chosen with --agent {self.agent.value}"
+        if self.base_url:
+            return "the default where --base-url is set"
+        if api_key:
+            return "the default where an API key is set"
+        return "the offline default: no OPENAI_API_KEY/KWRIGHT_API_KEY or --base-url"
+
     def config(self, api_key: str | None, *, require_endpoint: bool = True) -> AgentConfig:
         """The AgentConfig these options ask for. `require_endpoint`: `--agent llm` needs a
         key or `--base-url` in this process (false for a fleet, whose workers hold keys)."""
