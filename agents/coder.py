@@ -10,7 +10,7 @@ from agents.prompts import as_markdown, coder_messages
 from agents.protocols import CoderContext, Proposal
 
 if TYPE_CHECKING:
-    from agents.llm import LLMClient
+    from agents.chat import ChatClient
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 class LLMCoder:
     name = "llm"
 
-    def __init__(self, client: LLMClient) -> None:
+    def __init__(self, client: ChatClient) -> None:
         self.client = client
 
     def propose(self, ctx: CoderContext) -> Proposal:

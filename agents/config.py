@@ -21,6 +21,7 @@ class Budget(BaseModel):
 class LLMSettings(BaseModel):
     """How to reach an OpenAI-compatible endpoint. The API key is never stored here."""
 
+    provider: str = "openai"  # a name in agents.chat.PROVIDERS
     model: str = "gpt-4o-mini"
     base_url: str | None = None  # None: the SDK's default (api.openai.com)
     temperature: float | None = Field(default=0.2, ge=0, le=2)  # the OpenAI API's range

@@ -17,11 +17,11 @@ def make_agents(
 ) -> tuple[Coder, Judge]:
     """The LLM agents import the provider's SDK only when they are asked for."""
     if config.agent == "llm":
+        from agents.chat import make_client
         from agents.coder import LLMCoder
         from agents.judge import LLMJudge
-        from agents.llm import LLMClient
 
-        client = LLMClient(config.llm, api_key, tracker)
+        client = make_client(config.llm, api_key, tracker)
         return LLMCoder(client), LLMJudge(client, structured=config.llm.structured_output)
     from agents.baseline import BaselineCoder, BaselineJudge
 

@@ -20,7 +20,7 @@ from agents.protocols import Feedback, JudgeContext, Review, fallback_feedback
 from kernelbench.result import Status
 
 if TYPE_CHECKING:
-    from agents.llm import LLMClient
+    from agents.chat import ChatClient
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def _coerce(model: type[BaseModel], data: dict[str, Any]) -> BaseModel | None:
 class LLMJudge:
     name = "llm"
 
-    def __init__(self, client: LLMClient, *, structured: bool = True) -> None:
+    def __init__(self, client: ChatClient, *, structured: bool = True) -> None:
         self.client = client
         self.structured = structured
 

@@ -1,4 +1,4 @@
-"""LLM calls through the `openai` SDK to any OpenAI-compatible endpoint.
+"""The `openai` provider (see agents/chat.py): any OpenAI-compatible endpoint via its SDK.
 
 Retries: the SDK's own (429, 408, 409, 5xx, timeouts and connection errors, exponential
 backoff from 0.5 s to 8 s, honouring Retry-After), bounded by `LLMSettings.max_retries`.
@@ -14,8 +14,8 @@ import time
 from typing import Any
 
 import openai
-from pydantic import BaseModel
 
+from agents.chat import ChatReply
 from agents.config import LLMSettings
 from agents.errors import AgentError, AgentErrorKind
 from agents.pricing import PriceTable
@@ -24,14 +24,6 @@ from agents.usage import BudgetTracker, Usage
 log = logging.getLogger(__name__)
 
 NO_KEY = "not-needed"  # local OpenAI-compatible servers often need no key; the SDK needs one
-
-
-class LLMReply(BaseModel):
-    text: str
-    finish_reason: str | None = None
-    usage: Usage
-    duration_s: float
-    model: str
 
 
 def _error_from(exc: openai.OpenAIError, retries: int) -> AgentError:
@@ -104,7 +96,7 @@ class LLMClient:
 
     def chat(
         self, messages: list[dict[str, str]], *, response_format: dict[str, Any] | None = None
-    ) -> LLMReply:
+    ) -> ChatReply:
         self.tracker.check()
         s = self.settings
         timeout = s.request_timeout_s
@@ -147,7 +139,7 @@ class LLMClient:
             duration,
             choice.finish_reason,
         )
-        return LLMReply(
+        return ChatReply(
             text=text,
             finish_reason=choice.finish_reason,
             usage=usage,

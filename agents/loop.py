@@ -37,7 +37,7 @@ from agents.protocols import (
 )
 from agents.ranking import is_better, pick_of_round
 from agents.rundir import AttemptRecord, BestInfo, FinishedAttempt, ProblemDir, ProblemResult
-from agents.usage import BudgetExceeded, BudgetTracker, Usage
+from agents.usage import BudgetExceeded, BudgetTracker, Usage, total
 from kernelbench.evaluate import evaluate
 from kernelbench.problem import Problem
 from kernelbench.request import EvalOptions
@@ -117,12 +117,7 @@ class ProblemLoop:
 
     # ------------------------------------------------------------------ state
     def _usage(self) -> Usage:
-        total = Usage()
-        for f in self.finished:
-            total = total.plus(f.record.coder_usage)
-            if f.record.judge_usage is not None:
-                total = total.plus(f.record.judge_usage)
-        return total
+        return total(f.record.usage for f in self.finished)
 
     def _emit(self, rnd: int, phase: str, last: str | None = None, message: str = "") -> None:
         best = self.best.record if self.best else None
@@ -322,20 +317,16 @@ def summarize_attempts(
 ) -> ProblemResult:
     """The result of a problem from its finished attempts (also for a loop cut short)."""
     best: FinishedAttempt | None = None
-    usage = Usage()
-    for f in finished:  # attempts of a round cut short (budget, errors) count too
+    for f in finished:
         if is_better(f.view, best.view if best else None):
             best = f
-        usage = usage.plus(f.record.coder_usage)
-        if f.record.judge_usage is not None:
-            usage = usage.plus(f.record.judge_usage)
     result = ProblemResult(
         problem_id=problem_id,
         status=status,
         stop_reason=reason,
         attempts=[f.record for f in finished],
         rounds_run=rounds_run,
-        usage=usage,
+        usage=total(f.record.usage for f in finished),  # cut-short rounds' attempts count too
         duration_s=round(time.perf_counter() - started, 3),
     )
     if best is not None and best.record.candidate_path:

@@ -24,7 +24,7 @@ from agents.loop import (
     summarize_attempts,
 )
 from agents.rundir import ProblemResult, RunDir, RunInfo, new_run_id
-from agents.usage import BudgetTracker, Usage
+from agents.usage import BudgetTracker, total
 from kernelbench.evaluate import detect_device
 from kernelbench.problem import Problem
 from kernelbench.request import EvalOptions
@@ -59,11 +59,7 @@ def run_problem(
 ) -> ProblemResult:
     pdir = rundir.problem(problem.id)
     previous = pdir.load()
-    spent = Usage()
-    for f in previous:  # a resumed problem keeps what it already spent
-        spent = spent.plus(f.record.coder_usage)
-        if f.record.judge_usage is not None:
-            spent = spent.plus(f.record.judge_usage)
+    spent = total(f.record.usage for f in previous)  # a resumed problem keeps what it spent
     tracker = BudgetTracker(config.budget, spent=spent)
     coder, judge = make_agents(config, tracker, api_key)
     evaluator = Evaluator(sandbox, eval_options(config, device), run_id=rundir.run_id)
@@ -126,7 +122,7 @@ def run_job(
                 on_attempt=on_attempt,
             )
             info.results[problem.id] = result
-            info.usage = _total(info)
+            info.usage = total(r.usage for r in info.results.values())
             rundir.save_info(info)
             if result.status == "cancelled":
                 break
@@ -140,10 +136,3 @@ def run_job(
         info.status = "interrupted"
     rundir.save_info(info)
     return rundir, info
-
-
-def _total(info: RunInfo) -> Usage:
-    total = Usage()
-    for r in info.results.values():
-        total = total.plus(r.usage)
-    return total

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 
 from pydantic import BaseModel
 
@@ -44,6 +45,15 @@ class Usage(BaseModel):
             cached_tokens=self.cached_tokens + other.cached_tokens,
             cost_usd=cost,
         )
+
+
+def total(usages: Iterable[Usage | None]) -> Usage:
+    """The sum of `usages` (None: a part that used nothing, e.g. an attempt not judged)."""
+    result = Usage()
+    for usage in usages:
+        if usage is not None:
+            result = result.plus(usage)
+    return result
 
 
 class BudgetTracker:
