@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from kernelbench.request import Backend
+
 AgentKind = Literal["baseline", "llm"]
 ReasoningEffort = Literal["minimal", "low", "medium", "high"]
 
@@ -37,7 +39,7 @@ class AgentConfig(BaseModel):
 
     agent: AgentKind = "baseline"
     llm: LLMSettings = Field(default_factory=LLMSettings)
-    backend: Literal["triton", "cuda"] = "triton"
+    backend: Backend = "triton"
     target_gpu: str = "H100"
     arch: str = "sm_90"
     rounds: int = Field(default=10, ge=1, le=200)

@@ -11,7 +11,7 @@ from agents.protocols import Proposal
 from agents.rundir import AttemptRecord, BestInfo, ProblemResult, RunDir, RunInfo
 from kernelbench.result import EvalResult, Status
 from profiler.report import KernelProfile, ProfileReport
-from worker.cli.agent_options import AgentChoice, AgentOptions
+from worker.cli.agent_options import AgentOptions
 from worker.cli.run_summary import profile_story, summary
 
 PID = "level1/1_Square_matmul"
@@ -72,7 +72,7 @@ def test_offline_summary_says_why_where_and_what_changed(tmp_path):
 
 def test_llm_summary_keeps_the_token_and_cost_columns(tmp_path):
     rundir, info = _run(tmp_path, "llm")
-    reason = AgentOptions(agent=AgentChoice.llm).agent_reason(api_key="sk-x")
+    reason = AgentOptions(agent="llm").agent_reason(api_key="sk-x")
     text = _text(summary(info, rundir, reason))
     assert "agent: llm (chosen with --agent llm)" in text
     assert "tokens" in text and "cost" in text

@@ -11,7 +11,6 @@ import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, get_type_hints
 
@@ -22,17 +21,8 @@ from agents.config import AgentConfig, AgentKind, Budget, LLMSettings, Reasoning
 from agents.factory import default_agent
 from kernelbench.problem import Problem, ProblemError
 from kernelbench.registry import list_problems, resolve_problem
+from kernelbench.request import Backend
 from profiler.gpus import GPUS, UnknownArch, UnknownGpu, gpu_spec, normalize_arch
-
-
-class AgentChoice(StrEnum):
-    baseline = "baseline"
-    llm = "llm"
-
-
-class BackendChoice(StrEnum):
-    triton = "triton"
-    cuda = "cuda"
 
 
 class AgentOptionError(ValueError):
@@ -49,7 +39,7 @@ def positive(value: float | None) -> float | None:
 @dataclass
 class AgentOptions:
     agent: Annotated[
-        AgentChoice | None,
+        AgentKind | None,
         typer.Option(help="llm or baseline (default: llm when an API key or --base-url is set)."),
     ] = None
     model: Annotated[str, typer.Option(help="Model name at the endpoint.")] = "gpt-4o-mini"
@@ -61,7 +51,7 @@ class AgentOptions:
     patience: Annotated[
         int, typer.Option(min=1, help="Stop after this many rounds without improvement.")
     ] = 4
-    backend: Annotated[BackendChoice, typer.Option(help="Kernel language.")] = BackendChoice.triton
+    backend: Annotated[Backend, typer.Option(help="Kernel language.")] = "triton"
     gpu: Annotated[
         str, typer.Option(help=f"Target GPU for prompts and the roofline ({', '.join(GPUS)}).")
     ] = "H100"
@@ -98,7 +88,7 @@ class AgentOptions:
     def agent_reason(self, api_key: str | None) -> str:
         """Why this agent runs, for the run's summary."""
         if self.agent is not None:
-            return f"chosen with --agent {self.agent.value}"
+            return f"chosen with --agent {self.agent}"
         if self.base_url:
             return "the default where --base-url is set"
         if api_key:
@@ -108,7 +98,7 @@ class AgentOptions:
     def config(self, api_key: str | None, *, require_endpoint: bool = True) -> AgentConfig:
         """The AgentConfig these options ask for. `require_endpoint`: `--agent llm` needs a
         key or `--base-url` in this process (false for a fleet, whose workers hold keys)."""
-        kind = self.agent.value if self.agent else default_agent(api_key, self.base_url)
+        kind = self.agent or default_agent(api_key, self.base_url)
         if kind == "llm" and require_endpoint and not (api_key or self.base_url):
             raise AgentOptionError(
                 "--agent llm needs an endpoint: set OPENAI_API_KEY/KWRIGHT_API_KEY or --base-url"
@@ -139,7 +129,7 @@ class AgentOptions:
                 max_retries=self.retries,
                 structured_output=not self.json_in_text,
             ),
-            backend=self.backend.value,
+            backend=self.backend,
             target_gpu=self.gpu,
             arch=arch,
             rounds=self.rounds,

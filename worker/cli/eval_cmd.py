@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +12,7 @@ from rich.text import Text
 
 from kernelbench.problem import Problem, ProblemError
 from kernelbench.registry import resolve_problem, solution_path
-from kernelbench.request import EvalOptions
+from kernelbench.request import Backend, Device, EvalOptions
 from kernelbench.result import ErrorKind, EvalResult, Status
 from worker.cli.common import (
     EXIT_BAD_INPUT,
@@ -25,17 +24,6 @@ from worker.cli.common import (
     open_sandbox,
     print_json,
 )
-
-
-class BackendChoice(StrEnum):
-    triton = "triton"
-    cuda = "cuda"
-
-
-class DeviceChoice(StrEnum):
-    cpu = "cpu"
-    cuda = "cuda"
-
 
 # alias -> (wrong twin?, backend of the hand-written file)
 SOLUTION_ALIASES = {
@@ -158,10 +146,10 @@ def eval_command(
         ),
     ],
     backend: Annotated[
-        BackendChoice | None, typer.Option(help="Kernel language; default: detected from the file.")
+        Backend | None, typer.Option(help="Kernel language; default: detected from the file.")
     ] = None,
     device: Annotated[
-        DeviceChoice | None,
+        Device | None,
         typer.Option(help="Default: cuda when a GPU is visible, else cpu (Triton interpreter)."),
     ] = None,
     sandbox: Annotated[
@@ -193,8 +181,8 @@ def eval_command(
     """Check CANDIDATE against PROBLEM: correctness on fresh seeds and shapes; timing on a GPU."""
     prob, cand_path, source = load_inputs(problem, candidate, suite)
     options = EvalOptions(
-        backend=backend.value if backend else None,
-        device=device.value if device else None,
+        backend=backend,
+        device=device,
         timeout_s=timeout,
         trials=trials,
         seed=seed,

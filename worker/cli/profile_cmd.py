@@ -9,7 +9,6 @@ not profile (the candidate failed before launching kernels, or nothing compiled)
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -19,17 +18,10 @@ from rich.table import Table
 
 from kernelbench.request import EvalOptions
 from kernelbench.result import EvalResult
-from profiler.gpus import GPUS, UnknownGpu, gpu_spec
+from profiler.gpus import GPUS, Arch, UnknownGpu, gpu_spec
 from profiler.report import ProfileReport
 from worker.cli.common import EXIT_NOT_CORRECT, EXIT_OK, JsonFlag, console, fail, print_json
 from worker.cli.eval_cmd import is_bad_input, load_inputs, run_harness
-
-
-class ArchChoice(StrEnum):
-    sm_80 = "sm_80"
-    sm_89 = "sm_89"
-    sm_90 = "sm_90"
-    sm_100 = "sm_100"
 
 
 def _why_not(result: EvalResult) -> str:
@@ -88,8 +80,8 @@ def profile_command(
         typer.Argument(help="Candidate .py file, or @solution / @wrong for a built-in problem."),
     ],
     arch: Annotated[
-        ArchChoice, typer.Option(help="Target GPU architecture for the static facts.")
-    ] = ArchChoice.sm_90,
+        Arch, typer.Option(help="Target GPU architecture for the static facts.")
+    ] = "sm_90",
     gpu: Annotated[
         str | None,
         typer.Option(help=f"Roofline GPU ({', '.join(GPUS)}); default: the arch's usual one."),
@@ -112,7 +104,7 @@ def profile_command(
         except UnknownGpu as exc:
             fail(str(exc))
     options = EvalOptions(
-        arch=arch.value,
+        arch=arch,
         gpu=gpu,
         timeout_s=timeout,
         trials=1,
