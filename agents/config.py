@@ -6,7 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from kernelbench.request import Backend
+
 AgentKind = Literal["baseline", "llm"]
+ReasoningEffort = Literal["minimal", "low", "medium", "high"]
 
 
 class Budget(BaseModel):
@@ -20,10 +23,11 @@ class Budget(BaseModel):
 class LLMSettings(BaseModel):
     """How to reach an OpenAI-compatible endpoint. The API key is never stored here."""
 
+    provider: str = "openai"  # a name in agents.chat.PROVIDERS
     model: str = "gpt-4o-mini"
     base_url: str | None = None  # None: the SDK's default (api.openai.com)
-    temperature: float | None = 0.2
-    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
+    temperature: float | None = Field(default=0.2, ge=0, le=2)  # the OpenAI API's range
+    reasoning_effort: ReasoningEffort | None = None
     max_tokens: int = Field(default=16000, ge=256)
     request_timeout_s: float = Field(default=300.0, gt=0)
     max_retries: int = Field(default=3, ge=0, le=10)
@@ -35,7 +39,7 @@ class AgentConfig(BaseModel):
 
     agent: AgentKind = "baseline"
     llm: LLMSettings = Field(default_factory=LLMSettings)
-    backend: Literal["triton", "cuda"] = "triton"
+    backend: Backend = "triton"
     target_gpu: str = "H100"
     arch: str = "sm_90"
     rounds: int = Field(default=10, ge=1, le=200)

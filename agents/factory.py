@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from agents.coder import LLMCoder
 from agents.config import AgentConfig, AgentKind
-from agents.judge import LLMJudge
-from agents.llm import BudgetTracker, LLMClient
 from agents.protocols import Coder, Judge
+from agents.usage import BudgetTracker
 
 
 def default_agent(api_key: str | None, base_url: str | None) -> AgentKind:
@@ -17,8 +15,13 @@ def default_agent(api_key: str | None, base_url: str | None) -> AgentKind:
 def make_agents(
     config: AgentConfig, tracker: BudgetTracker, api_key: str | None
 ) -> tuple[Coder, Judge]:
+    """The LLM agents import the provider's SDK only when they are asked for."""
     if config.agent == "llm":
-        client = LLMClient(config.llm, api_key, tracker)
+        from agents.chat import make_client
+        from agents.coder import LLMCoder
+        from agents.judge import LLMJudge
+
+        client = make_client(config.llm, api_key, tracker)
         return LLMCoder(client), LLMJudge(client, structured=config.llm.structured_output)
     from agents.baseline import BaselineCoder, BaselineJudge
 

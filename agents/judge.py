@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from agents.llm import LLMClient
 from agents.prompts import as_markdown, judge_messages
-from agents.protocols import Feedback, JudgeContext, Review
+from agents.protocols import Feedback, JudgeContext, Review, fallback_feedback
 from kernelbench.result import Status
+
+if TYPE_CHECKING:
+    from agents.chat import ChatClient
 
 log = logging.getLogger(__name__)
 
@@ -100,26 +102,10 @@ def _coerce(model: type[BaseModel], data: dict[str, Any]) -> BaseModel | None:
         return None
 
 
-def fallback_feedback(mode: str, why: str, attempt_failure: str | None = None) -> Feedback:
-    if mode == "repair":
-        issue = attempt_failure or "see the verdict above"
-        return Feedback(
-            mode="repair",
-            summary=f"Fix the failure reported in the verdict ({why}).",
-            critical_issue=issue,
-            source="fallback",
-        )
-    return Feedback(
-        mode="optimize",
-        summary=f"Improve memory access and occupancy ({why}).",
-        source="fallback",
-    )
-
-
 class LLMJudge:
     name = "llm"
 
-    def __init__(self, client: LLMClient, *, structured: bool = True) -> None:
+    def __init__(self, client: ChatClient, *, structured: bool = True) -> None:
         self.client = client
         self.structured = structured
 

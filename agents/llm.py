@@ -1,8 +1,8 @@
-"""LLM calls through the `openai` SDK to any OpenAI-compatible endpoint.
+"""The `openai` provider (see agents/chat.py): any OpenAI-compatible endpoint via its SDK.
 
 Retries: the SDK's own (429, 408, 409, 5xx, timeouts and connection errors, exponential
 backoff from 0.5 s to 8 s, honouring Retry-After), bounded by `LLMSettings.max_retries`.
-A call that still fails raises `LLMError` with a one-line reason and a kind. Usage and
+A call that still fails raises `AgentError` with a one-line reason and a kind. Usage and
 cost are accounted per call; the job's `Budget` is checked before every call, and a
 request never waits longer than the wall-clock budget has left.
 """
@@ -10,126 +10,45 @@ request never waits longer than the wall-clock budget has left.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import Any
 
 import openai
-from pydantic import BaseModel
 
-from agents.config import Budget, LLMSettings
+from agents.chat import ChatReply
+from agents.config import LLMSettings
+from agents.errors import AgentError, AgentErrorKind
 from agents.pricing import PriceTable
+from agents.usage import BudgetTracker, Usage
 
 log = logging.getLogger(__name__)
 
 NO_KEY = "not-needed"  # local OpenAI-compatible servers often need no key; the SDK needs one
 
 
-class LLMError(RuntimeError):
-    """An LLM call failed after the SDK's retries; `kind` says how."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-class BudgetExceeded(RuntimeError):
-    """The job's budget is spent; the message says which limit."""
-
-
-class Usage(BaseModel):
-    calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    reasoning_tokens: int = 0
-    cached_tokens: int = 0
-    cost_usd: float | None = 0.0  # None once any call had an unknown price
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
-
-    def plus(self, other: Usage) -> Usage:
-        cost = (
-            None
-            if self.cost_usd is None or other.cost_usd is None
-            else self.cost_usd + other.cost_usd
-        )
-        return Usage(
-            calls=self.calls + other.calls,
-            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
-            completion_tokens=self.completion_tokens + other.completion_tokens,
-            reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
-            cached_tokens=self.cached_tokens + other.cached_tokens,
-            cost_usd=cost,
-        )
-
-
-class LLMReply(BaseModel):
-    text: str
-    finish_reason: str | None = None
-    usage: Usage
-    duration_s: float
-    model: str
-
-
-class BudgetTracker:
-    """Spending of one job (thread-safe; parallel candidates share it)."""
-
-    def __init__(self, budget: Budget, spent: Usage | None = None, elapsed_s: float = 0.0) -> None:
-        self.budget = budget
-        self.spent = spent or Usage()
-        self._started = time.monotonic() - elapsed_s
-        self._lock = threading.Lock()
-
-    def elapsed_s(self) -> float:
-        return time.monotonic() - self._started
-
-    def remaining_wall_s(self) -> float | None:
-        if self.budget.max_wall_s is None:
-            return None
-        return self.budget.max_wall_s - self.elapsed_s()
-
-    def add(self, usage: Usage) -> None:
-        with self._lock:
-            self.spent = self.spent.plus(usage)
-
-    def exceeded(self) -> str | None:
-        """Why the budget is spent, or None."""
-        b, s = self.budget, self.spent
-        if b.max_usd is not None and s.cost_usd is not None and s.cost_usd >= b.max_usd:
-            return f"budget spent: ${s.cost_usd:.4f} of ${b.max_usd:.4f}"
-        if b.max_tokens is not None and s.total_tokens >= b.max_tokens:
-            return f"budget spent: {s.total_tokens} of {b.max_tokens} tokens"
-        remaining = self.remaining_wall_s()
-        if remaining is not None and remaining <= 0:
-            return f"budget spent: {self.elapsed_s():.0f} s of {b.max_wall_s:.0f} s wall time"
-        return None
-
-    def check(self) -> None:
-        reason = self.exceeded()
-        if reason:
-            raise BudgetExceeded(reason)
-
-
-def _error_from(exc: openai.OpenAIError, retries: int) -> LLMError:
+def _error_from(exc: openai.OpenAIError, retries: int) -> AgentError:
     after = f" after {retries} retries" if retries else ""
     if isinstance(exc, openai.APITimeoutError):
-        return LLMError("timeout", f"LLM request timed out{after}")
+        return AgentError(AgentErrorKind.TIMEOUT, f"LLM request timed out{after}")
     if isinstance(exc, openai.APIConnectionError):
-        return LLMError("connection", f"cannot reach the LLM endpoint{after}: {exc}")
+        return AgentError(AgentErrorKind.CONNECTION, f"cannot reach the LLM endpoint{after}: {exc}")
     if isinstance(exc, openai.RateLimitError):
-        return LLMError("rate_limit", f"LLM endpoint kept rate-limiting (429){after}")
-    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-        return LLMError("auth", f"LLM endpoint refused the API key ({exc.status_code})")
-    if isinstance(exc, openai.APIStatusError):
-        kind = "server" if exc.status_code >= 500 else "bad_request"
-        return LLMError(kind, f"LLM endpoint answered {exc.status_code}{after}: {str(exc)[:200]}")
-    if isinstance(exc, openai.APIResponseValidationError):
-        return LLMError(
-            "bad_reply", f"LLM endpoint sent a reply that is not a chat completion: {exc}"
+        return AgentError(
+            AgentErrorKind.RATE_LIMIT, f"LLM endpoint kept rate-limiting (429){after}"
         )
-    return LLMError("error", f"LLM call failed: {exc}")
+    if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+        return AgentError(
+            AgentErrorKind.AUTH, f"LLM endpoint refused the API key ({exc.status_code})"
+        )
+    if isinstance(exc, openai.APIStatusError):
+        kind = AgentErrorKind.SERVER if exc.status_code >= 500 else AgentErrorKind.BAD_REQUEST
+        return AgentError(kind, f"LLM endpoint answered {exc.status_code}{after}: {str(exc)[:200]}")
+    if isinstance(exc, openai.APIResponseValidationError):
+        return AgentError(
+            AgentErrorKind.BAD_REPLY,
+            f"LLM endpoint sent a reply that is not a chat completion: {exc}",
+        )
+    return AgentError(AgentErrorKind.ERROR, f"LLM call failed: {exc}")
 
 
 class LLMClient:
@@ -177,7 +96,7 @@ class LLMClient:
 
     def chat(
         self, messages: list[dict[str, str]], *, response_format: dict[str, Any] | None = None
-    ) -> LLMReply:
+    ) -> ChatReply:
         self.tracker.check()
         s = self.settings
         timeout = s.request_timeout_s
@@ -201,12 +120,12 @@ class LLMClient:
         except openai.OpenAIError as exc:
             raise _error_from(exc, s.max_retries) from exc
         except ValueError as exc:  # a 200 whose body is not JSON escapes the SDK as JSONDecodeError
-            raise LLMError(
-                "bad_reply", f"LLM endpoint sent a body that is not JSON: {exc}"
+            raise AgentError(
+                AgentErrorKind.BAD_REPLY, f"LLM endpoint sent a body that is not JSON: {exc}"
             ) from exc
         duration = time.perf_counter() - started
         if not isinstance(response, openai.types.chat.ChatCompletion) or not response.choices:
-            raise LLMError("bad_reply", "LLM endpoint sent a reply with no choices")
+            raise AgentError(AgentErrorKind.BAD_REPLY, "LLM endpoint sent a reply with no choices")
         usage = self._usage(response.usage)
         self.tracker.add(usage)
         choice = response.choices[0]
@@ -220,7 +139,7 @@ class LLMClient:
             duration,
             choice.finish_reason,
         )
-        return LLMReply(
+        return ChatReply(
             text=text,
             finish_reason=choice.finish_reason,
             usage=usage,

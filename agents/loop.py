@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from agents.config import AgentConfig
-from agents.judge import fallback_feedback
-from agents.llm import BudgetExceeded, BudgetTracker, LLMError, Usage
+from agents.errors import AgentError
 from agents.protocols import (
     AttemptView,
     Coder,
@@ -34,9 +33,11 @@ from agents.protocols import (
     JudgeContext,
     Proposal,
     Review,
+    fallback_feedback,
 )
 from agents.ranking import is_better, pick_of_round
 from agents.rundir import AttemptRecord, BestInfo, FinishedAttempt, ProblemDir, ProblemResult
+from agents.usage import BudgetExceeded, BudgetTracker, Usage, total
 from kernelbench.evaluate import evaluate
 from kernelbench.problem import Problem
 from kernelbench.request import EvalOptions
@@ -44,9 +45,6 @@ from kernelbench.result import EvalResult
 from sandbox.base import Sandbox
 
 log = logging.getLogger(__name__)
-
-# LLM failures that end the job (the endpoint is unusable); others are fed back as failures.
-FATAL_LLM_ERRORS = {"auth", "connection", "server", "rate_limit", "timeout", "bad_request"}
 
 
 @dataclass
@@ -119,12 +117,7 @@ class ProblemLoop:
 
     # ------------------------------------------------------------------ state
     def _usage(self) -> Usage:
-        total = Usage()
-        for f in self.finished:
-            total = total.plus(f.record.coder_usage)
-            if f.record.judge_usage is not None:
-                total = total.plus(f.record.judge_usage)
-        return total
+        return total(f.record.usage for f in self.finished)
 
     def _emit(self, rnd: int, phase: str, last: str | None = None, message: str = "") -> None:
         best = self.best.record if self.best else None
@@ -166,8 +159,8 @@ class ProblemLoop:
         started = time.perf_counter()
         try:
             proposal = self.coder.propose(ctx)
-        except LLMError as exc:
-            if exc.kind in FATAL_LLM_ERRORS:
+        except AgentError as exc:
+            if exc.kind.fatal:
                 raise _Stop(str(exc), failed=True) from exc
             proposal = Proposal(failure=str(exc))
         coder_s = time.perf_counter() - started
@@ -218,8 +211,8 @@ class ProblemLoop:
         started = time.perf_counter()
         try:
             review = self.judge.review(ctx)
-        except LLMError as exc:
-            if exc.kind in FATAL_LLM_ERRORS:
+        except AgentError as exc:
+            if exc.kind.fatal:
                 raise _Stop(str(exc), failed=True) from exc
             mode = "optimize" if pick.view.correct else "repair"
             review = Review(feedback=fallback_feedback(mode, str(exc), pick.view.failure))
@@ -324,20 +317,16 @@ def summarize_attempts(
 ) -> ProblemResult:
     """The result of a problem from its finished attempts (also for a loop cut short)."""
     best: FinishedAttempt | None = None
-    usage = Usage()
-    for f in finished:  # attempts of a round cut short (budget, errors) count too
+    for f in finished:
         if is_better(f.view, best.view if best else None):
             best = f
-        usage = usage.plus(f.record.coder_usage)
-        if f.record.judge_usage is not None:
-            usage = usage.plus(f.record.judge_usage)
     result = ProblemResult(
         problem_id=problem_id,
         status=status,
         stop_reason=reason,
         attempts=[f.record for f in finished],
         rounds_run=rounds_run,
-        usage=usage,
+        usage=total(f.record.usage for f in finished),  # cut-short rounds' attempts count too
         duration_s=round(time.perf_counter() - started, 3),
     )
     if best is not None and best.record.candidate_path:

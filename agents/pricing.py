@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
+
+from sandbox.settings import host_settings
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class PriceTable(BaseModel):
     @classmethod
     def load(cls, path: Path | None = None) -> PriceTable:
         table = cls()
-        source = path or (Path(p) if (p := os.environ.get("KWRIGHT_PRICES_FILE")) else None)
+        source = path or host_settings().prices_file
         if source is None:
             return table
         try:

@@ -11,7 +11,7 @@ from typing import Any, Literal, Protocol
 from pydantic import BaseModel, Field
 
 from agents.config import AgentConfig
-from agents.llm import Usage
+from agents.usage import Usage
 from kernelbench.problem import Problem
 from kernelbench.result import EvalResult
 
@@ -44,6 +44,23 @@ class Feedback(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)  # machine-readable hints (baseline)
     stop: bool = False  # the Judge has nothing further to suggest
     source: str = "llm"  # "llm" | "baseline" | "fallback"
+
+
+def fallback_feedback(mode: str, why: str, attempt_failure: str | None = None) -> Feedback:
+    """Generic advice where the Judge gave none usable (its reply, or its call, failed)."""
+    if mode == "repair":
+        issue = attempt_failure or "see the verdict above"
+        return Feedback(
+            mode="repair",
+            summary=f"Fix the failure reported in the verdict ({why}).",
+            critical_issue=issue,
+            source="fallback",
+        )
+    return Feedback(
+        mode="optimize",
+        summary=f"Improve memory access and occupancy ({why}).",
+        source="fallback",
+    )
 
 
 class CoderContext(BaseModel):

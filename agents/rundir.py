@@ -23,8 +23,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from agents.config import AgentConfig
-from agents.llm import Usage
 from agents.protocols import AttemptView, Feedback, Proposal, Review
+from agents.usage import Usage, total
 from kernelbench.result import EvalResult
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,12 @@ class AttemptRecord(BaseModel):
     prompt_tokens: int | None = None
     judged: bool = False
     feedback_mode: str | None = None
+
+    @property
+    def usage(self) -> Usage:
+        """What the attempt spent: its Coder call and its review."""
+        return total([self.coder_usage, self.judge_usage])
+
     finished_at: str = Field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
 
 

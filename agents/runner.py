@@ -16,7 +16,6 @@ from pathlib import Path
 
 from agents.config import AgentConfig
 from agents.factory import make_agents
-from agents.llm import BudgetTracker, Usage
 from agents.loop import (
     AttemptCallback,
     Evaluator,
@@ -25,6 +24,7 @@ from agents.loop import (
     summarize_attempts,
 )
 from agents.rundir import ProblemResult, RunDir, RunInfo, new_run_id
+from agents.usage import BudgetTracker, total
 from kernelbench.evaluate import detect_device
 from kernelbench.problem import Problem
 from kernelbench.request import EvalOptions
@@ -34,11 +34,14 @@ log = logging.getLogger(__name__)
 
 
 def eval_options(config: AgentConfig, device: str | None) -> EvalOptions:
+    """What each attempt's evaluation is asked for: the target arch and GPU reach the
+    profiler (its occupancy and roofline), not only the prompts."""
     return EvalOptions(
         backend=config.backend,
         device=device,
         timeout_s=config.eval_timeout_s,
         arch=config.arch,
+        gpu=config.target_gpu,
     )
 
 
@@ -56,11 +59,7 @@ def run_problem(
 ) -> ProblemResult:
     pdir = rundir.problem(problem.id)
     previous = pdir.load()
-    spent = Usage()
-    for f in previous:  # a resumed problem keeps what it already spent
-        spent = spent.plus(f.record.coder_usage)
-        if f.record.judge_usage is not None:
-            spent = spent.plus(f.record.judge_usage)
+    spent = total(f.record.usage for f in previous)  # a resumed problem keeps what it spent
     tracker = BudgetTracker(config.budget, spent=spent)
     coder, judge = make_agents(config, tracker, api_key)
     evaluator = Evaluator(sandbox, eval_options(config, device), run_id=rundir.run_id)
@@ -123,7 +122,7 @@ def run_job(
                 on_attempt=on_attempt,
             )
             info.results[problem.id] = result
-            info.usage = _total(info)
+            info.usage = total(r.usage for r in info.results.values())
             rundir.save_info(info)
             if result.status == "cancelled":
                 break
@@ -137,10 +136,3 @@ def run_job(
         info.status = "interrupted"
     rundir.save_info(info)
     return rundir, info
-
-
-def _total(info: RunInfo) -> Usage:
-    total = Usage()
-    for r in info.results.values():
-        total = total.plus(r.usage)
-    return total

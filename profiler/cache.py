@@ -45,12 +45,9 @@ PROFILER_VERSION = "1"
 
 
 def cache_root() -> Path:
-    explicit = os.environ.get("KWRIGHT_CACHE_DIR")
-    if explicit:
-        return Path(explicit).expanduser()
-    home = os.environ.get("KWRIGHT_HOME")
-    base = Path(home).expanduser() if home else Path.home() / ".kernelwright"
-    return base / "cache"
+    from sandbox.settings import host_settings  # pydantic-settings: only where a cache is used
+
+    return host_settings().cache_root
 
 
 def content_key(*parts: Any) -> str:

@@ -14,10 +14,12 @@ the sparse figures with an asterisk and the dense ones are half of them) for the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from pydantic import BaseModel
 
-SUPPORTED_ARCHS = ("sm_80", "sm_89", "sm_90", "sm_100")
+Arch = Literal["sm_80", "sm_89", "sm_90", "sm_100"]
+SUPPORTED_ARCHS: tuple[Arch, ...] = get_args(Arch)
 DEFAULT_ARCH = "sm_90"
 
 

@@ -290,8 +290,10 @@ def merge_into_report(report: ProfileReport, launches: list[NcuLaunch]) -> None:
 
 def find_ncu() -> Path | None:
     """$KWRIGHT_NCU, `ncu` on PATH, or the usual install places; None if absent."""
-    env = os.environ.get("KWRIGHT_NCU")
-    candidates = [Path(env)] if env else []
+    from sandbox.settings import host_settings
+
+    env = host_settings().ncu
+    candidates = [env] if env else []
     found = shutil.which("ncu")
     if found:
         candidates.append(Path(found))

@@ -25,6 +25,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from profiler.gpus import ArchLimits, arch_limits
+from profiler.report import OccupancyLimiter
 
 WARP_SIZE = 32
 
@@ -38,9 +39,8 @@ class Occupancy(BaseModel):
     active_warps_per_sm: int
     max_warps_per_sm: int
     occupancy_pct: float
-    # registers | shared_memory | warps | blocks | barriers | none (100%) | cannot_launch
-    limiter: str
-    blocks_limited_by: dict[str, int] = Field(default_factory=dict)
+    limiter: OccupancyLimiter
+    blocks_limited_by: dict[OccupancyLimiter, int] = Field(default_factory=dict)
     reason: str | None = None  # why a block cannot launch at all
 
 
@@ -92,19 +92,21 @@ def theoretical_occupancy(
     by_smem, why = _blocks_by_smem(lim, shared_mem_per_block)
     reasons += [why] if why else []
     limits = {
-        "registers": by_regs,
-        "shared_memory": by_smem,
-        "warps": lim.max_warps_per_sm // warps,
-        "blocks": lim.max_blocks_per_sm,
+        OccupancyLimiter.REGISTERS: by_regs,
+        OccupancyLimiter.SHARED_MEMORY: by_smem,
+        OccupancyLimiter.WARPS: lim.max_warps_per_sm // warps,
+        OccupancyLimiter.BLOCKS: lim.max_blocks_per_sm,
     }
     if barriers > 0:
-        limits["barriers"] = (lim.barriers_per_block_slot * lim.max_blocks_per_sm) // barriers
+        limits[OccupancyLimiter.BARRIERS] = (
+            lim.barriers_per_block_slot * lim.max_blocks_per_sm
+        ) // barriers
     active = 0 if reasons else min(limits.values())
     active_warps = active * warps
     if reasons:
-        limiter = "cannot_launch"
+        limiter = OccupancyLimiter.CANNOT_LAUNCH
     elif active_warps >= lim.max_warps_per_sm:
-        limiter = "none"  # full occupancy: nothing limits it
+        limiter = OccupancyLimiter.NONE
     else:
         limiter = next(k for k, v in limits.items() if v == active)
     return Occupancy(

@@ -7,9 +7,28 @@ the kernel. Everything is optional because each source fills only what it knows.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pydantic import BaseModel, Field
 
 PROFILE_SCHEMA_VERSION = 1
+
+
+class OccupancyLimiter(StrEnum):
+    """What caps a kernel's theoretical occupancy (the smallest per-SM block count)."""
+
+    REGISTERS = "registers"
+    SHARED_MEMORY = "shared_memory"
+    WARPS = "warps"
+    BLOCKS = "blocks"
+    BARRIERS = "barriers"
+    NONE = "none"  # full occupancy: nothing limits it
+    CANNOT_LAUNCH = "cannot_launch"  # a block does not fit on an SM at all
+
+
+class RooflineBound(StrEnum):
+    MEMORY = "memory"
+    COMPUTE = "compute"
 
 
 class SassMix(BaseModel):
@@ -52,7 +71,7 @@ class KernelProfile(BaseModel):
     shared_mem_bytes: int | None = None
     barriers: int | None = None
     occupancy_pct: float | None = None
-    occupancy_limiter: str | None = None
+    occupancy_limiter: OccupancyLimiter | None = None
     active_blocks_per_sm: int | None = None
     sass: SassMix | None = None
     metrics: dict[str, float | str] = Field(default_factory=dict)
@@ -64,7 +83,7 @@ class Roofline(BaseModel):
     flops: float | None = None
     min_bytes: float | None = None
     arithmetic_intensity: float | None = None  # FLOP / byte
-    bound: str | None = None  # "memory" | "compute"
+    bound: RooflineBound | None = None
     lower_bound_ms: float | None = None
     measured_ms: float | None = None  # only ever a time measured on that GPU
     fraction_of_roofline: float | None = None  # lower_bound / measured, 1.0 = at the roof

@@ -11,7 +11,7 @@ tensor cores would change the numerics; the TF32 figure is reported beside it).
 from __future__ import annotations
 
 from profiler.gpus import GpuSpec
-from profiler.report import Roofline
+from profiler.report import Roofline, RooflineBound
 
 TENSOR_DTYPES = {"float16", "bfloat16", "fp16", "bf16", "half"}
 
@@ -57,7 +57,7 @@ def roofline(
     result.arithmetic_intensity = work / min_bytes
     result.compute_ms = compute_s * 1e3
     result.memory_ms = memory_s * 1e3
-    result.bound = "compute" if compute_s > memory_s else "memory"
+    result.bound = RooflineBound.COMPUTE if compute_s > memory_s else RooflineBound.MEMORY
     result.lower_bound_ms = max(compute_s, memory_s) * 1e3
     if measured_ms is not None and measured_ms > 0:
         result.fraction_of_roofline = result.lower_bound_ms / measured_ms

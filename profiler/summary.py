@@ -14,10 +14,13 @@ Whole lines are dropped from the end to fit `max_chars`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from profiler.report import KernelProfile, ProfileReport, Roofline
+from profiler.report import (
+    KernelProfile,
+    OccupancyLimiter,
+    ProfileReport,
+    Roofline,
+    RooflineBound,
+)
 
 LOW_OCCUPANCY_PCT = 25.0
 
@@ -53,7 +56,7 @@ def _spill_bytes(k: KernelProfile) -> int:
 
 
 def _severity(k: KernelProfile) -> tuple[int, int, float]:
-    cannot = 1 if k.occupancy_limiter == "cannot_launch" else 0
+    cannot = 1 if k.occupancy_limiter == OccupancyLimiter.CANNOT_LAUNCH else 0
     return (-_spill_bytes(k), -cannot, k.occupancy_pct if k.occupancy_pct is not None else 100.0)
 
 
@@ -85,7 +88,7 @@ def _kernel_line(k: KernelProfile) -> str:
         limiter = k.occupancy_limiter or "?"
         facts.append(
             f"occupancy {k.occupancy_pct:.0f}%"
-            + ("" if limiter == "none" else f" (limited by {limiter})")
+            + ("" if limiter == OccupancyLimiter.NONE else f" (limited by {limiter})")
         )
     if k.sass is not None:
         s = k.sass
@@ -143,7 +146,7 @@ def _hints(report: ProfileReport) -> list[str]:
                 f"{k.name} spills registers to local memory: smaller tiles, fewer live values, "
                 "or more warps"
             )
-        if k.occupancy_limiter == "cannot_launch":
+        if k.occupancy_limiter == OccupancyLimiter.CANNOT_LAUNCH:
             hints.append(f"{k.name} cannot launch on {k.arch}: {'; '.join(k.notes)[:200]}")
         elif (
             k.occupancy_pct is not None
@@ -155,12 +158,16 @@ def _hints(report: ProfileReport) -> list[str]:
             )
         if r is None or k.sass is None:
             continue
-        if r.bound == "compute" and r.precision == "fp16" and not k.sass.tensor_core_mma:
+        if (
+            r.bound == RooflineBound.COMPUTE
+            and r.precision == "fp16"
+            and not k.sass.tensor_core_mma
+        ):
             hints.append(
                 f"{k.name} uses no tensor cores although the problem is compute-bound fp16"
             )
         loads = k.sass.global_loads
-        if r.bound == "memory" and loads and not any(int(w) >= 64 for w in loads):
+        if r.bound == RooflineBound.MEMORY and loads and not any(int(w) >= 64 for w in loads):
             hints.append(f"{k.name} global loads are not vectorized (no 64/128-bit LDG)")
     return hints
 

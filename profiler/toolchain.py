@@ -85,12 +85,14 @@ def _first_existing(*candidates: Path | None) -> Path | None:
 
 @functools.cache
 def find_toolchain() -> Toolchain:
-    env_nvcc = os.environ.get("KWRIGHT_NVCC")
+    from sandbox.settings import host_settings  # read here: this also runs in harness steps
+
+    env_nvcc = host_settings().nvcc
     pip_roots = _pip_cuda_roots()
     cuda_home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH")
     which_nvcc = shutil.which("nvcc")
     nvcc = _first_existing(
-        Path(env_nvcc) if env_nvcc else None,
+        env_nvcc,
         *(r / "bin" / "nvcc" for r in pip_roots),
         Path(cuda_home) / "bin" / "nvcc" if cuda_home else None,
         Path(which_nvcc) if which_nvcc else None,

@@ -136,15 +136,12 @@ class Sandbox(ABC):
 
 
 _REGISTRY: dict[str, type[Sandbox]] = {}
-_HINTS: dict[str, str] = {}
 
 
-def register_sandbox(name: str, *, hint: str = "") -> Callable[[type[Sandbox]], type[Sandbox]]:
+def register_sandbox(name: str) -> Callable[[type[Sandbox]], type[Sandbox]]:
     def wrap(cls: type[Sandbox]) -> type[Sandbox]:
         cls.name = name
         _REGISTRY[name] = cls
-        if hint:
-            _HINTS[name] = hint
         return cls
 
     return wrap

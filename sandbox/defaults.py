@@ -9,6 +9,7 @@ import os
 import threading
 
 from sandbox.base import Sandbox, get_sandbox, sandbox_names
+from sandbox.settings import host_settings
 
 log = logging.getLogger(__name__)
 
@@ -20,10 +21,15 @@ _lock = threading.Lock()
 
 def default_sandbox_name() -> str:
     """$KWRIGHT_SANDBOX, else `local` (isolated), else `none` if local is not built in."""
-    name = os.environ.get("KWRIGHT_SANDBOX")
+    name = host_settings().sandbox
     if name:
         return name
     return DEFAULT_SANDBOX if DEFAULT_SANDBOX in sandbox_names() else "none"
+
+
+def sandbox_for(name: str | None = None) -> Sandbox:
+    """A new sandbox of backend `name`, else of the default one (see above)."""
+    return get_sandbox(name or default_sandbox_name())
 
 
 def shared_sandbox(name: str | None = None) -> Sandbox:

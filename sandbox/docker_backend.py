@@ -50,6 +50,7 @@ from sandbox.base import (
 from sandbox.container_entry import RESULT_MARK
 from sandbox.env import project_root, step_env
 from sandbox.process import signal_name
+from sandbox.settings import host_settings
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def _make_writable_by(root: Path, user: str) -> None:
                 os.chmod(os.path.join(dirpath, name), 0o666)
 
 
-@register_sandbox("docker", hint="pip install docker, and a Docker engine (or podman's API)")
+@register_sandbox("docker")
 class DockerSandbox(Sandbox):
     """A fresh container per step (module doc)."""
 
@@ -118,25 +119,19 @@ class DockerSandbox(Sandbox):
     ) -> None:
         import docker
 
-        env = os.environ
-        self.image = image or env.get("KWRIGHT_DOCKER_IMAGE") or DEFAULT_IMAGE
-        base_url = base_url or env.get("KWRIGHT_DOCKER_URL")
-        self.python = python or env.get("KWRIGHT_DOCKER_PYTHON") or "python3"
+        settings = host_settings()
+        self.image = image or settings.docker_image or DEFAULT_IMAGE
+        base_url = base_url or settings.docker_url
+        self.python = python or settings.docker_python or "python3"
         self.user = user
         self.cpus = cpus
         self.tmpfs_mb = tmpfs_mb
         if toolchain_mounts is None:
-            toolchain_mounts = [
-                p for p in env.get("KWRIGHT_DOCKER_MOUNTS", "").split(os.pathsep) if p
-            ]
+            toolchain_mounts = [p for p in (settings.docker_mounts or "").split(os.pathsep) if p]
         self.toolchain_mounts = [str(Path(p).resolve()) for p in toolchain_mounts]
-        if mount_project is None:
-            mount_project = env.get("KWRIGHT_DOCKER_MOUNT_PROJECT", "").lower() in (
-                "1",
-                "true",
-                "yes",
-            )
-        self.mount_project = mount_project
+        self.mount_project = (
+            settings.docker_mount_project if mount_project is None else mount_project
+        )
         self.gpus = gpus
         try:
             self.client = (

@@ -47,6 +47,7 @@ from sandbox.cgroups import StepCgroup, step_name
 from sandbox.env import step_env, zygote_env
 from sandbox.isolation import DEFAULT_MASKS, python_paths
 from sandbox.process import kill_group, signal_name
+from sandbox.settings import host_settings
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +256,7 @@ class _Zygote:
             self.proc.wait()
 
 
-@register_sandbox("local", hint="needs Linux; root for namespaces, else bubblewrap")
+@register_sandbox("local")
 class LocalSandbox(Sandbox):
     """Isolated steps on this host (module doc); a warm zygote pool when running as root."""
 
@@ -294,8 +295,12 @@ class LocalSandbox(Sandbox):
     def default_masks() -> list[str]:
         """Where secrets and control sockets live: hidden from every step."""
         masks = list(DEFAULT_MASKS)
-        for var in ("HOME", "KWRIGHT_HOME", "XDG_RUNTIME_DIR"):
-            value = os.environ.get(var)
+        homes = [
+            os.environ.get("HOME"),
+            str(host_settings().home),
+            os.environ.get("XDG_RUNTIME_DIR"),
+        ]
+        for value in homes:
             if value and os.path.isabs(value) and os.path.realpath(value) != "/":
                 masks.append(os.path.realpath(value))
         return masks

@@ -15,10 +15,10 @@ from agents.judge import (
     parse_json_object,
     strict_json_schema,
 )
-from agents.llm import BudgetExceeded, BudgetTracker, Usage
 from agents.pricing import PriceTable
 from agents.prompts import coder_messages, verdict_text
 from agents.protocols import AttemptView, CoderContext, Feedback
+from agents.usage import BudgetExceeded, BudgetTracker, Usage
 from kernelbench.registry import resolve_problem
 from kernelbench.result import EvalResult, Status, TensorCheck, TrialResult
 

@@ -190,8 +190,8 @@ def test_a_chart_with_nothing_to_show_says_why():
 
 def test_the_leaderboards_reading_of_run_json_matches_what_the_agents_write():
     from agents.config import AgentConfig, LLMSettings
-    from agents.llm import Usage
     from agents.rundir import AttemptRecord, BestInfo, ProblemResult, RunInfo
+    from agents.usage import Usage
     from worker.leaderboard.runfile import RunRecord
 
     attempt = AttemptRecord(attempt=2, round=2, status="correct", correct=True, speedup=1.5,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+from agents.config import AgentConfig
+from agents.runner import eval_options
 from kernelbench.evaluate import evaluate
 from kernelbench.problem import load_problem
 from kernelbench.registry import resolve_problem, solution_path
@@ -28,6 +30,16 @@ def test_profile_is_attached_then_served_from_the_cache():
     )
     assert second.profile.duration_s is not None and second.profile.duration_s < 1.0
     assert "MEMORY-BOUND" in second.profile.summary()
+
+
+def test_a_runs_target_gpu_reaches_the_roofline():
+    """`kwright run --gpu A100 --arch sm_90`: the roofline is drawn for the A100 asked
+    for, not for the arch's default GPU (the H100)."""
+    config = AgentConfig(target_gpu="A100", arch="sm_90")
+    options = eval_options(config, "cpu").model_copy(update={"trials": 1, "extra_shapes": False})
+    result = evaluate(RELU, solution_path(RELU).read_text(), options)
+    assert result.profile is not None and result.profile.gpu == "A100"
+    assert result.profile.arch == "sm_90"
 
 
 def test_no_profile_when_disabled_or_incorrect():
@@ -171,3 +183,8 @@ def test_cli_profile_of_a_crashing_candidate_exits_1(write):
     proc = kwright("profile", "level1/2_ReLU", str(path), "--sandbox", "none")
     assert proc.returncode == 1
     assert "could not profile" in proc.stderr and len(proc.stderr.strip().splitlines()) <= 2
+    as_json = kwright("profile", "level1/2_ReLU", str(path), "--sandbox", "none", "--json")
+    assert as_json.returncode == 1 and "could not profile" in as_json.stderr
+    verdict = json.loads(as_json.stdout)  # like `eval --json`: the verdict that says why
+    assert verdict["problem_id"] == "level1/2_ReLU" and verdict["profile"] is None
+    assert f"the candidate is {verdict['status']}: {verdict['reason']}" in as_json.stderr

@@ -13,51 +13,95 @@ recovered from its lapsed lease (`KWRIGHT_LEASE_S`, `KWRIGHT_SWEEP_INTERVAL_S`).
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+
+from sandbox.settings import ConfigError, HostSettings, load_settings
+
+__all__ = ["ConfigError", "Settings", "api_key_from_env", "get_settings"]
 
 HOUR = 3600.0
 
 
-def _default_home() -> Path:
-    return Path.home() / ".kernelwright"
+class Settings(HostSettings):
+    """Every KWRIGHT_ setting: the host's (`HostSettings`) and the fleet's and CLI's."""
 
-
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="KWRIGHT_", extra="ignore")
-
-    home: Path = Field(default_factory=_default_home)  # runs, the embedded store, caches
-    sandbox: str | None = None  # local | docker | none; None: local
-    broker_url: str | None = None  # redis://...; None: the embedded default (in-process)
-    store_url: str | None = None  # redis://... | sqlite:///path; None: see store_location()
-    queue: str | None = None  # default queue for submit and worker; None: detected (cpu/gpu.*)
-
+    broker_url: str | None = Field(
+        default=None, description="Redis URL of the fleet's broker (unset: jobs run here)."
+    )
+    store_url: str | None = Field(
+        default=None,
+        description="Where jobs are recorded: `redis://...` or `sqlite:///path` "
+        "(default: the broker's Redis, else SQLite under home).",
+    )
+    queue: str | None = Field(
+        default=None,
+        description="Default queue of `submit` and `worker`: `cpu` or `gpu.<kind>` "
+        "(default: this machine's).",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="WARNING", description="Log level on stderr."
+    )
     # Per job, enforced by the worker. Soft: the job stops and records a timeout.
     # Hard: the worker process running it is killed; the job is marked failed.
-    soft_time_limit_s: float = Field(default=6 * HOUR, gt=0)
-    hard_time_limit_s: float | None = Field(default=None, gt=0)  # None: soft + 10 min
-    visibility_timeout_s: float | None = Field(default=None, gt=0)  # None: hard + 1 h
-    # How often a job may be started before it is given up (each lost worker is one).
-    max_deliveries: int = Field(default=5, ge=1)
+    soft_time_limit_s: float = Field(
+        default=6 * HOUR, gt=0, description="Per job: it stops and records a timeout."
+    )
+    hard_time_limit_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Per job: its worker process is killed (default: soft + 10 min).",
+    )
+    visibility_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Redis redelivers an unacked job after this; must exceed the hard "
+        "limit (default: hard + 1 h).",
+    )
+    max_deliveries: int = Field(
+        default=5, ge=1, description="Starts of a job (each lost worker is one) before it fails."
+    )
     # A running job renews its lease every lease/3 s. A lease lapsed by one more lease
     # (the grace) means a lost worker: a sweeper puts the job back on its queue.
-    lease_s: float = Field(default=30.0, gt=0)
-    # Every worker looks for such jobs this often (sooner when one is known to fall due),
-    # so a lost worker's job is back on its queue within 2 x lease + this: 75 s by default.
-    sweep_interval_s: float = Field(default=15.0, gt=0)
-    # A job queued this long with no message for it in the broker (lost with a killed
-    # worker, or dropped by a retry that could not be published) is published again. It
-    # must exceed the longest retry countdown a worker holds a message for (60 s).
-    orphan_after_s: float = Field(default=120.0, gt=0)
-    max_tasks_per_child: int = Field(default=20, ge=1)
-    # A background embedded worker (started by `kwright submit`) exits after this long idle.
-    embedded_idle_exit_s: float = Field(default=60.0, gt=0)
-    connect_timeout_s: float = Field(default=3.0, gt=0)  # broker/store connection attempts
+    lease_s: float = Field(
+        default=30.0, gt=0, description="A running job's lease, renewed every lease/3 s."
+    )
+    # A lost worker's job is back on its queue within 2 x lease + this: 75 s by default.
+    sweep_interval_s: float = Field(
+        default=15.0, gt=0, description="How often every worker looks for lapsed leases."
+    )
+    # It must exceed the longest retry countdown a worker holds a message for (60 s).
+    orphan_after_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="A job queued this long with no broker message is published again.",
+    )
+    max_tasks_per_child: int = Field(
+        default=20, ge=1, description="Celery: jobs per pool process before it is replaced."
+    )
+    embedded_idle_exit_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="The embedded worker `submit` starts exits when idle this long.",
+    )
+    connect_timeout_s: float = Field(
+        default=3.0, gt=0, description="Seconds per broker/store connection attempt."
+    )
     # kombu's sweep of unacked messages (a whole worker lost): every interval x throttle s.
-    unacked_restore_interval_s: float = Field(default=10.0, gt=0)
-    unacked_restore_throttle: int = Field(default=10, ge=1)
+    unacked_restore_interval_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="kombu sweeps unacked messages every interval x throttle s: the interval.",
+    )
+    unacked_restore_throttle: int = Field(default=10, ge=1, description="... and the throttle.")
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _limits_agree(self) -> Settings:
@@ -96,21 +140,28 @@ class Settings(BaseSettings):
         return self.visibility_timeout_s or self.hard_limit + HOUR
 
 
-class ConfigError(ValueError):
-    """A KWRIGHT_ setting has a bad value; the message names it."""
-
-
 def get_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        name = f"KWRIGHT_{where.upper()}: " if where else ""
-        raise ConfigError(f"bad setting: {name}{first['msg']}") from exc
+    return load_settings(Settings)
+
+
+def settings_table() -> str:
+    """The README's table of every KWRIGHT_ variable, from the model (a test compares)."""
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        if field.default_factory is not None:  # a path under the user's home
+            made = str(field.default_factory())  # type: ignore[call-arg]
+            default = f"`{made.replace(str(Path.home()), '~')}`"
+        else:
+            default = "unset" if field.default is None else f"`{field.default!r}`".replace("'", "")
+        rows.append(f"| `KWRIGHT_{name.upper()}` | {default} | {field.description or ''} |")
+    return "\n".join(rows) + "\n"
 
 
 def api_key_from_env() -> str | None:
     """The LLM API key of this process's environment. It is never stored in a job, the
     store or a message: each worker reads its own."""
     return os.environ.get("KWRIGHT_API_KEY") or os.environ.get("OPENAI_API_KEY")
+
+
+if __name__ == "__main__":
+    sys.stdout.write(settings_table())

@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import IO
 
 import worker
-from sandbox.base import get_sandbox
-from sandbox.defaults import default_sandbox_name
+from sandbox.defaults import sandbox_for
 from worker.config import Settings, api_key_from_env
 from worker.execute import WorkerContext, execute_job
 from worker.store import JobStore, StoreUnavailable, open_store
@@ -161,7 +160,7 @@ class EmbeddedWorker:
 
         s = self.settings
         owner = f"{self.name}:{os.getpid()}:{index}"
-        with get_sandbox(s.sandbox or default_sandbox_name()) as box:
+        with sandbox_for(s.sandbox) as box:
             ctx = WorkerContext(
                 store=store,
                 home=s.home,

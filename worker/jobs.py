@@ -25,8 +25,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError
 
 from agents.config import AgentConfig
-from agents.llm import Usage
 from agents.rundir import BestInfo, write_atomic
+from agents.usage import Usage
 from kernelbench.problem import Problem, ProblemError, load_problem
 
 log = logging.getLogger(__name__)

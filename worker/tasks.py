@@ -42,9 +42,9 @@ from celery.signals import (
 from celery.worker.request import Request
 
 from kernelbench.evaluate import detect_device
-from sandbox.base import SandboxUnavailable, get_sandbox
+from sandbox.base import SandboxUnavailable
 from sandbox.cleanup import pid_alive
-from sandbox.defaults import default_sandbox_name
+from sandbox.defaults import sandbox_for
 from worker.celery_app import TASK_NAME, app
 from worker.config import ConfigError, api_key_from_env, get_settings
 from worker.execute import WorkerContext, execute_job
@@ -70,7 +70,7 @@ def _context(hostname: str) -> WorkerContext:
         ctx = _contexts[hostname] = WorkerContext(
             store=open_store(settings, patient=True),
             home=settings.home,
-            sandbox=get_sandbox(settings.sandbox or default_sandbox_name()),
+            sandbox=sandbox_for(settings.sandbox),
             device=detect_device(),
             api_key=api_key_from_env(),
             name=hostname,
@@ -85,7 +85,7 @@ def _check_worker(**_: Any) -> None:
     off the queue and fail them."""
     try:
         settings = get_settings()
-        get_sandbox(settings.sandbox or default_sandbox_name()).close()
+        sandbox_for(settings.sandbox).close()
     except (ConfigError, SandboxUnavailable) as exc:
         raise SystemExit(f"kwright worker: {exc}") from exc
 

@@ -19,7 +19,7 @@ from agents.baseline.params import DEFAULTS, read_header
 from agents.protocols import AttemptView, Feedback, JudgeContext, Review
 from agents.ranking import is_better
 from kernelbench.result import EvalResult, Status
-from profiler.report import KernelProfile, ProfileReport
+from profiler.report import KernelProfile, OccupancyLimiter, ProfileReport, RooflineBound
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,6 @@ Params = dict[str, int]
 Move = Callable[[str, Params], Params | None]
 
 LOW_OCCUPANCY_PCT = 50.0
-TARGET_BYTES_PER_THREAD = 16  # one 128-bit load per thread per step
 
 
 # ---------------------------------------------------------------- moves
@@ -120,7 +119,7 @@ def more_stages(kind: str, p: Params) -> Params | None:
 @dataclass
 class Facts:
     kernel: KernelProfile
-    roofline_bound: str | None
+    roofline_bound: RooflineBound | None
 
     @property
     def spills(self) -> int:
@@ -129,13 +128,15 @@ class Facts:
         return (k.spill_stores_bytes or 0) + (k.spill_loads_bytes or 0) + local
 
     def limited_by(self, what: str) -> bool:
-        lim = (self.kernel.occupancy_limiter or "").lower()
+        lim = self.kernel.occupancy_limiter
         occ = self.kernel.occupancy_pct
         low = occ is not None and occ < LOW_OCCUPANCY_PCT
         if what == "registers":
-            return low and "reg" in lim
+            return low and lim == OccupancyLimiter.REGISTERS
         # a block that cannot launch at all (too much shared memory) is the extreme case
-        return (low and ("shared" in lim or "smem" in lim)) or lim == "cannot_launch"
+        return (low and lim == OccupancyLimiter.SHARED_MEMORY) or (
+            lim == OccupancyLimiter.CANNOT_LAUNCH
+        )
 
     @property
     def narrow_loads(self) -> bool:

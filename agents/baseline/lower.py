@@ -133,12 +133,6 @@ def is_tensor(x: Any) -> bool:
     return isinstance(x, Value) and x.is_tensor()
 
 
-def is_scalar(x: Any) -> bool:
-    return (isinstance(x, Value) and not x.is_tensor()) or (
-        isinstance(x, int | float | bool) and not isinstance(x, DType)
-    )
-
-
 def as_arg(x: Any, what: str) -> Arg:
     if isinstance(x, Value):
         return x
@@ -349,7 +343,6 @@ class Lowering:
         self.meta: dict[str, Any] = {}
         self.params = analysis.get("params", {}) | analysis.get("buffers", {})
         self.current = ""
-        self.needs_math = False
         self.diagonals: dict[int, Value] = {}  # id of a torch.diag(v) PyOp -> v
 
     # ------------------------------------------------------------ decoding
@@ -583,7 +576,6 @@ class Lowering:
             raise Unsupported(f"unsupported op {name} on a tensor")
         refs: list[Value] = []
         fmt = f"{name}(" + ", ".join(render(a, refs) for a in args) + ")"
-        self.needs_math = True
         return self.scalar_py(fmt, refs, "float32")
 
     def call_module(self, node: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> Any:

@@ -167,7 +167,6 @@ def _kw_mul(a, b):
     return a * b
 """,
 }
-HELPER_DEPS = {"_kw_round": (), "_kw_tanh": (), "_kw_softplus": (), "_kw_trunc": ()}
 
 REDUCTIONS = ("sum", "mean", "max", "min", "prod", "argmax", "argmin")
 SCANS = ("cumsum", "cumprod")

@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from agents.config import AgentConfig, LLMSettings  # noqa: E402
-from agents.llm import Usage  # noqa: E402
 from agents.rundir import AttemptRecord, BestInfo, ProblemResult, RunInfo  # noqa: E402
+from agents.usage import Usage  # noqa: E402
 
 LIMIT_S = 5.0
 PROBLEM = """import torch

@@ -11,36 +11,35 @@ import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, get_type_hints
 
 import typer
+from pydantic import ValidationError
 
-from agents.config import AgentConfig, Budget, LLMSettings
+from agents.config import AgentConfig, AgentKind, Budget, LLMSettings, ReasoningEffort
 from agents.factory import default_agent
 from kernelbench.problem import Problem, ProblemError
 from kernelbench.registry import list_problems, resolve_problem
-
-
-class AgentChoice(StrEnum):
-    baseline = "baseline"
-    llm = "llm"
-
-
-class BackendChoice(StrEnum):
-    triton = "triton"
-    cuda = "cuda"
+from kernelbench.request import Backend
+from profiler.gpus import GPUS, UnknownArch, UnknownGpu, gpu_spec, normalize_arch
 
 
 class AgentOptionError(ValueError):
     """An agent option combination that cannot work; the message says which."""
 
 
+def positive(value: float | None) -> float | None:
+    """Click callback: a value that must be > 0 (min= only expresses >=)."""
+    if value is not None and value <= 0:
+        raise typer.BadParameter(f"must be greater than 0, not {value:g}")
+    return value
+
+
 @dataclass
 class AgentOptions:
     agent: Annotated[
-        AgentChoice | None,
+        AgentKind | None,
         typer.Option(help="llm or baseline (default: llm when an API key or --base-url is set)."),
     ] = None
     model: Annotated[str, typer.Option(help="Model name at the endpoint.")] = "gpt-4o-mini"
@@ -52,42 +51,72 @@ class AgentOptions:
     patience: Annotated[
         int, typer.Option(min=1, help="Stop after this many rounds without improvement.")
     ] = 4
-    backend: Annotated[BackendChoice, typer.Option(help="Kernel language.")] = BackendChoice.triton
-    gpu: Annotated[str, typer.Option(help="Target GPU for prompts and the profiler.")] = "H100"
+    backend: Annotated[Backend, typer.Option(help="Kernel language.")] = "triton"
+    gpu: Annotated[
+        str, typer.Option(help=f"Target GPU for prompts and the roofline ({', '.join(GPUS)}).")
+    ] = "H100"
     arch: Annotated[str, typer.Option(help="Target arch for static profiles.")] = "sm_90"
     eval_timeout: Annotated[float, typer.Option(min=1.0, help="Seconds per harness step.")] = 300.0
-    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = 0.2
-    reasoning_effort: Annotated[str | None, typer.Option(help="minimal|low|medium|high.")] = None
+    temperature: Annotated[
+        float | None, typer.Option(min=0.0, max=2.0, help="Sampling temperature (0 to 2).")
+    ] = 0.2
+    reasoning_effort: Annotated[
+        ReasoningEffort | None, typer.Option(help="For reasoning models.")
+    ] = None
     max_tokens: Annotated[int, typer.Option(min=256, help="Max completion tokens per call.")] = (
         16000
     )
-    max_usd: Annotated[float | None, typer.Option(help="Budget per problem in USD.")] = None
+    max_usd: Annotated[float | None, typer.Option(min=0.0, help="Budget per problem in USD.")] = (
+        None
+    )
     max_total_tokens: Annotated[
-        int | None, typer.Option("--max-tokens-budget", help="Token budget per problem.")
+        int | None, typer.Option("--max-tokens-budget", min=1, help="Token budget per problem.")
     ] = None
     max_wall: Annotated[
-        float | None, typer.Option(help="Wall-clock budget per problem, seconds.")
+        float | None,
+        typer.Option(callback=positive, help="Wall-clock budget per problem, seconds."),
     ] = None
-    request_timeout: Annotated[float, typer.Option(help="Seconds per LLM request.")] = 300.0
+    request_timeout: Annotated[
+        float, typer.Option(callback=positive, help="Seconds per LLM request.")
+    ] = 300.0
     retries: Annotated[int, typer.Option(min=0, max=10, help="Retries per LLM request.")] = 3
     json_in_text: Annotated[
         bool,
         typer.Option(help="Judge asks for JSON in text (endpoints without structured outputs)."),
     ] = False
 
+    def agent_reason(self, api_key: str | None) -> str:
+        """Why this agent runs, for the run's summary."""
+        if self.agent is not None:
+            return f"chosen with --agent {self.agent}"
+        if self.base_url:
+            return "the default where --base-url is set"
+        if api_key:
+            return "the default where an API key is set"
+        return "the offline default: no OPENAI_API_KEY/KWRIGHT_API_KEY or --base-url"
+
     def config(self, api_key: str | None, *, require_endpoint: bool = True) -> AgentConfig:
         """The AgentConfig these options ask for. `require_endpoint`: `--agent llm` needs a
         key or `--base-url` in this process (false for a fleet, whose workers hold keys)."""
-        kind = self.agent.value if self.agent else default_agent(api_key, self.base_url)
+        kind = self.agent or default_agent(api_key, self.base_url)
         if kind == "llm" and require_endpoint and not (api_key or self.base_url):
             raise AgentOptionError(
                 "--agent llm needs an endpoint: set OPENAI_API_KEY/KWRIGHT_API_KEY or --base-url"
             )
-        if self.reasoning_effort not in (None, "minimal", "low", "medium", "high"):
-            raise AgentOptionError(
-                "--reasoning-effort must be minimal, low, medium or high, "
-                f"not {self.reasoning_effort!r}"
-            )
+        try:
+            gpu_spec(self.gpu)
+            arch = normalize_arch(self.arch)
+        except (UnknownGpu, UnknownArch) as exc:
+            option = "--gpu" if isinstance(exc, UnknownGpu) else "--arch"
+            raise AgentOptionError(f"{option}: {exc}") from exc
+        try:
+            return self._config(kind, arch)
+        except ValidationError as exc:  # a value the options' ranges let through
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise AgentOptionError(f"bad agent option ({where}): {first['msg']}") from exc
+
+    def _config(self, kind: AgentKind, arch: str) -> AgentConfig:
         return AgentConfig(
             agent=kind,
             llm=LLMSettings(
@@ -100,9 +129,9 @@ class AgentOptions:
                 max_retries=self.retries,
                 structured_output=not self.json_in_text,
             ),
-            backend=self.backend.value,
+            backend=self.backend,
             target_gpu=self.gpu,
-            arch=self.arch,
+            arch=arch,
             rounds=self.rounds,
             candidates_per_round=self.candidates,
             patience=self.patience,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,13 +10,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from kernelbench.evaluate import GpuUnavailable, evaluate
 from kernelbench.problem import Problem, ProblemError
 from kernelbench.registry import resolve_problem, solution_path
-from kernelbench.request import EvalOptions
+from kernelbench.request import Backend, Device, EvalOptions
 from kernelbench.result import ErrorKind, EvalResult, Status
-from sandbox.base import SandboxUnavailable, get_sandbox
-from sandbox.defaults import default_sandbox_name
 from worker.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_NOT_CORRECT,
@@ -25,20 +21,9 @@ from worker.cli.common import (
     JsonFlag,
     console,
     fail,
+    open_sandbox,
     print_json,
 )
-from worker.config import get_settings
-
-
-class BackendChoice(StrEnum):
-    triton = "triton"
-    cuda = "cuda"
-
-
-class DeviceChoice(StrEnum):
-    cpu = "cpu"
-    cuda = "cuda"
-
 
 # alias -> (wrong twin?, backend of the hand-written file)
 SOLUTION_ALIASES = {
@@ -65,15 +50,45 @@ def read_candidate(spec: str, problem: Problem) -> tuple[Path, str]:
         raise ProblemError(f"{path}: cannot read candidate: {exc}") from exc
 
 
+def load_inputs(problem: str, candidate: str, suite: Path | None) -> tuple[Problem, Path, str]:
+    """The problem and the candidate's path and source the arguments name; exit 2 if not."""
+    try:
+        prob = resolve_problem(problem, suite)
+        return (prob, *read_candidate(candidate, prob))
+    except ProblemError as exc:
+        fail(str(exc))
+
+
+def run_harness(
+    problem: Problem,
+    source: str,
+    options: EvalOptions,
+    sandbox: str | None,
+    keep: Path | None = None,
+) -> EvalResult:
+    """The harness's verdict on `source`, run in the sandbox `--sandbox` names."""
+    box = open_sandbox(sandbox)
+    from kernelbench.evaluate import GpuUnavailable, evaluate  # torch: once the input is good
+
+    with box:
+        try:
+            return evaluate(problem, source, options, box, keep_dir=keep)
+        except GpuUnavailable as exc:
+            fail(str(exc))
+
+
+def is_bad_input(result: EvalResult) -> bool:
+    """The problem or the candidate file itself is unusable (exit 2, not a verdict)."""
+    return result.status == Status.ERROR and result.error_kind in (
+        ErrorKind.BAD_PROBLEM,
+        ErrorKind.BAD_CANDIDATE_FILE,
+    )
+
+
 def exit_code(result: EvalResult) -> int:
     if result.status == Status.CORRECT:
         return EXIT_OK
-    if result.status == Status.ERROR and result.error_kind in (
-        ErrorKind.BAD_PROBLEM,
-        ErrorKind.BAD_CANDIDATE_FILE,
-    ):
-        return EXIT_BAD_INPUT
-    return EXIT_NOT_CORRECT
+    return EXIT_BAD_INPUT if is_bad_input(result) else EXIT_NOT_CORRECT
 
 
 def render(result: EvalResult, candidate: Path) -> None:
@@ -131,10 +146,10 @@ def eval_command(
         ),
     ],
     backend: Annotated[
-        BackendChoice | None, typer.Option(help="Kernel language; default: detected from the file.")
+        Backend | None, typer.Option(help="Kernel language; default: detected from the file.")
     ] = None,
     device: Annotated[
-        DeviceChoice | None,
+        Device | None,
         typer.Option(help="Default: cuda when a GPU is visible, else cpu (Triton interpreter)."),
     ] = None,
     sandbox: Annotated[
@@ -164,36 +179,23 @@ def eval_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Check CANDIDATE against PROBLEM: correctness on fresh seeds and shapes; timing on a GPU."""
-    try:
-        prob = resolve_problem(problem, suite)
-        cand_path, source = read_candidate(candidate, prob)
-    except ProblemError as exc:
-        fail(str(exc))
+    prob, cand_path, source = load_inputs(problem, candidate, suite)
     options = EvalOptions(
-        backend=backend.value if backend else None,
-        device=device.value if device else None,
+        backend=backend,
+        device=device,
         timeout_s=timeout,
         trials=trials,
         seed=seed,
         allow_torch_ops=allow_torch_ops,
         compare_torch_compile=torch_compile,
     )
-    name = sandbox or get_settings().sandbox or default_sandbox_name()
-    try:
-        box = get_sandbox(name)
-    except SandboxUnavailable as exc:
-        fail(str(exc))
-    with box:
-        try:
-            result = evaluate(prob, source, options, box, keep_dir=keep)
-        except GpuUnavailable as exc:
-            fail(str(exc))
+    result = run_harness(prob, source, options, sandbox, keep)
     if as_json:
         print_json(result)
     else:
         render(result, cand_path)
-    if exit_code(result) == EXIT_BAD_INPUT:
-        fail(result.reason or "bad input")
+    if is_bad_input(result):
+        fail(result.reason or "bad input", json_error=False)  # the result said it on stdout
     raise typer.Exit(exit_code(result))
 
 

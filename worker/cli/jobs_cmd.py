@@ -44,7 +44,7 @@ from worker.cli.jobs_view import (
     round_text,
     status_text,
 )
-from worker.config import ConfigError, Settings, api_key_from_env, get_settings
+from worker.config import Settings, api_key_from_env, get_settings
 from worker.jobs import TERMINAL, Job, MalformedJob
 from worker.queues import QueueError, check_queue, default_queue
 from worker.store import JobStore, StoreUnavailable, open_store
@@ -52,18 +52,10 @@ from worker.store import JobStore, StoreUnavailable, open_store
 STORE_OUTAGE_S = 60.0  # watch rides out a store outage this long
 
 
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except ConfigError as exc:
-        fail(str(exc))
-
-
 def _store(settings: Settings) -> JobStore:
+    """The job store; a bad KWRIGHT_ setting reaches `kwright`'s handler as a ConfigError."""
     try:
         return open_store(settings)
-    except ConfigError as exc:
-        fail(str(exc))
     except StoreUnavailable as exc:
         fail(str(exc), EXIT_NOT_CORRECT)
 
@@ -107,7 +99,7 @@ def submit_command(
     """
     from worker.submit import BrokerUnavailable, make_jobs, submit
 
-    settings = _settings()
+    settings = get_settings()
     try:
         chosen = select_problems(problems or [], suite, level)
         target = check_queue(queue) if queue else default_queue(settings.queue)
@@ -160,7 +152,7 @@ def status_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Show a job, a batch, or the most recent jobs."""
-    settings = _settings()
+    settings = get_settings()
     store = _store(settings)
     grace = settings.recovery_grace_s
     if job is None:
@@ -218,7 +210,7 @@ def watch_command(
 
     Exit 0 if every job found a correct kernel.
     """
-    settings = _settings()
+    settings = get_settings()
     store = _store(settings)
     raise typer.Exit(_watch(store, settings, job, as_json, interval))
 
@@ -316,7 +308,7 @@ def cancel_command(
 
     A queued job is cancelled at once; a running one stops after its current round.
     """
-    settings = _settings()
+    settings = get_settings()
     store = _store(settings)
     jobs = _lookup(store, job)
     results: dict[str, str] = {}
@@ -351,7 +343,7 @@ def results_command(
 
     Exit 0 if it is correct, 1 if the job found none, failed, or has not finished.
     """
-    settings = _settings()
+    settings = get_settings()
     store = _store(settings)
     if job.startswith("b-"):
         fail("results takes a job id; `kwright status BATCH` lists a batch's jobs")
@@ -379,7 +371,10 @@ def results_command(
     if out is not None:
         if o is None or not o.best_source:
             fail(f"{found.id}: no kernel to write to {out}", EXIT_NOT_CORRECT)
-        out.write_text(o.best_source, encoding="utf-8")
+        try:
+            out.write_text(o.best_source, encoding="utf-8")
+        except OSError as exc:
+            fail(f"{out}: cannot write: {exc.strerror}")
     raise typer.Exit(EXIT_OK if correct(found) else EXIT_NOT_CORRECT)
 
 

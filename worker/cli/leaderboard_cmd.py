@@ -62,6 +62,8 @@ def leaderboard(
     from worker.leaderboard import RENDERERS, KernelBenchFormatError, export, make_board
     from worker.leaderboard.render import render_summary
 
+    if runs_dir is not None and not runs_dir.is_dir():
+        fail(f"--runs-dir {runs_dir}: no such directory")
     try:
         board, entries = make_board(
             runs_dir or get_settings().runs_dir,

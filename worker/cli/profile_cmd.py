@@ -9,7 +9,6 @@ not profile (the candidate failed before launching kernels, or nothing compiled)
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -17,25 +16,12 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
-from kernelbench.evaluate import GpuUnavailable, evaluate
-from kernelbench.problem import ProblemError
-from kernelbench.registry import resolve_problem
 from kernelbench.request import EvalOptions
-from kernelbench.result import ErrorKind, EvalResult, Status
-from profiler.gpus import GPUS, UnknownGpu, gpu_spec
+from kernelbench.result import EvalResult
+from profiler.gpus import GPUS, Arch, UnknownGpu, gpu_spec
 from profiler.report import ProfileReport
-from sandbox.base import SandboxUnavailable, get_sandbox
-from sandbox.defaults import default_sandbox_name
 from worker.cli.common import EXIT_NOT_CORRECT, EXIT_OK, JsonFlag, console, fail, print_json
-from worker.cli.eval_cmd import read_candidate
-from worker.config import get_settings
-
-
-class ArchChoice(StrEnum):
-    sm_80 = "sm_80"
-    sm_89 = "sm_89"
-    sm_90 = "sm_90"
-    sm_100 = "sm_100"
+from worker.cli.eval_cmd import is_bad_input, load_inputs, run_harness
 
 
 def _why_not(result: EvalResult) -> str:
@@ -94,8 +80,8 @@ def profile_command(
         typer.Argument(help="Candidate .py file, or @solution / @wrong for a built-in problem."),
     ],
     arch: Annotated[
-        ArchChoice, typer.Option(help="Target GPU architecture for the static facts.")
-    ] = ArchChoice.sm_90,
+        Arch, typer.Option(help="Target GPU architecture for the static facts.")
+    ] = "sm_90",
     gpu: Annotated[
         str | None,
         typer.Option(help=f"Roofline GPU ({', '.join(GPUS)}); default: the arch's usual one."),
@@ -111,18 +97,14 @@ def profile_command(
 ) -> None:
     """Profile CANDIDATE's kernels: registers, spills, shared memory, SASS mix, occupancy and
     the roofline for --arch (no GPU needed); Nsight Compute counters on a GPU."""
-    try:
-        prob = resolve_problem(problem, suite)
-        cand_path, source = read_candidate(candidate, prob)
-    except ProblemError as exc:
-        fail(str(exc))
+    prob, cand_path, source = load_inputs(problem, candidate, suite)
     if gpu is not None:
         try:
             gpu_spec(gpu)
         except UnknownGpu as exc:
             fail(str(exc))
     options = EvalOptions(
-        arch=arch.value,
+        arch=arch,
         gpu=gpu,
         timeout_s=timeout,
         trials=1,
@@ -130,24 +112,15 @@ def profile_command(
         profile=True,
         profile_incorrect=True,
     )
-    name = sandbox or get_settings().sandbox or default_sandbox_name()
-    try:
-        box = get_sandbox(name)
-    except SandboxUnavailable as exc:
-        fail(str(exc))
-    with box:
-        try:
-            result = evaluate(prob, source, options, box)
-        except GpuUnavailable as exc:
-            fail(str(exc))
-    if result.status == Status.ERROR and result.error_kind in (
-        ErrorKind.BAD_PROBLEM,
-        ErrorKind.BAD_CANDIDATE_FILE,
-    ):
-        fail(result.reason or "bad input")
+    result = run_harness(prob, source, options, sandbox)
     report = result.profile
-    if report is None or (not report.kernels and report.errors):
-        fail(_why_not(result) if report is None else "; ".join(report.errors), EXIT_NOT_CORRECT)
+    if is_bad_input(result) or report is None or (not report.kernels and report.errors):
+        if as_json:  # like `eval`: the verdict says why there is no profile
+            print_json(result)
+        if is_bad_input(result):
+            fail(result.reason or "bad input", json_error=False)
+        why = _why_not(result) if report is None else "; ".join(report.errors)
+        fail(why, EXIT_NOT_CORRECT, json_error=False)
     if as_json:
         print_json(report)
     else:

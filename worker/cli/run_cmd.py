@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.live import Live
 from rich.table import Table
 
-from agents.loop import Progress
-from agents.rundir import RunDir, RunInfo
-from agents.runner import run_job
-from kernelbench.evaluate import GpuUnavailable, detect_device
+from agents.rundir import RunDir
 from kernelbench.problem import Problem, ProblemError
-from sandbox.base import SandboxUnavailable, get_sandbox
-from sandbox.defaults import default_sandbox_name
 from worker.cli.agent_options import (
     AgentOptionError,
     AgentOptions,
@@ -30,15 +25,21 @@ from worker.cli.common import (
     console,
     err_console,
     fail,
+    open_sandbox,
     print_json,
 )
+from worker.cli.run_summary import run_json, summary
 from worker.config import api_key_from_env, get_settings
+
+if TYPE_CHECKING:
+    from agents.loop import Progress
 
 
 class LiveView:
     """A table with one row per problem, refreshed from the loop's progress callbacks."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], llm: bool) -> None:
+        self.llm = llm  # token and cost columns only where an LLM runs
         self.rows: dict[str, Progress] = {}
         self.order = [p.id for p in problems]
         self.lock = threading.Lock()
@@ -46,78 +47,27 @@ class LiveView:
 
     def render(self) -> Table:
         table = Table(title="kwright run", expand=False)
-        for col in ("problem", "round", "phase", "last", "best", "tokens", "cost"):
+        columns = ["problem", "round", "phase", "last", "best"]
+        for col in columns + (["tokens", "cost"] if self.llm else []):
             table.add_column(col)
         for pid in self.order:
             p = self.rows.get(pid)
             if p is None:
-                table.add_row(pid, "", "queued", "", "", "", "")
+                table.add_row(pid, "", "queued", *[""] * (len(table.columns) - 3))
                 continue
             best = p.best_status or ""
             if p.best_speedup is not None:
                 best += f" {p.best_speedup:.2f}x"
             cost = "?" if p.usage.cost_usd is None else f"${p.usage.cost_usd:.4f}"
             phase = p.phase if p.phase != "done" else f"done: {p.message}"
-            table.add_row(
-                pid,
-                f"{p.round}/{p.rounds}",
-                phase,
-                p.last_status or "",
-                best,
-                str(p.usage.total_tokens),
-                cost,
-            )
+            row = [pid, f"{p.round}/{p.rounds}", phase, p.last_status or "", best]
+            table.add_row(*row, *([str(p.usage.total_tokens), cost] if self.llm else []))
         return table
 
     def update(self, progress: Progress) -> None:
         with self.lock:
             self.rows[progress.problem_id] = progress
             self.live.update(self.render())
-
-
-def summary_table(info: RunInfo, rundir: RunDir) -> Table:
-    table = Table(title=f"run {info.run_id}: {info.status}  ({rundir.root})")
-    for col in ("problem", "best", "speedup", "attempts", "tokens", "cost", "stopped because"):
-        table.add_column(col)
-    for pid, r in info.results.items():
-        best = r.best
-        speed = (
-            "not timed (CPU)"
-            if best and best.speedup is None
-            else (f"{best.speedup:.2f}x" if best else "")
-        )
-        cost = "?" if r.usage.cost_usd is None else f"${r.usage.cost_usd:.4f}"
-        table.add_row(
-            pid,
-            best.status if best else "[red]no correct kernel[/]",
-            speed,
-            str(len(r.attempts)),
-            str(r.usage.total_tokens),
-            cost,
-            r.stop_reason,
-        )
-    return table
-
-
-def run_json(info: RunInfo, rundir: RunDir) -> dict[str, Any]:
-    return {
-        "run_id": info.run_id,
-        "run_dir": str(rundir.root),
-        "status": info.status,
-        "agent": info.config.agent,
-        "problems": [
-            {
-                "problem_id": pid,
-                "status": r.status,
-                "stop_reason": r.stop_reason,
-                "best": r.best.model_dump() if r.best else None,
-                "attempts": [a.model_dump() for a in r.attempts],
-                "usage": r.usage.model_dump(),
-            }
-            for pid, r in info.results.items()
-        ],
-        "usage": info.usage.model_dump(),
-    }
 
 
 @with_agent_options
@@ -144,16 +94,16 @@ def run_command(
         fail(str(exc))
     if resume and not RunDir(settings.home, resume).exists():
         fail(f"{resume}: no such run in {settings.runs_dir}")
+    from agents.runner import run_job  # torch and the agents: only once the input is good
+    from kernelbench.evaluate import GpuUnavailable, detect_device
+
     device = detect_device()
     if config.backend == "cuda" and device == "cpu":
         err_console.print(
             "kwright: note: no GPU here: CUDA C candidates are compiled but not run (not_run)"
         )
-    try:
-        box = get_sandbox(sandbox or settings.sandbox or default_sandbox_name())
-    except SandboxUnavailable as exc:
-        fail(str(exc))
-    view = None if as_json else LiveView(chosen)
+    box = open_sandbox(sandbox)
+    view = None if as_json else LiveView(chosen, llm=config.agent == "llm")
     try:
         with box:
             if view is not None:
@@ -180,10 +130,11 @@ def run_command(
                 )
     except GpuUnavailable as exc:
         fail(str(exc))
+    reason = agent_options.agent_reason(api_key)
     if as_json:
-        print_json(run_json(info, rundir))
+        print_json(run_json(info, rundir, reason))
     else:
-        console.print(summary_table(info, rundir))
+        console.print(summary(info, rundir, reason))
     all_correct = bool(info.results) and all(
         r.best and r.best.correct for r in info.results.values()
     )

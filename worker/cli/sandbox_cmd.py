@@ -8,11 +8,15 @@ from typing import Annotated
 import typer
 
 from sandbox.cleanup import CleanupReport, cleanup_docker, cleanup_local
-from worker.cli.common import JsonFlag, console, fail, print_json
+from worker.cli.common import JsonFlag, console, fail, help_when_bare, print_json
 
-sandbox_app = typer.Typer(
-    name="sandbox", help="Manage sandbox resources.", no_args_is_help=True, add_completion=False
-)
+sandbox_app = typer.Typer(name="sandbox", help="Manage sandbox resources.")
+
+
+@sandbox_app.callback(invoke_without_command=True)
+def _group(ctx: typer.Context) -> None:
+    """Manage sandbox resources."""
+    help_when_bare(ctx)
 
 
 def _docker_client(url: str | None, report: CleanupReport, required: bool) -> object | None:

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from worker.cli.common import EXIT_NOT_CORRECT, fail
-from worker.config import ConfigError, get_settings
+from worker.config import get_settings
 from worker.queues import QueueError, check_queue, default_queue
 from worker.store import StoreUnavailable
 
@@ -38,10 +38,10 @@ def worker_command(
     ] = None,
 ) -> None:
     """Run a worker: a Celery worker on the broker's queues, or the embedded worker."""
+    settings = get_settings()
     try:
-        settings = get_settings()
         names = [check_queue(q) for q in queues.split(",") if q.strip()] if queues else None
-    except (ConfigError, QueueError) as exc:
+    except QueueError as exc:
         fail(str(exc))
     logging.getLogger().setLevel(loglevel.upper())
     if not settings.broker_url:

@@ -1,7 +1,8 @@
 """The leaderboard's reading of run.json: only the fields it ranks, extra fields ignored.
 
-`agents.rundir.RunInfo` is the writer's model; reading through it would load the whole
-agent stack (the LLM SDK: over a second of imports) for a report that needs none of it.
+`agents.rundir.RunInfo` is the writer's model; reading through it would validate every
+field of every run (the agent configuration, each attempt) for a report that needs a
+few; token usage is the writer's own `agents.usage.Usage`.
 tests/test_leaderboard.py checks that a RunInfo written by the agents reads back here.
 """
 
@@ -9,15 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-
-class UsageRecord(BaseModel):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float | None = 0.0  # None once any call had an unknown price
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
+from agents.usage import Usage
 
 
 class AttemptRecord(BaseModel):
@@ -45,7 +38,7 @@ class ProblemRecord(BaseModel):
     best: BestRecord | None = None
     attempts: list[AttemptRecord] = Field(default_factory=list)
     rounds_run: int = 0
-    usage: UsageRecord = Field(default_factory=UsageRecord)
+    usage: Usage = Field(default_factory=Usage)
 
 
 class LLMRecord(BaseModel):

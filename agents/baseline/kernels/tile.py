@@ -131,11 +131,6 @@ class MatmulWriter(TileWriter):
             return 'tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision="tf32")'
         return 'tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision="ieee")'
 
-    def view3(self, v: Value, role: str) -> str:
-        n = self.name
-        var = f"{role}{self.op_index.get(v.id, self.out_index.get(v.id))}_3_{n}"
-        return var
-
     def operand_offset(self, v: Value, dims: list[int], scope: Scope) -> str:
         n = self.name
         i = self.op_index[v.id]

@@ -1,0 +1,99 @@
+"""What `kwright run` prints when it ends: per problem the best kernel and where it is,
+why the run stopped, and (offline agent) how the profile changed round by round; token
+and cost columns only where an LLM ran."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from agents.rundir import FinishedAttempt, ProblemResult, RunDir, RunInfo
+
+
+def profile_facts(attempt: FinishedAttempt) -> dict[str, str]:
+    """The static profile's headline facts of a correct attempt (its lowest-occupancy
+    kernel, the one that limits it); empty where it has no profile."""
+    result = attempt.view.result
+    if result is None or not result.correct or result.profile is None:
+        return {}
+    kernels = [k for k in result.profile.kernels if k.occupancy_pct is not None]
+    if not kernels:
+        return {}
+    k = min(kernels, key=lambda k: k.occupancy_pct or 0.0)
+    facts = {"occupancy": f"{k.occupancy_pct:g}%"}
+    if k.occupancy_limiter:
+        facts["limited by"] = k.occupancy_limiter
+    if k.registers_per_thread is not None:
+        facts["registers"] = str(k.registers_per_thread)
+    facts["spill B"] = str((k.spill_stores_bytes or 0) + (k.spill_loads_bytes or 0))
+    return facts
+
+
+def profile_story(attempts: list[FinishedAttempt]) -> list[str]:
+    """'occupancy 37.5% -> 50% -> 62.5%' for each fact that changed over the rounds."""
+    series: dict[str, list[str]] = {}
+    for attempt in attempts:
+        for name, value in profile_facts(attempt).items():
+            values = series.setdefault(name, [])
+            if not values or values[-1] != value:
+                values.append(value)
+    return [f"{name} {' -> '.join(values)}" for name, values in series.items() if len(values) > 1]
+
+
+def _speed(r: ProblemResult) -> str:
+    if r.best is None:
+        return ""
+    return "not timed (CPU)" if r.best.speedup is None else f"{r.best.speedup:.2f}x"
+
+
+def summary(info: RunInfo, rundir: RunDir, agent_reason: str) -> Group:
+    llm = info.config.agent == "llm"
+    table = Table(title=f"run {info.run_id}: {info.status}  ({rundir.root})")
+    columns = ["problem", "best", "speedup", "attempts"]
+    columns += ["tokens", "cost"] if llm else []
+    for col in [*columns, "stopped because"]:
+        table.add_column(col)
+    notes: list[Text] = [Text(f"agent: {info.config.agent} ({agent_reason})")]
+    for pid, r in info.results.items():
+        row = [
+            pid,
+            r.best.status if r.best else "[red]no correct kernel[/]",
+            _speed(r),
+            str(len(r.attempts)),
+        ]
+        if llm:
+            cost = "?" if r.usage.cost_usd is None else f"${r.usage.cost_usd:.4f}"
+            row += [str(r.usage.total_tokens), cost]
+        table.add_row(*row, r.stop_reason)
+        if r.best is not None:
+            notes.append(Text(f"{pid}: best kernel {r.best.candidate_path}"))
+        if not llm:
+            story = profile_story(rundir.problem(pid).load())
+            if story:
+                notes.append(Text(f"{pid}: profile by round: " + "; ".join(story)))
+    return Group(table, *notes)
+
+
+def run_json(info: RunInfo, rundir: RunDir, agent_reason: str) -> dict[str, Any]:
+    return {
+        "run_id": info.run_id,
+        "run_dir": str(rundir.root),
+        "status": info.status,
+        "agent": info.config.agent,
+        "agent_reason": agent_reason,
+        "problems": [
+            {
+                "problem_id": pid,
+                "status": r.status,
+                "stop_reason": r.stop_reason,
+                "best": r.best.model_dump() if r.best else None,
+                "attempts": [a.model_dump() for a in r.attempts],
+                "usage": r.usage.model_dump(),
+            }
+            for pid, r in info.results.items()
+        ],
+        "usage": info.usage.model_dump(),
+    }
