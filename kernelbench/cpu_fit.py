@@ -64,11 +64,12 @@ def _nearby(v: int, step: int) -> Iterator[int]:
 
 
 def distinct(sizes: dict[str, int], keys: list[str], step: int) -> dict[str, int]:
-    """`sizes` with no two of `keys` equal: a repeated value moves to the nearest unused one
-    (by multiples of its lowest set bit, at most 4, when step > 0; down and off powers of
-    two when step < 0)."""
+    """`sizes` with none of `keys` equal to another size >= 8: a repeated value moves to the
+    nearest unused one (by multiples of its lowest set bit, at most 4, when step > 0; down
+    and off powers of two when step < 0)."""
     out = dict(sizes)
-    used: set[int] = set()
+    # sizes that stay put count too (a batch of 16 beside an extent shrunk to 16)
+    used = {v for k, v in sizes.items() if k not in keys and v >= EXTENT_FLOOR // 2}
     for key in keys:
         v = sizes[key]
         if v in used or (step < 0 and pow2(v)):
@@ -89,7 +90,7 @@ class Fit:
         return self.work is None
 
 
-class _Measured:
+class Measured:
     """Meta measurements of one problem, cached by sizes."""
 
     def __init__(self, instantiate: Callable[[dict[str, int]], ModuleType]) -> None:
@@ -105,6 +106,11 @@ class _Measured:
                 self.cache[key] = Work(error=f"executing the problem: {type(exc).__name__}: {exc}")
         return self.cache[key]
 
+    def ran_within(self, sizes: dict[str, int]) -> bool:
+        """Measured already, and within the reference's budget."""
+        work = self.cache.get(tuple(sorted(sizes.items())))
+        return work is not None and work.ran and (work.flops or 0) <= REFERENCE_MAX_FLOPS
+
 
 def _ladder(defaults: dict[str, int]) -> list[dict[str, int]]:
     ladder = [dict(defaults)]
@@ -116,7 +122,7 @@ def _ladder(defaults: dict[str, int]) -> list[dict[str, int]]:
     return ladder
 
 
-def _by_input_size(ladder: list[dict[str, int]], measured: _Measured) -> Fit:
+def _by_input_size(ladder: list[dict[str, int]], measured: Measured) -> Fit:
     """Meta cannot run the forward (e.g. `.item()`): the fewest halvings whose inputs fit."""
     for h, sizes in enumerate(ladder):
         elements = measured(sizes).input_elements
@@ -128,7 +134,7 @@ def _by_input_size(ladder: list[dict[str, int]], measured: _Measured) -> Fit:
     return Fit(ladder[-1], None, len(ladder) - 1)
 
 
-def _site_by_site(defaults: dict[str, int], fit: Fit, measured: _Measured) -> Fit:
+def _site_by_site(defaults: dict[str, int], fit: Fit, measured: Measured) -> Fit:
     """Halve one site at a time (largest first) where the whole-set halving was refused."""
     assert fit.work is not None
     sizes, work = fit.sizes, fit.work
@@ -154,9 +160,9 @@ def _site_by_site(defaults: dict[str, int], fit: Fit, measured: _Measured) -> Fi
 
 def fit_cpu(
     instantiate: Callable[[dict[str, int]], ModuleType], defaults: dict[str, int]
-) -> tuple[Fit, Callable[[dict[str, int]], Work]]:
+) -> tuple[Fit, Measured]:
     """The CPU check sizes and the (cached) meta measurer used to find them."""
-    measured = _Measured(instantiate)
+    measured = Measured(instantiate)
     ladder = _ladder(defaults)
     chosen: Fit | None = None
     for h in range(len(ladder) - 1, -1, -1):  # from the smallest shrink up

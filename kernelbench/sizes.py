@@ -6,19 +6,14 @@ or else one *varied* shape (see below), one trial each.
 On the CPU (the Triton interpreter is ~1000x slower than a GPU): the `CHECK_SIZES`
 entries, the first one with all seeded trials; a problem with a single entry also gets
 that entry varied. A problem without `CHECK_SIZES` (e.g. an unchanged KernelBench file)
-gets the generic rule:
-
-1. *Extents* are the module-level int constants >= 32 (smaller ones — axes, kernel sizes,
-   strides, head counts — are kept as they are).
-2. All extents are halved together (never below 16) until the inputs hold at most
-   32768 elements and the reference's forward counts at most 8 MFLOP (both measured on
-   PyTorch's meta device, which allocates nothing). Halving keeps ratios and power-of-two
-   divisibility between sizes.
-3. A second, *varied* shape takes each extent `v` to `v - v // 8 - 1`, which is never a
-   power of two, to exercise masking of partial blocks.
+gets the generic rule on its size sites (kernelbench.resize), executed afresh at every
+set of sizes: the largest shrink the meta device accepts within the interpreter's budget
+(kernelbench.cpu_fit), every extent distinct; a second, *varied* shape takes each extent
+`v` to `v - v // 8 - 1`, every extent distinct and off powers of two, to exercise masking
+of partial blocks. README, "Which shapes are checked", has the rule in full.
 
 Every evaluation also draws one *random* shape from a secret seed: each varying size (the
-keys of `CHECK_SIZES`, else the extents of rule 1) of the first shape that is >= 4, value
+keys of `CHECK_SIZES`, else the sites >= 32) of the first shape that is >= 4, value
 `v`, is drawn uniformly from [ceil(v/2), v + 1], so the drawn shape costs at most about as
 much as the first one. If the reference fails on two such draws (a size must divide
 another), two more keep the sizes that divide a larger one (group and head counts stay)
@@ -29,7 +24,7 @@ if every drawn extent is still a power of two, one is moved off it. A kernel rig
 shapes a problem file names is caught there; the drawn sizes are in the result.
 
 Any planned shape on which the reference itself fails (e.g. a size that must divide
-another) is backed off one halving at a time, or dropped for varied shapes, and the
+another) falls back to its fallbacks (screened on meta first), else is dropped, and the
 dropped shape is listed in the result.
 """
 
@@ -96,7 +91,9 @@ def _generic_cpu(
     defaults: dict[str, int],
     extra_shapes: bool,
 ) -> list[Plan]:
-    """The generic rule (module doc): every candidate is screened on meta first."""
+    """The generic rule (module doc). Each shape is screened on meta until one is accepted;
+    the fallbacks after it are not (they only run if the real run fails): a meta forward of
+    a recurrent network costs seconds."""
     fit, measured = fit_cpu(instantiate, defaults)
     base = fit.sizes
 
@@ -106,16 +103,22 @@ def _generic_cpu(
         work = measured(sizes)
         return work.ran and (work.flops or 0) <= REFERENCE_MAX_FLOPS
 
+    def screened(shapes: list[dict[str, int]]) -> list[dict[str, int]]:
+        shapes = _unique(shapes)
+        return next((shapes[i:] for i, s in enumerate(shapes) if accepted(s)), [])
+
     extents = [k for k, v in defaults.items() if is_extent(v) or base[k] != v]
     larger = [shrink(defaults, h) for h in range(fit.halvings - 1, -1, -1)]
-    first = _unique([distinct(base, extents, +1), base, *larger[:BACKOFF_HALVINGS]])
-    first = [s for s in first if s == base or accepted(s)]
-    plans: list[Plan] = [(first[0], first[1:])]
+    larger = [  # only those the planner measured already (or all, where meta is blind)
+        s for s in larger[:BACKOFF_HALVINGS] if fit.meta_blind or measured.ran_within(s)
+    ]
+    first = screened([distinct(base, extents, +1), base]) or [base]
+    plans: list[Plan] = [(first[0], _unique([*first[1:], *larger]))]
     if extra_shapes:
         varied = vary(base)
         bumped = {k: v + 1 if k in extents and v >= EXTENT_FLOOR else v for k, v in base.items()}
         keys = [k for k in extents if varied[k] != base[k]]
-        others = [s for s in _unique([distinct(varied, keys, -1), varied, bumped]) if accepted(s)]
+        others = screened([distinct(varied, keys, -1), varied, bumped])
         if others:
             plans.append((others[0], others[1:]))
     return plans

@@ -252,6 +252,14 @@ def test_extents_equal_by_default_are_checked_unequal():
     assert not pow2(plans[1][0]["rows"]) and not pow2(plans[1][0]["cols"])
 
 
+def test_an_extent_shrunk_onto_a_fixed_size_moves_off_it():
+    source = SQUARE.replace("rows = cols = 4096", "rows = 16\ncols = 64\ndepth = 65536")
+    source = source.replace("torch.rand(rows, cols)", "torch.rand(rows, cols, depth)")
+    _, plans = _plan(source)  # cols would reach the floor, 16: the fixed rows' value
+    first = plans[0][0]
+    assert first["rows"] == 16 and first["cols"] != 16 and first["cols"] < 64, first
+
+
 def test_a_size_that_cannot_change_is_kept_and_the_others_shrink():
     problem, plans = _plan(FIXED_IMAGE)
     first = plans[0][0]
