@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 OUT_DIR = "out"
 RANDOM_SHAPE_DRAWS = 4
+META_SCREEN_S = 1.0  # a first-shape meta trace slower than this: draws are not screened
 ROOFLINE_BUDGET_S = 10.0  # tracing a full-size recurrent net on meta can take a minute
 
 
@@ -168,8 +170,25 @@ def _plans(
             random_shape(base, varying, rng, keep_factors=i >= RANDOM_SHAPE_DRAWS // 2)
             for i in range(RANDOM_SHAPE_DRAWS)
         ]
-        plans.append((draws[0], draws[1:], True))
+        if req.device == "cpu" and not req.check_sizes:  # the generic rule traced on meta already
+            draws = _screened_on_meta(problem, base, draws)
+        if draws:
+            plans.append((draws[0], draws[1:], True))
     return plans
+
+
+def _screened_on_meta(
+    problem: ResizableProblem, base: dict[str, int], draws: list[dict[str, int]]
+) -> list[dict[str, int]]:
+    """The draws the meta device accepts, in order, so that a draw the problem refuses (a
+    VGG classifier needs 224x224 images) costs no real forward of a large network; none
+    where meta refuses them all (the caller flags the dropped shape). All of them where
+    meta cannot run the first shape, or is slow to (a recurrent network: seconds per
+    trace, while its real forward at check sizes is quick)."""
+    started = time.perf_counter()
+    if not measure(problem.module(base)).ran or time.perf_counter() - started > META_SCREEN_S:
+        return draws
+    return [d for d in draws if measure(problem.module(d)).ran]
 
 
 def reference_step(workdir: Path, req: StepRequest) -> StepReport:
@@ -180,7 +199,10 @@ def reference_step(workdir: Path, req: StepRequest) -> StepReport:
     trial_no = 0
     seeds_for_shape = [req.seeds_first_shape, *([s] for s in req.seed_per_extra_shape)]
     first_run: _Run | None = None
-    for shape_index, (primary, backoffs, is_random) in enumerate(_plans(problem, req)):
+    plans = _plans(problem, req)
+    if req.random_shape_seed is not None and not any(is_random for _, _, is_random in plans):
+        report.shapes_dropped.append("the secret shape: every draw refused on the meta device")
+    for shape_index, (primary, backoffs, is_random) in enumerate(plans):
         seeds = seeds_for_shape[shape_index] if shape_index < len(seeds_for_shape) else []
         if not seeds:
             continue
