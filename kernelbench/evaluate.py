@@ -13,8 +13,6 @@ made").
 from __future__ import annotations
 
 import logging
-import random
-import secrets
 import shutil
 import tempfile
 import time
@@ -27,13 +25,13 @@ from kernelbench.cuda_emu.emulate import BUILD_FAILED, REFUSED_PREFIX
 from kernelbench.cuda_source import NEEDS_GPU
 from kernelbench.problem import Problem
 from kernelbench.profiling import CandidateProfiler
+from kernelbench.reference_request import reference_failure, reference_request, timing_spec
 from kernelbench.request import (
     CANDIDATE_FILE,
     PROBLEM_FILE,
     EvalOptions,
     RunnerReport,
     StepReport,
-    StepRequest,
 )
 from kernelbench.result import ErrorKind, EvalResult, Status
 from kernelbench.runner import protocol as p
@@ -54,7 +52,6 @@ from sandbox.base import Sandbox, SandboxOutcome, safe_tag
 log = logging.getLogger(__name__)
 
 SCRATCH_PREFIX = "kw-eval-"  # + run id tag + owner pid: `kwright sandbox cleanup` reads them
-DEFAULT_TRIALS = {"cpu": 3, "cuda": 5}
 _STEP_STATUS = {
     "compile_error": Status.COMPILE_ERROR,
     "runtime_error": Status.RUNTIME_ERROR,
@@ -76,13 +73,6 @@ def scratch_prefix(run_id: str) -> str:
     import os
 
     return f"{SCRATCH_PREFIX}{safe_tag(run_id)}-{os.getpid()}-"
-
-
-def _seeds(options: EvalOptions, count: int) -> list[int]:
-    if options.seed is not None:
-        rng = random.Random(options.seed)
-        return [rng.randrange(2**31) for _ in range(count)]
-    return [secrets.randbelow(2**31) for _ in range(count)]
 
 
 def _runner_trials(ref: StepReport) -> list[dict[str, int]]:
@@ -160,62 +150,21 @@ class _Evaluation:
         return None
 
     def _reference(self) -> tuple[StepReport, Path] | EvalResult:
-        # At least two seeds on the first shape: the last one is run in the first one's
-        # buffers (same pointers, new contents), so an output cached by pointer is stale.
-        n_first = max(2, self.options.trials or DEFAULT_TRIALS[self.device])
-        seeds = _seeds(self.options, n_first + 9)
-        self.init_seed = seeds.pop()
-        random_seed = seeds.pop() if self.options.random_shape else None
+        req = reference_request(self.problem, self.options, self.device, self.backend)
+        self.init_seed = req.init_seed
         ref_dir = self.workroot / "reference"
         ref_dir.mkdir()
         shutil.copyfile(self.problem.path, ref_dir / PROBLEM_FILE)
-        req = StepRequest(
-            step="reference",
-            problem_id=self.problem.id,
-            device=self.device,
-            backend=self.backend,
-            init_seed=self.init_seed,
-            defaults=self.problem.sizes,
-            check_sizes=self.problem.check_sizes,
-            extra_shapes=self.options.extra_shapes,
-            seeds_first_shape=seeds[:n_first],
-            seed_per_extra_shape=seeds[n_first:],
-            random_shape_seed=random_seed,
-            arch=self.options.arch,
-            timing=self._timing_spec(),
-        )
         outcome, ref = self.steps.trusted(ref_dir, req, "reference")
         if outcome.infra_error:
             return self._infra_failure(outcome, "reference")
-        if ref is None:
-            limit = self.options.reference_timeout_s or self.options.timeout_s
-            reason = (
-                f"the reference timed out after {limit:.0f} s"
-                if outcome.timed_out
-                else crash_reason(outcome, "the reference")
-            )
+        failed = reference_failure(self.problem, self.options, outcome, ref)
+        if failed is not None or ref is None:
+            reason, text = failed or ("no reference report", "")
             return self._finish(
-                Status.ERROR, reason, error_kind=ErrorKind.BAD_PROBLEM, messages=messages(outcome)
-            )
-        if ref.status != "ok":
-            return self._finish(
-                Status.ERROR,
-                f"{self.problem.path.name}: {ref.message}",
-                error_kind=ErrorKind.BAD_PROBLEM,
-                messages=messages(outcome, ref.details),
+                Status.ERROR, reason, error_kind=ErrorKind.BAD_PROBLEM, messages=text
             )
         return ref, ref_dir
-
-    def _timing_spec(self) -> Any:
-        from kernelbench.request import TimingSpec
-
-        return TimingSpec(
-            enabled=self.options.timing and self.device == "cuda",
-            trials=self.options.timing_trials,
-            warmup=self.options.timing_warmup,
-            budget_s=self.options.timing_budget_s,
-            torch_compile=self.options.compare_torch_compile,
-        )
 
     def _hand_over(self, ref: StepReport, ref_dir: Path, cand_dir: Path) -> dict[int, Any]:
         """Reference outputs into memory; the inputs and init files into the candidate's dir;
@@ -250,11 +199,11 @@ class _Evaluation:
                 error_kind=ErrorKind.BAD_PROBLEM,
             )
         (cand_dir / CANDIDATE_FILE).write_text(self.source, encoding="utf-8")
-        request = {
+        request: dict[str, object] = {
             "backend": self.backend,
             "device": self.device,
             "trials": _runner_trials(ref),
-            "timing": self._timing_spec().model_dump(),
+            "timing": timing_spec(self.options, self.device).model_dump(),
         }
         outcome, cand, malformed = self.steps.candidate(cand_dir, request)
         if outcome.infra_error and not outcome.timed_out:

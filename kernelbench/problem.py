@@ -17,6 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from kernelbench.resize import const_int, size_sites
+
 REQUIRED_FUNCTIONS = ("get_inputs", "get_init_inputs")
 _STEM = re.compile(r"^(?P<number>\d+)_(?P<name>.+)$")
 
@@ -32,7 +34,9 @@ class Problem(BaseModel):
     name: str
     path: Path
     suite: str = "builtin"  # "builtin", a suite folder, or "file"
-    sizes: dict[str, int] = Field(default_factory=dict)  # module-level int constants
+    # size sites (kernelbench.resize): module-level int constants not derived from others,
+    # ints in module-level tuples/lists and literal sizes in get_inputs()/get_init_inputs()
+    sizes: dict[str, int] = Field(default_factory=dict)
     check_sizes: list[dict[str, int]] | None = None
     tolerance: dict[str, float] | None = None
     source_sha256: str = ""
@@ -51,31 +55,6 @@ class Problem(BaseModel):
             "sizes": self.sizes,
             "check_sizes": self.check_sizes,
         }
-
-
-def _const_int(node: ast.expr, known: dict[str, int]) -> int | None:
-    """Evaluate an int constant expression (literals, known names, + - * // **)."""
-    if isinstance(node, ast.Constant) and type(node.value) is int:
-        return node.value
-    if isinstance(node, ast.Name) and node.id in known:
-        return known[node.id]
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        inner = _const_int(node.operand, known)
-        return -inner if inner is not None else None
-    if isinstance(node, ast.BinOp):
-        left, right = _const_int(node.left, known), _const_int(node.right, known)
-        if left is None or right is None:
-            return None
-        ops = {
-            ast.Add: lambda a, b: a + b,
-            ast.Sub: lambda a, b: a - b,
-            ast.Mult: lambda a, b: a * b,
-            ast.FloorDiv: lambda a, b: a // b if b else None,
-            ast.Pow: lambda a, b: a**b if 0 <= b <= 64 else None,
-        }
-        op = ops.get(type(node.op))
-        return op(left, right) if op else None
-    return None
 
 
 def _assigned_names(target: ast.expr, value: ast.expr) -> list[tuple[str, ast.expr]]:
@@ -105,7 +84,7 @@ def size_constants(tree: ast.Module) -> dict[str, int]:
             continue
         for target in stmt.targets:
             for name, node in _assigned_names(target, stmt.value):
-                value = _const_int(node, sizes)
+                value = const_int(node, sizes)
                 if value is not None and not name.startswith("_"):
                     sizes[name] = value
     return sizes
@@ -138,6 +117,7 @@ def _check_sizes(value: Any, sizes: dict[str, int], path: Path) -> list[dict[str
             if key not in sizes:
                 raise ProblemError(
                     f"{path}: CHECK_SIZES names {key!r}, which is not a module-level int constant"
+                    " or a size site"
                 )
             if type(val) is not int or val <= 0:
                 raise ProblemError(f"{path}: CHECK_SIZES value for {key!r} must be a positive int")
@@ -155,7 +135,8 @@ def _tolerance(value: Any, path: Path) -> dict[str, float] | None:
 
 
 def parse_problem_source(source: str, path: Path) -> tuple[ast.Module, dict[str, int]]:
-    """Parse and statically validate; raises ProblemError with file:line on faults."""
+    """Parse and statically validate; raises ProblemError with file:line on faults.
+    Returns the tree and the problem's size sites (kernelbench.resize)."""
     try:
         tree = ast.parse(source, filename=str(path))
     except SyntaxError as exc:
@@ -172,7 +153,7 @@ def parse_problem_source(source: str, path: Path) -> tuple[ast.Module, dict[str,
     for fn in REQUIRED_FUNCTIONS:
         if fn not in functions:
             raise ProblemError(f"{path}: no `def {fn}()` at module level")
-    return tree, size_constants(tree)
+    return tree, size_sites(tree)
 
 
 def id_parts(path: Path) -> tuple[int | None, int | None, str]:
@@ -208,7 +189,9 @@ def load_problem(path: Path, *, problem_id: str | None = None, suite: str = "fil
         path=path.resolve(),
         suite=suite,
         sizes=sizes,
-        check_sizes=_check_sizes(_literal(tree, "CHECK_SIZES", path), sizes, path),
+        check_sizes=_check_sizes(
+            _literal(tree, "CHECK_SIZES", path), size_constants(tree) | sizes, path
+        ),
         tolerance=_tolerance(_literal(tree, "TOLERANCE", path), path),
         source_sha256=hashlib.sha256(source.encode()).hexdigest(),
     )

@@ -15,30 +15,27 @@ from __future__ import annotations
 import functools
 import logging
 import random
+import time
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import torch
 
-from kernelbench.loading import (
-    arity_error,
-    hash_values,
-    load_module,
-    make_init_inputs,
-    make_inputs,
-    seed_all,
-)
+from kernelbench.loading import arity_error, hash_values, make_init_inputs, make_inputs, seed_all
+from kernelbench.meta_work import measure, time_limit
 from kernelbench.request import PROBLEM_FILE, StepReport, StepRequest, TrialOutput
+from kernelbench.resize import ResizableProblem
 from kernelbench.runner.errors import StepFailed, describe, format_traceback
 from kernelbench.runner.protocol import flatten_outputs
-from kernelbench.sizes import estimate_work, first_working, plan_shapes, random_shape
+from kernelbench.sizes import TooLargeForCpu, first_working, plan_shapes, random_shape
 from kernelbench.timing import time_gpu
 
 log = logging.getLogger(__name__)
 
 OUT_DIR = "out"
 RANDOM_SHAPE_DRAWS = 4
+META_SCREEN_S = 1.0  # a first-shape meta trace slower than this: draws are not screened
+ROOFLINE_BUDGET_S = 10.0  # tracing a full-size recurrent net on meta can take a minute
 
 
 def _sync(device: str) -> None:
@@ -63,8 +60,19 @@ class _Run:
     """One reference forward: its model, pristine inputs, outputs and digests."""
 
     def __init__(
-        self, module: ModuleType, sizes: dict[str, int], seed: int, init_seed: int, device: str
+        self,
+        problem: ResizableProblem,
+        sizes: dict[str, int],
+        seed: int,
+        init_seed: int,
+        device: str,
     ) -> None:
+        try:  # executed afresh at `sizes`, so that values derived from them follow
+            module = problem.module(sizes)
+        except Exception as exc:
+            raise StepFailed(
+                "bad_problem", f"executing the problem raised {describe(exc)}"
+            ) from exc
         try:
             self.init = make_init_inputs(module, sizes)
         except Exception as exc:
@@ -100,17 +108,21 @@ class _Run:
 
 
 def _roofline_inputs(
-    module: ModuleType, defaults: dict[str, int]
+    problem: ResizableProblem, defaults: dict[str, int]
 ) -> tuple[float | None, float | None, str | None]:
     """(FLOPs, minimum bytes moved, main floating dtype) at the default sizes, on the meta
-    device."""
+    device (within ROOFLINE_BUDGET_S)."""
     try:
-        _, flops = estimate_work(module, defaults)
-        with torch.device("meta"):
-            inputs = list(module.get_inputs())
-            model = module.Model(*module.get_init_inputs())
-            with torch.no_grad():
-                outputs = flatten_outputs(model(*inputs))
+        module = problem.module(defaults)
+        with time_limit(ROOFLINE_BUDGET_S):
+            flops = measure(module).flops
+            if flops is None:
+                return None, None, None
+            with torch.device("meta"):
+                inputs = list(module.get_inputs())
+                model = module.Model(*module.get_init_inputs())
+                with torch.no_grad():
+                    outputs = flatten_outputs(model(*inputs))
         tensors = [
             t for t in [*inputs, *outputs, *model.parameters()] if isinstance(t, torch.Tensor)
         ]
@@ -122,9 +134,11 @@ def _roofline_inputs(
         return None, None, None
 
 
-def _load_problem(workdir: Path) -> ModuleType:
+def _load_problem(workdir: Path, defaults: dict[str, int]) -> ResizableProblem:
     try:
-        return load_module(workdir / PROBLEM_FILE, "kw_problem")
+        problem = ResizableProblem.from_path(workdir / PROBLEM_FILE, "kw_problem")
+        problem.module(defaults)  # an import error is the problem's, whatever the sizes
+        return problem
     except Exception as exc:
         raise StepFailed(
             "bad_problem",
@@ -134,15 +148,16 @@ def _load_problem(workdir: Path) -> ModuleType:
 
 
 def _plans(
-    module: ModuleType, req: StepRequest
+    problem: ResizableProblem, req: StepRequest
 ) -> list[tuple[dict[str, int], list[dict[str, int]], bool]]:
     """(primary, backoffs, is_random) per shape; the random one comes last."""
-    plans = [
-        (primary, backoffs, False)
-        for primary, backoffs in plan_shapes(
-            module, req.defaults, req.check_sizes, req.device, req.extra_shapes
+    try:
+        planned = plan_shapes(
+            problem.module, req.defaults, req.check_sizes, req.device, req.extra_shapes
         )
-    ]
+    except TooLargeForCpu as exc:
+        raise StepFailed("bad_problem", str(exc)) from exc
+    plans = [(primary, backoffs, False) for primary, backoffs in planned]
     if req.random_shape_seed is not None and plans:
         rng = random.Random(req.random_shape_seed)
         base = plans[0][0]
@@ -155,19 +170,39 @@ def _plans(
             random_shape(base, varying, rng, keep_factors=i >= RANDOM_SHAPE_DRAWS // 2)
             for i in range(RANDOM_SHAPE_DRAWS)
         ]
-        plans.append((draws[0], draws[1:], True))
+        if req.device == "cpu" and not req.check_sizes:  # the generic rule traced on meta already
+            draws = _screened_on_meta(problem, base, draws)
+        if draws:
+            plans.append((draws[0], draws[1:], True))
     return plans
+
+
+def _screened_on_meta(
+    problem: ResizableProblem, base: dict[str, int], draws: list[dict[str, int]]
+) -> list[dict[str, int]]:
+    """The draws the meta device accepts, in order, so that a draw the problem refuses (a
+    VGG classifier needs 224x224 images) costs no real forward of a large network; none
+    where meta refuses them all (the caller flags the dropped shape). All of them where
+    meta cannot run the first shape, or is slow to (a recurrent network: seconds per
+    trace, while its real forward at check sizes is quick)."""
+    started = time.perf_counter()
+    if not measure(problem.module(base)).ran or time.perf_counter() - started > META_SCREEN_S:
+        return draws
+    return [d for d in draws if measure(problem.module(d)).ran]
 
 
 def reference_step(workdir: Path, req: StepRequest) -> StepReport:
     report = StepReport(step="reference")
     out_dir = workdir / OUT_DIR
     out_dir.mkdir(exist_ok=True)
-    module = _load_problem(workdir)
+    problem = _load_problem(workdir, req.defaults)
     trial_no = 0
     seeds_for_shape = [req.seeds_first_shape, *([s] for s in req.seed_per_extra_shape)]
     first_run: _Run | None = None
-    for shape_index, (primary, backoffs, is_random) in enumerate(_plans(module, req)):
+    plans = _plans(problem, req)
+    if req.random_shape_seed is not None and not any(is_random for _, _, is_random in plans):
+        report.shapes_dropped.append("the secret shape: every draw refused on the meta device")
+    for shape_index, (primary, backoffs, is_random) in enumerate(plans):
         seeds = seeds_for_shape[shape_index] if shape_index < len(seeds_for_shape) else []
         if not seeds:
             continue
@@ -177,7 +212,7 @@ def reference_step(workdir: Path, req: StepRequest) -> StepReport:
             sizes: dict[str, int], seed: int = seeds[0], bag: dict[str, _Run] = bag
         ) -> str | None:
             try:
-                bag["run"] = _Run(module, sizes, seed, req.init_seed, req.device)
+                bag["run"] = _Run(problem, sizes, seed, req.init_seed, req.device)
             except StepFailed as exc:
                 return exc.message
             return None
@@ -194,7 +229,7 @@ def reference_step(workdir: Path, req: StepRequest) -> StepReport:
         torch.save({"init": run.init, "state": run.state}, out_dir / f"init_{shape_index}.pt")
         for i, seed in enumerate(seeds):
             if i:
-                run = _Run(module, sizes, seed, req.init_seed, req.device)
+                run = _Run(problem, sizes, seed, req.init_seed, req.device)
             first_run = first_run or run
             torch.save(canonical_outputs(run.output), out_dir / f"ref_{trial_no}.pt")
             torch.save(run.pristine, out_dir / f"inputs_{trial_no}.pt")
@@ -210,7 +245,7 @@ def reference_step(workdir: Path, req: StepRequest) -> StepReport:
                 )
             )
             trial_no += 1
-    report.flops, report.min_bytes, report.dtype = _roofline_inputs(module, req.defaults)
+    report.flops, report.min_bytes, report.dtype = _roofline_inputs(problem, req.defaults)
     if first_run is not None and req.timing.enabled and req.device == "cuda":
         _time_reference(req, first_run, report)
     return report
@@ -235,8 +270,8 @@ def _time_reference(req: StepRequest, run: _Run, report: StepReport) -> None:
 def recheck_step(workdir: Path, req: StepRequest) -> StepReport:
     """The reference's outputs on each `timed_<j>.pt`'s inputs, as `recheck_<j>.pt`."""
     report = StepReport(step="recheck")
-    module = _load_problem(workdir)
-    run = _Run(module, req.defaults, req.init_seed, req.init_seed, req.device)
+    problem = _load_problem(workdir, req.defaults)
+    run = _Run(problem, req.defaults, req.init_seed, req.init_seed, req.device)
     for path in sorted(workdir.glob("timed_*.pt")):
         data = torch.load(path, weights_only=True)
         inputs = [x.to(req.device) if isinstance(x, torch.Tensor) else x for x in data["inputs"]]

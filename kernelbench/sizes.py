@@ -6,19 +6,14 @@ or else one *varied* shape (see below), one trial each.
 On the CPU (the Triton interpreter is ~1000x slower than a GPU): the `CHECK_SIZES`
 entries, the first one with all seeded trials; a problem with a single entry also gets
 that entry varied. A problem without `CHECK_SIZES` (e.g. an unchanged KernelBench file)
-gets the generic rule:
-
-1. *Extents* are the module-level int constants >= 32 (smaller ones — axes, kernel sizes,
-   strides, head counts — are kept as they are).
-2. All extents are halved together (never below 16) until the inputs hold at most
-   32768 elements and the reference's forward counts at most 8 MFLOP (both measured on
-   PyTorch's meta device, which allocates nothing). Halving keeps ratios and power-of-two
-   divisibility between sizes.
-3. A second, *varied* shape takes each extent `v` to `v - v // 8 - 1`, which is never a
-   power of two, to exercise masking of partial blocks.
+gets the generic rule on its size sites (kernelbench.resize), executed afresh at every
+set of sizes: the largest shrink the meta device accepts within the interpreter's budget
+(kernelbench.cpu_fit), every extent distinct; a second, *varied* shape takes each extent
+`v` to `v - v // 8 - 1`, every extent distinct and off powers of two, to exercise masking
+of partial blocks. README, "Which shapes are checked", has the rule in full.
 
 Every evaluation also draws one *random* shape from a secret seed: each varying size (the
-keys of `CHECK_SIZES`, else the extents of rule 1) of the first shape that is >= 4, value
+keys of `CHECK_SIZES`, else the sites >= 32) of the first shape that is >= 4, value
 `v`, is drawn uniformly from [ceil(v/2), v + 1], so the drawn shape costs at most about as
 much as the first one. If the reference fails on two such draws (a size must divide
 another), two more keep the sizes that divide a larger one (group and head counts stay)
@@ -29,7 +24,7 @@ if every drawn extent is still a power of two, one is moved off it. A kernel rig
 shapes a problem file names is caught there; the drawn sizes are in the result.
 
 Any planned shape on which the reference itself fails (e.g. a size that must divide
-another) is backed off one halving at a time, or dropped for varied shapes, and the
+another) falls back to its fallbacks (screened on meta first), else is dropped, and the
 dropped shape is listed in the result.
 """
 
@@ -40,21 +35,42 @@ import random
 from collections.abc import Callable
 from types import ModuleType
 
+from kernelbench.cpu_fit import (
+    CPU_MAX_FLOPS,
+    CPU_MAX_INPUT_ELEMENTS,
+    EXTENT_FLOOR,
+    EXTENT_MIN,
+    MAX_HALVINGS,
+    REFERENCE_MAX_FLOPS,
+    TooLargeForCpu,
+    distinct,
+    fit_cpu,
+    is_extent,
+    pow2,
+    shrink,
+)
+from kernelbench.meta_work import estimate_work
+
 log = logging.getLogger(__name__)
 
-EXTENT_MIN = 32
-EXTENT_FLOOR = 16
-CPU_MAX_INPUT_ELEMENTS = 32768
-CPU_MAX_FLOPS = 8e6
-MAX_HALVINGS = 16
+__all__ = [
+    "CPU_MAX_FLOPS",
+    "CPU_MAX_INPUT_ELEMENTS",
+    "EXTENT_FLOOR",
+    "EXTENT_MIN",
+    "MAX_HALVINGS",
+    "TooLargeForCpu",
+    "estimate_work",
+    "first_working",
+    "is_extent",
+    "plan_shapes",
+    "random_shape",
+    "shrink",
+    "vary",
+]
+BACKOFF_HALVINGS = 3  # at most this many halvings back towards the defaults
 
-
-def is_extent(value: int) -> bool:
-    return value >= EXTENT_MIN
-
-
-def shrink(sizes: dict[str, int], halvings: int) -> dict[str, int]:
-    return {k: max(EXTENT_FLOOR, v >> halvings) if is_extent(v) else v for k, v in sizes.items()}
+Plan = tuple[dict[str, int], list[dict[str, int]]]
 
 
 def vary(sizes: dict[str, int]) -> dict[str, int]:
@@ -62,56 +78,63 @@ def vary(sizes: dict[str, int]) -> dict[str, int]:
     return {k: v - v // 8 - 1 if v >= EXTENT_FLOOR else v for k, v in sizes.items()}
 
 
-def estimate_work(module: ModuleType, sizes: dict[str, int]) -> tuple[int, float | None]:
-    """(input elements, forward FLOPs or None) at `sizes`, on the meta device."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from kernelbench.loading import set_sizes
-
-    set_sizes(module, sizes)
-    with torch.device("meta"):
-        inputs = list(module.get_inputs())
-        numel = sum(t.numel() for t in inputs if isinstance(t, torch.Tensor))
-        flops: float | None = None
-        try:
-            model = module.Model(*module.get_init_inputs())
-            counter = FlopCounterMode(display=False)
-            with counter, torch.no_grad():
-                model(*inputs)
-            flops = float(counter.get_total_flops())
-        except Exception as exc:  # noqa: BLE001 - many ops lack meta kernels; FLOPs are optional
-            log.debug("meta forward failed (%s); shrinking by input size only", exc)
-    return numel, flops
+def _unique(shapes: list[dict[str, int]]) -> list[dict[str, int]]:
+    out: list[dict[str, int]] = []
+    for s in shapes:
+        if s not in out:
+            out.append(s)
+    return out
 
 
-def cpu_halvings(module: ModuleType, sizes: dict[str, int]) -> int:
-    """Fewest halvings that bring the inputs and FLOPs within the CPU budget."""
-    for h in range(MAX_HALVINGS + 1):
-        candidate = shrink(sizes, h)
-        try:
-            numel, flops = estimate_work(module, candidate)
-        except Exception as exc:  # noqa: BLE001 - get_inputs not meta-friendly
-            log.debug("meta get_inputs failed (%s); using the size heuristic", exc)
-            if max((v for v in candidate.values() if is_extent(v)), default=0) <= 64:
-                return h
-            continue
-        if numel <= CPU_MAX_INPUT_ELEMENTS and (flops is None or flops <= CPU_MAX_FLOPS):
-            return h
-        if candidate == shrink(sizes, h + 1):
-            return h  # nothing left to shrink
-    return MAX_HALVINGS
+def _generic_cpu(
+    instantiate: Callable[[dict[str, int]], ModuleType],
+    defaults: dict[str, int],
+    extra_shapes: bool,
+) -> list[Plan]:
+    """The generic rule (module doc). Each shape is screened on meta until one is accepted;
+    the fallbacks after it are not (they only run if the real run fails): a meta forward of
+    a recurrent network costs seconds."""
+    fit, measured = fit_cpu(instantiate, defaults)
+    base = fit.sizes
+
+    def accepted(sizes: dict[str, int]) -> bool:
+        if fit.meta_blind:
+            return True
+        work = measured(sizes)
+        return work.ran and (work.flops or 0) <= REFERENCE_MAX_FLOPS
+
+    def screened(shapes: list[dict[str, int]]) -> list[dict[str, int]]:
+        shapes = _unique(shapes)
+        return next((shapes[i:] for i, s in enumerate(shapes) if accepted(s)), [])
+
+    extents = [k for k, v in defaults.items() if is_extent(v) or base[k] != v]
+    larger = [shrink(defaults, h) for h in range(fit.halvings - 1, -1, -1)]
+    larger = [  # only those the planner measured already (or all, where meta is blind)
+        s for s in larger[:BACKOFF_HALVINGS] if fit.meta_blind or measured.ran_within(s)
+    ]
+    first = screened([distinct(base, extents, +1), base]) or [base]
+    plans: list[Plan] = [(first[0], _unique([*first[1:], *larger]))]
+    if extra_shapes:
+        varied = vary(base)
+        bumped = {k: v + 1 if k in extents and v >= EXTENT_FLOOR else v for k, v in base.items()}
+        keys = [k for k in extents if varied[k] != base[k]]
+        others = screened([distinct(varied, keys, -1), varied, bumped])
+        if others:
+            plans.append((others[0], others[1:]))
+    return plans
 
 
 def plan_shapes(
-    module: ModuleType,
+    instantiate: Callable[[dict[str, int]], ModuleType],
     defaults: dict[str, int],
     check_sizes: list[dict[str, int]] | None,
     device: str,
     extra_shapes: bool,
-) -> list[tuple[dict[str, int], list[dict[str, int]]]]:
-    """Shapes to check, each with fallbacks to try (in order) if the reference fails on it."""
-    plans: list[tuple[dict[str, int], list[dict[str, int]]]] = []
+) -> list[Plan]:
+    """Shapes to check, each with fallbacks to try (in order) if the reference fails on it.
+    `instantiate(sizes)` executes the problem at `sizes` (kernelbench.resize). Raises
+    TooLargeForCpu where no accepted size fits the CPU's reference budget."""
+    plans: list[Plan] = []
     if device == "cuda":
         plans.append((dict(defaults), []))
         if extra_shapes:
@@ -126,13 +149,7 @@ def plan_shapes(
             if len(shapes) == 1:
                 plans.append((vary(shapes[0]), []))
         return plans
-    h = cpu_halvings(module, defaults)
-    base = shrink(defaults, h)
-    backoffs = [shrink(defaults, k) for k in range(h - 1, -1, -1)]
-    plans.append((base, backoffs))
-    if extra_shapes:
-        plans.append((vary(base), []))
-    return plans
+    return _generic_cpu(instantiate, defaults, extra_shapes)
 
 
 def random_shape(
@@ -163,15 +180,11 @@ def random_shape(
     if odd:  # a partial block for every power-of-two block size, in the largest extent
         biggest = max(odd, key=lambda k: drawn[k])
         drawn[biggest] |= 1
-    if free and all(_pow2(drawn[k]) for k in free):
+    if free and all(pow2(drawn[k]) for k in free):
         key = free[0]
-        while _pow2(drawn[key]):
+        while pow2(drawn[key]):
             drawn[key] += step[key]
     return drawn
-
-
-def _pow2(n: int) -> bool:
-    return n > 0 and n & (n - 1) == 0
 
 
 def first_working(

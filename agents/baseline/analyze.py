@@ -164,12 +164,17 @@ def analyze(
     import torch
     import torch.fx
 
-    from kernelbench.loading import load_module, make_init_inputs, make_inputs, seed_all
-    from kernelbench.sizes import plan_shapes
+    from kernelbench.loading import make_init_inputs, make_inputs, seed_all
+    from kernelbench.resize import ResizableProblem
+    from kernelbench.sizes import TooLargeForCpu, plan_shapes
 
-    module = load_module(problem_path, "kw_baseline_problem")
-    plans = plan_shapes(module, defaults, check_sizes, "cpu", extra_shapes=True)
+    problem = ResizableProblem.from_path(problem_path, "kw_baseline_problem")
+    try:
+        plans = plan_shapes(problem.module, defaults, check_sizes, "cpu", extra_shapes=True)
+    except TooLargeForCpu as exc:
+        return {"ok": False, "error": str(exc)}
     sizes = plans[0][0]
+    module = problem.module(sizes)
     init = make_init_inputs(module, sizes)
     seed_all(seed)
     model = module.Model(*init)
@@ -213,7 +218,9 @@ def analyze(
     symbols: list[dict[str, Any]] = []
     unresolved: list[str] = []
     if len(plans) > 1:
-        symbols, unresolved = size_dependent_constants(module, model, nodes, plans[1][0], seed)
+        symbols, unresolved = size_dependent_constants(
+            problem.module(plans[1][0]), model, nodes, plans[1][0], seed
+        )
     return {
         "ok": True,
         "sizes": sizes,
