@@ -213,8 +213,12 @@ SUPPORTED_TABLE: list[tuple[str, str]] = [
     ),
     (
         "convolution, pooling",
-        "conv2d (stride, padding, dilation, groups) with fused epilogue; "
-        "max_pool2d/avg_pool2d (no ceil_mode), 1-D pooling",
+        "conv2d (stride, padding, dilation, groups) with fused epilogue; conv1d (as conv2d over "
+        "a (1, L) plane); conv3d; conv_transpose1d/2d/3d (`nn.ConvTranspose1d/2d/3d`: stride, "
+        "padding, "
+        "output_padding, groups, dilation) as implicit GEMM in gather form — each output pixel "
+        "sums the input pixels whose strided scatter lands on it, no zero-inserted copy; "
+        "max_pool2d/avg_pool2d (no ceil_mode), 1-D pooling. Not yet: 3-D pooling",
     ),
     (
         "layout (run as torch views in forward)",
