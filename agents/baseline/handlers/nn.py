@@ -163,18 +163,18 @@ def _conv(
     spatial = tuple(
         (x.shape[2 + i] + 2 * pd[i] - dl[i] * (ks[i] - 1) - 1) // st[i] + 1 for i in range(nsp)
     )
-    out: Value = Conv2d(
-        shape=(x.shape[0], w.shape[0], *spatial),
-        dtype=promote([x.dtype, w.dtype]),
-        x=x,
-        w=w,
-        stride=st,
-        padding=pd,
-        dilation=dl,
-        groups=int(groups),
-    )
+    conv = Conv2d(
+        shape=(x.shape[0], w.shape[0], *spatial), dtype=promote([x.dtype, w.dtype]), x=x, w=w,
+        stride=st, padding=pd, dilation=dl, groups=int(groups),
+    )  # fmt: skip
+    return _with_bias(lw, conv, bias)
+
+
+def _with_bias(lw: Lowering, conv: Conv2d, bias: Any) -> Value:
+    """The conv plus its bias, broadcast along the channels."""
+    out: Value = conv
     if is_tensor(bias):
-        out = lw.pw("add", out, lw.channel_view(bias, x.rank))
+        out = lw.pw("add", out, lw.channel_view(bias, conv.rank))
     return out
 
 
@@ -213,21 +213,12 @@ def _conv_transpose(
         (x.shape[2 + i] - 1) * st[i] - 2 * pd[i] + dl[i] * (ks[i] - 1) + op_[i] + 1
         for i in range(nsp)
     )
-    out: Value = Conv2d(
+    conv = Conv2d(
         shape=(x.shape[0], w.shape[1] * int(groups), *spatial),
-        dtype=promote([x.dtype, w.dtype]),
-        x=x,
-        w=w,
-        stride=st,
-        padding=pd,
-        dilation=dl,
-        groups=int(groups),
-        transposed=True,
-        output_padding=op_,
-    )
-    if is_tensor(bias):
-        out = lw.pw("add", out, lw.channel_view(bias, x.rank))
-    return out
+        dtype=promote([x.dtype, w.dtype]), x=x, w=w, stride=st, padding=pd, dilation=dl,
+        groups=int(groups), transposed=True, output_padding=op_,
+    )  # fmt: skip
+    return _with_bias(lw, conv, bias)
 
 
 def _one_d(v: Any, default: int) -> tuple[int, int]:
