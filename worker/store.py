@@ -254,12 +254,12 @@ class JobStore(ABC):
     def stale_queued(self, older_than_s: float) -> list[Job]:
         """Queued jobs that have waited over `older_than_s` since they were last queued."""
         cutoff = now() - older_than_s
-        stale = []
-        for job_id in self.queued_ids(None):
-            job = self.get(job_id)
-            if job is not None and job.status == "queued" and queued_since(job) < cutoff:
-                stale.append(job)
-        return stale
+        return [j for j in self.queued_jobs(None) if queued_since(j) < cutoff]
+
+    def queued_jobs(self, queues: Iterable[str] | None) -> list[Job]:
+        """The queued jobs on these queues (None: any), oldest first."""
+        jobs = (self.get(job_id) for job_id in self.queued_ids(queues))
+        return [j for j in jobs if j is not None and j.status == "queued"]
 
     def restamp_orphan(self, job_id: str, since: float) -> Job | None:
         """A sweeper found no message for this queued job: stamp it queued now, once (of

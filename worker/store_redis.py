@@ -12,7 +12,7 @@ Run Redis with `appendonly yes` so a restart loses neither queued messages nor j
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -148,16 +148,19 @@ class RedisJobStore(JobStore):
             self.client.transaction(txn, key)
         return box[0]
 
-    def _ids_with(self, wanted: Callable[[Job], bool]) -> list[str]:
+    def queued_jobs(self, queues: Iterable[str] | None) -> list[Job]:
+        """One read of every job (not a read of the ids, then one per queued job)."""
+        allowed = None if queues is None else set(queues)
         with self._errors():
             ids = [str(i) for i in self.client.zrange(f"{PREFIX}jobs", 0, -1)]
-        return [j.id for j in self._many(ids) if wanted(j)]
+        return [
+            j
+            for j in self._many(ids)
+            if j.status == "queued" and (allowed is None or j.spec.queue in allowed)
+        ]
 
     def queued_ids(self, queues: Iterable[str] | None) -> list[str]:
-        allowed = None if queues is None else set(queues)
-        return self._ids_with(
-            lambda j: j.status == "queued" and (allowed is None or j.spec.queue in allowed)
-        )
+        return [j.id for j in self.queued_jobs(queues)]
 
     def _running_ids(self) -> list[str]:
         with self._errors():
