@@ -119,21 +119,34 @@ def test_layer_norm_on_a_matmul_output_takes_two_kernels(tmp_path):
 
 
 def test_unsupported_ops_are_named(tmp_path):
-    for body, op in (
-        ("        return torch.einsum('ij,jk->ik', x, x.t())\n", "unsupported op einsum"),
-        ("        return torch.fft.fft(x).real\n", "unsupported op"),
-        ("        return F.dropout(x, 0.5)\n", "unsupported op dropout"),
+    from agents.baseline.coder import failure_text
+    from agents.baseline.ir import Unsupported, UnsupportedKind
+
+    for body, text, kind, op in (
+        ("        return torch.fft.fft(x).real\n", "unsupported op", UnsupportedKind.OP, None),
+        (
+            "        return F.dropout(x, 0.5)\n",
+            "unsupported op dropout",
+            UnsupportedKind.OP,
+            "dropout",
+        ),
+        (
+            "        return torch.matmul(x.double(), x.double().t())\n",
+            "unsupported: ",
+            UnsupportedKind.USAGE,
+            None,
+        ),
     ):
         path = tmp_path / "u.py"
         path.write_text(source(body))
         p = load_problem(path)
         analysis = analyze(path, p.sizes, p.check_sizes, seed=0)
-        from agents.baseline.coder import failure_text
-        from agents.baseline.ir import Unsupported
-
         with pytest.raises(Unsupported) as info:
             schedule(lower(analysis))
-        assert failure_text(info.value).startswith("no candidate: " + op), info.value
+        assert failure_text(info.value).startswith("no candidate: " + text), info.value
+        assert info.value.kind is kind, info.value
+        if op is not None:
+            assert info.value.op == op
 
 
 def test_judge_params_reach_the_kernels(tmp_path):

@@ -14,7 +14,7 @@ import threading
 from typing import Any
 
 from agents.baseline.codegen import generate
-from agents.baseline.ir import Unsupported
+from agents.baseline.ir import Unsupported, UnsupportedKind
 from agents.baseline.lower import lower
 from agents.baseline.reading import DEFAULT_TIMEOUT_S, ReadError, read_reference
 from agents.baseline.schedule import Schedule, schedule
@@ -26,9 +26,9 @@ log = logging.getLogger(__name__)
 
 def failure_text(exc: Unsupported) -> str:
     msg = str(exc)
-    if msg.startswith("unsupported op"):
+    if exc.kind is UnsupportedKind.OP:
         return f"no candidate: {msg}"
-    if msg.startswith("internal:"):
+    if exc.kind is UnsupportedKind.INTERNAL:
         return f"no candidate: the baseline cannot write this reference ({msg})"
     return f"no candidate: unsupported: {msg}"
 

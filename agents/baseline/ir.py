@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 _ids = itertools.count(1)
@@ -29,8 +30,33 @@ def is_float(dtype: str) -> bool:
     return dtype in FLOAT_DTYPES
 
 
+class UnsupportedKind(StrEnum):
+    """Why the baseline Coder has no kernel for a reference."""
+
+    OP = "op"  # an op or module type it has no handler for
+    USAGE = "usage"  # a handled op used in a way it cannot lower (arguments, dtypes, modes)
+    INTERNAL = "internal"  # its lowering disagrees with the reference: a baseline bug
+
+
 class Unsupported(Exception):
     """The reference uses something the baseline Coder cannot write a kernel for."""
+
+    def __init__(
+        self, message: str, kind: UnsupportedKind = UnsupportedKind.USAGE, op: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.op = op
+
+    @classmethod
+    def missing(cls, op: str, detail: str = "") -> Unsupported:
+        """No handler for `op` (`detail` narrows it: "in training mode (random)")."""
+        text = f"unsupported op {op}" + (f" {detail}" if detail else "")
+        return cls(text, UnsupportedKind.OP, op)
+
+    @classmethod
+    def internal(cls, message: str) -> Unsupported:
+        return cls(f"internal: {message}", UnsupportedKind.INTERNAL)
 
 
 @dataclass(frozen=True)

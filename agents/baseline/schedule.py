@@ -281,7 +281,7 @@ class _Scheduler:
             elif isinstance(v, Pointwise):
                 self.place_pointwise(v)
             elif isinstance(v, COMPUTE):
-                raise Unsupported(f"internal: no schedule for {type(v).__name__}")
+                raise Unsupported.internal(f"no schedule for {type(v).__name__}")
         for o in self.graph.outputs:
             self.materialize(o)
         return Schedule(
@@ -299,7 +299,7 @@ class _Scheduler:
             if state.get(k) == 2:
                 return
             if state.get(k) == 1:
-                raise Unsupported("internal: the kernels depend on each other in a cycle")
+                raise Unsupported.internal("the kernels depend on each other in a cycle")
             state[k] = 1
             for d in sorted(self.deps.get(k, ())):
                 visit(d)

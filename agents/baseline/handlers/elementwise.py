@@ -4,28 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from agents.baseline.build import Builder, DType, ShapeOf, is_tensor, render
 from agents.baseline.ir import (
     Pointwise,
     Unsupported,
     Value,
 )
-from agents.baseline.lower import (
-    DType,
-    Handler,
-    Lowering,
-    ShapeOf,
-    _need_tensor,
-    is_tensor,
-    op,
-    render,
-)
+from agents.baseline.registry import Call, Handler, op
 
 # ================================================================ function handlers
 
 
 def _unary(op_name: str) -> Handler:
-    def fn(lw: Lowering, b: dict[str, Any]) -> Any:
-        return lw.pw(op_name, _need_tensor(b))
+    def fn(lw: Builder, b: Call) -> Any:
+        return lw.pw(op_name, b.tensor())
 
     return fn
 
@@ -73,71 +65,71 @@ for _name in (
 
 
 @op("positive", "clone", "detach", "contiguous_copy", spec="input, *, memory_format=None")
-def _identity(lw: Lowering, b: dict[str, Any]) -> Any:
+def _identity(lw: Builder, b: Call) -> Any:
     x = b["input"]
-    if b["__name__"] == "detach" or not is_tensor(x):
+    if b.name == "detach" or not is_tensor(x):
         return x
     return lw.pw("identity", x)
 
 
 @op("round", spec="input, decimals=0")
-def _round(lw: Lowering, b: dict[str, Any]) -> Any:
+def _round(lw: Builder, b: Call) -> Any:
     if b["decimals"]:
         raise Unsupported("round with decimals")
-    return lw.pw("round", _need_tensor(b))
+    return lw.pw("round", b.tensor())
 
 
 @op("gelu", spec="input, approximate='none'")
-def _gelu(lw: Lowering, b: dict[str, Any]) -> Any:
-    return lw.pw("gelu_tanh" if b["approximate"] == "tanh" else "gelu", _need_tensor(b))
+def _gelu(lw: Builder, b: Call) -> Any:
+    return lw.pw("gelu_tanh" if b["approximate"] == "tanh" else "gelu", b.tensor())
 
 
 @op("leaky_relu", spec="input, negative_slope=0.01, inplace=False")
-def _leaky(lw: Lowering, b: dict[str, Any]) -> Any:
-    return lw.pw("leaky_relu", _need_tensor(b), b["negative_slope"])
+def _leaky(lw: Builder, b: Call) -> Any:
+    return lw.pw("leaky_relu", b.tensor(), b["negative_slope"])
 
 
 @op("elu", spec="input, alpha=1.0, inplace=False")
-def _elu(lw: Lowering, b: dict[str, Any]) -> Any:
-    return lw.pw("elu", _need_tensor(b), b["alpha"])
+def _elu(lw: Builder, b: Call) -> Any:
+    return lw.pw("elu", b.tensor(), b["alpha"])
 
 
 @op("celu", spec="input, alpha=1.0, inplace=False")
-def _celu(lw: Lowering, b: dict[str, Any]) -> Any:
-    return lw.pw("celu", _need_tensor(b), b["alpha"])
+def _celu(lw: Builder, b: Call) -> Any:
+    return lw.pw("celu", b.tensor(), b["alpha"])
 
 
 @op("softplus", spec="input, beta=1.0, threshold=20.0")
-def _softplus(lw: Lowering, b: dict[str, Any]) -> Any:
-    return lw.pw("softplus", _need_tensor(b), b["beta"], b["threshold"])
+def _softplus(lw: Builder, b: Call) -> Any:
+    return lw.pw("softplus", b.tensor(), b["beta"], b["threshold"])
 
 
 @op("hardtanh", spec="input, min_val=-1.0, max_val=1.0, inplace=False")
-def _hardtanh(lw: Lowering, b: dict[str, Any]) -> Any:
-    return lw.pw("hardtanh", _need_tensor(b), b["min_val"], b["max_val"])
+def _hardtanh(lw: Builder, b: Call) -> Any:
+    return lw.pw("hardtanh", b.tensor(), b["min_val"], b["max_val"])
 
 
 @op("hardshrink", "softshrink", spec="input, lambd=0.5")
-def _shrink(lw: Lowering, b: dict[str, Any]) -> Any:
-    return lw.pw(b["__name__"], _need_tensor(b), b["lambd"])
+def _shrink(lw: Builder, b: Call) -> Any:
+    return lw.pw(b.name, b.tensor(), b["lambd"])
 
 
 @op("threshold", spec="input, threshold, value, inplace=False")
-def _threshold(lw: Lowering, b: dict[str, Any]) -> Any:
-    return lw.pw("threshold", _need_tensor(b), b["threshold"], b["value"])
+def _threshold(lw: Builder, b: Call) -> Any:
+    return lw.pw("threshold", b.tensor(), b["threshold"], b["value"])
 
 
 @op("prelu", spec="input, weight")
-def _prelu(lw: Lowering, b: dict[str, Any]) -> Any:
-    x, w = _need_tensor(b), b["weight"]
+def _prelu(lw: Builder, b: Call) -> Any:
+    x, w = b.tensor(), b["weight"]
     if is_tensor(w) and w.rank == 1 and w.shape[0] != 1 and x.rank >= 2:
         w = lw.channel_view(w, x.rank)
     return lw.pw("prelu", x, w)
 
 
 @op("clamp", spec="input, min=None, max=None")
-def _clamp(lw: Lowering, b: dict[str, Any]) -> Any:
-    x = _need_tensor(b)
+def _clamp(lw: Builder, b: Call) -> Any:
+    x = b.tensor()
     lo, hi = b["min"], b["max"]
     if lo is None and hi is None:
         raise Unsupported("clamp without bounds")
@@ -149,16 +141,16 @@ def _clamp(lw: Lowering, b: dict[str, Any]) -> Any:
 
 
 @op("clamp_min", spec="input, min")
-def _clamp_min(lw: Lowering, b: dict[str, Any]) -> Any:
-    return lw.pw("clamp_min", _need_tensor(b), b["min"])
+def _clamp_min(lw: Builder, b: Call) -> Any:
+    return lw.pw("clamp_min", b.tensor(), b["min"])
 
 
 @op("clamp_max", spec="input, max")
-def _clamp_max(lw: Lowering, b: dict[str, Any]) -> Any:
-    return lw.pw("clamp_max", _need_tensor(b), b["max"])
+def _clamp_max(lw: Builder, b: Call) -> Any:
+    return lw.pw("clamp_max", b.tensor(), b["max"])
 
 
-def _scalar_binop(lw: Lowering, sym: str, x: Any, y: Any) -> Value:
+def _scalar_binop(lw: Builder, sym: str, x: Any, y: Any) -> Value:
     refs: list[Value] = []
     fmt = f"({render(x, refs)} {sym} {render(y, refs)})"
     dtype = "float32" if any(isinstance(v, float) for v in (x, y)) else "int64"
@@ -183,7 +175,7 @@ _PY_SYMBOLS = {
 
 
 def _binary(op_name: str) -> Handler:
-    def fn(lw: Lowering, b: dict[str, Any]) -> Any:
+    def fn(lw: Builder, b: Call) -> Any:
         x, y = b["input"], b["other"]
         if isinstance(x, ShapeOf) or isinstance(y, ShapeOf):
             raise Unsupported(f"{op_name} on a shape")
@@ -202,7 +194,7 @@ def _binary(op_name: str) -> Handler:
     return fn
 
 
-def _pow_scalar(lw: Lowering, x: Value, e: Any) -> Value:
+def _pow_scalar(lw: Builder, x: Value, e: Any) -> Value:
     if isinstance(e, int | float) and float(e).is_integer() and -4 <= e <= 4:
         n = int(e)
         if n == 0:
@@ -246,18 +238,18 @@ for _name in (
     _target = {"fmax": "maximum", "fmin": "minimum"}.get(_name, _name)
     op(_name, spec="input, other")(_binary(_target))
 op("float_power", spec="input, exponent")(
-    lambda lw, b: _binary("pow")(lw, {"input": b["input"], "other": b["exponent"]})
+    lambda lw, b: _binary("pow")(lw, Call("pow", {"input": b["input"], "other": b["exponent"]}))
 )
 
 
 @op("rsub", spec="input, other, alpha=1")
-def _rsub(lw: Lowering, b: dict[str, Any]) -> Any:
+def _rsub(lw: Builder, b: Call) -> Any:
     x = b["input"] if b["alpha"] == 1 else lw.pw("mul", b["input"], b["alpha"])
     return lw.pw("sub", b["other"], x)
 
 
 @op("div", spec="input, other, *, rounding_mode=None")
-def _div(lw: Lowering, b: dict[str, Any]) -> Any:
+def _div(lw: Builder, b: Call) -> Any:
     x, y = b["input"], b["other"]
     if not is_tensor(x) and not is_tensor(y):
         return _scalar_binop(lw, "/" if b["rounding_mode"] is None else "//", x, y)
@@ -270,44 +262,44 @@ def _div(lw: Lowering, b: dict[str, Any]) -> Any:
 
 
 @op("where", spec="condition, input=None, other=None")
-def _where(lw: Lowering, b: dict[str, Any]) -> Any:
+def _where(lw: Builder, b: Call) -> Any:
     if b["input"] is None:
         raise Unsupported("where(condition) without values (nonzero)")
     return lw.pw("where", b["condition"], b["input"], b["other"])
 
 
 @op("masked_fill", spec="input, mask, value")
-def _masked_fill(lw: Lowering, b: dict[str, Any]) -> Any:
-    return lw.pw("where", b["mask"], b["value"], _need_tensor(b))
+def _masked_fill(lw: Builder, b: Call) -> Any:
+    return lw.pw("where", b["mask"], b["value"], b.tensor())
 
 
 @op("lerp", spec="input, end, weight")
-def _lerp(lw: Lowering, b: dict[str, Any]) -> Any:
-    return lw.pw("lerp", _need_tensor(b), b["end"], b["weight"])
+def _lerp(lw: Builder, b: Call) -> Any:
+    return lw.pw("lerp", b.tensor(), b["end"], b["weight"])
 
 
 @op("addcmul", "addcdiv", spec="input, tensor1, tensor2, *, value=1")
-def _addc(lw: Lowering, b: dict[str, Any]) -> Any:
-    return lw.pw(b["__name__"], _need_tensor(b), b["tensor1"], b["tensor2"], b["value"])
+def _addc(lw: Builder, b: Call) -> Any:
+    return lw.pw(b.name, b.tensor(), b["tensor1"], b["tensor2"], b["value"])
 
 
 @op("tril", "triu", spec="input, diagonal=0")
-def _tri(lw: Lowering, b: dict[str, Any]) -> Any:
-    x = _need_tensor(b)
+def _tri(lw: Builder, b: Call) -> Any:
+    x = b.tensor()
     if x.rank < 2:
-        raise Unsupported(f"{b['__name__']} of a 1-D tensor")
+        raise Unsupported(f"{b.name} of a 1-D tensor")
     row = Pointwise(shape=x.shape, dtype="int64", op="coord", args=[x])
     row.attrs["axis"] = x.rank - 2
     col = Pointwise(shape=x.shape, dtype="int64", op="coord", args=[x])
     col.attrs["axis"] = x.rank - 1
     diff = lw.pw("sub", col, row, dtype="int64")
-    keep = lw.pw("le" if b["__name__"] == "tril" else "ge", diff, b["diagonal"])
+    keep = lw.pw("le" if b.name == "tril" else "ge", diff, b["diagonal"])
     return lw.pw("where", keep, x, lw.pw("mul", x, 0))
 
 
 def _cast(dtype: str) -> Handler:
-    def fn(lw: Lowering, b: dict[str, Any]) -> Any:
-        x = _need_tensor(b)
+    def fn(lw: Builder, b: Call) -> Any:
+        x = b.tensor()
         if x.dtype == dtype:
             return x
         return lw.pw("cast", x, dtype=dtype)
@@ -328,20 +320,20 @@ for _name, _dt in (
 
 
 @op("to", "type", spec="input, *args, non_blocking=False, copy=False")
-def _to(lw: Lowering, b: dict[str, Any]) -> Any:
-    x = _need_tensor(b)
+def _to(lw: Builder, b: Call) -> Any:
+    x = b.tensor()
     dtypes = [a for a in b["args"] if isinstance(a, DType)]
     others = [a for a in b["args"] if is_tensor(a)]
     if others:
         dtypes.append(DType(others[0].dtype))
     if not dtypes:
         return x  # .to(device)
-    return _cast(dtypes[0].name)(lw, {"input": x, "__name__": "to"})
+    return _cast(dtypes[0].name)(lw, Call("to", {"input": x}))
 
 
 @op("type_as", spec="input, other")
-def _type_as(lw: Lowering, b: dict[str, Any]) -> Any:
-    return _cast(b["other"].dtype)(lw, {"input": b["input"], "__name__": "type_as"})
+def _type_as(lw: Builder, b: Call) -> Any:
+    return _cast(b["other"].dtype)(lw, Call("type_as", {"input": b["input"]}))
 
 
 @op(
@@ -353,7 +345,7 @@ def _type_as(lw: Lowering, b: dict[str, Any]) -> Any:
     "dropout3d",
     spec="input, p=0.5, training=True, inplace=False",
 )
-def _dropout(lw: Lowering, b: dict[str, Any]) -> Any:
+def _dropout(lw: Builder, b: Call) -> Any:
     if b["p"] == 0 or not b["training"]:
-        return _need_tensor(b)
-    raise Unsupported("unsupported op dropout in training mode (random)")
+        return b.tensor()
+    raise Unsupported.missing("dropout", "in training mode (random)")

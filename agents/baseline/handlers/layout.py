@@ -4,24 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from agents.baseline.build import (
+    Builder,
+    DType,
+    Ignored,
+    ShapeOf,
+    dim_expr,
+    is_tensor,
+    render,
+    render_shape,
+)
 from agents.baseline.ir import (
     PyOp,
     Unsupported,
     Value,
 )
-from agents.baseline.lower import (
-    DType,
-    Handler,
-    Ignored,
-    Lowering,
-    ShapeOf,
-    _need_tensor,
-    dim_expr,
-    is_tensor,
-    op,
-    render,
-    render_shape,
-)
+from agents.baseline.registry import Call, Handler, op
 
 # ---------------------------------------------------------------- layout and Python-level ops
 
@@ -41,7 +39,7 @@ def _py_from_meta(fmt: str, refs: list[Value], meta: dict[str, Any]) -> Value:
     raise Unsupported("a layout op with an unexpected result")
 
 
-def _method_or_fn(lw: Lowering, b: dict[str, Any], name: str, rest: list[str]) -> Value:
+def method_or_fn(lw: Builder, b: Call, name: str, rest: list[str]) -> Value:
     """`x.name(rest...)` rendered as a PyOp (works for methods and torch.* functions alike)."""
     x = b["input"]
     if not is_tensor(x):
@@ -68,14 +66,14 @@ def _flatten_shape_args(args: list[Any]) -> list[Any]:
 
 
 def _shape_method(name: str) -> Handler:
-    def fn(lw: Lowering, b: dict[str, Any]) -> Any:
-        b["args"] = _flatten_shape_args(b["args"])
+    def fn(lw: Builder, b: Call) -> Any:
+        b = b.with_args(args=_flatten_shape_args(b["args"]))
         if len(b["args"]) == 1 and isinstance(b["args"][0], ShapeOf):
             refs: list[Value] = []
             head = render(b["input"], refs)
             shape = render_shape(b["args"][0], refs)
             return _py_from_meta(f"{head}.{name}({shape})", refs, lw.meta.get(lw.current, {}))
-        return _method_or_fn(lw, b, name, ["*args"])
+        return method_or_fn(lw, b, name, ["*args"])
 
     return fn
 
@@ -83,64 +81,64 @@ def _shape_method(name: str) -> Handler:
 for _name in ("view", "reshape", "expand", "repeat", "tile"):
     op(_name, spec="input, *args")(_shape_method(_name))
 op("permute", spec="input, *args")(
-    lambda lw, b: _method_or_fn(
-        lw, {**b, "args": _flatten_shape_args(b["args"])}, "permute", ["*args"]
+    lambda lw, b: method_or_fn(
+        lw, b.with_args(args=_flatten_shape_args(b["args"])), "permute", ["*args"]
     )
 )
 op("broadcast_to", spec="input, size")(
-    lambda lw, b: _method_or_fn(
+    lambda lw, b: method_or_fn(
         lw,
-        {**b, "args": list(b["size"]) if isinstance(b["size"], list) else [b["size"]]},
+        b.with_args(args=list(b["size"]) if isinstance(b["size"], list) else [b["size"]]),
         "expand",
         ["*args"],
     )
 )
 op("transpose", spec="input, dim0, dim1")(
-    lambda lw, b: _method_or_fn(lw, b, "transpose", ["dim0", "dim1"])
+    lambda lw, b: method_or_fn(lw, b, "transpose", ["dim0", "dim1"])
 )
 op("movedim", spec="input, source, destination")(
-    lambda lw, b: _method_or_fn(lw, b, "movedim", ["source", "destination"])
+    lambda lw, b: method_or_fn(lw, b, "movedim", ["source", "destination"])
 )
-op("t", spec="input")(lambda lw, b: _method_or_fn(lw, b, "t", []))
+op("t", spec="input")(lambda lw, b: method_or_fn(lw, b, "t", []))
 op("contiguous", spec="input, memory_format=None")(
-    lambda lw, b: _method_or_fn(lw, b, "contiguous", [])
+    lambda lw, b: method_or_fn(lw, b, "contiguous", [])
 )
 op("flatten", spec="input, start_dim=0, end_dim=-1")(
-    lambda lw, b: _method_or_fn(lw, b, "flatten", ["start_dim", "end_dim"])
+    lambda lw, b: method_or_fn(lw, b, "flatten", ["start_dim", "end_dim"])
 )
 op("unflatten", spec="input, dim, sizes")(
-    lambda lw, b: _method_or_fn(lw, b, "unflatten", ["dim", "sizes"])
+    lambda lw, b: method_or_fn(lw, b, "unflatten", ["dim", "sizes"])
 )
-op("squeeze", spec="input, dim=None")(lambda lw, b: _method_or_fn(lw, b, "squeeze", ["dim="]))
-op("unsqueeze", spec="input, dim")(lambda lw, b: _method_or_fn(lw, b, "unsqueeze", ["dim"]))
+op("squeeze", spec="input, dim=None")(lambda lw, b: method_or_fn(lw, b, "squeeze", ["dim="]))
+op("unsqueeze", spec="input, dim")(lambda lw, b: method_or_fn(lw, b, "unsqueeze", ["dim"]))
 op("flip", spec="input, *dims")(
-    lambda lw, b: _method_or_fn(
-        lw, {**b, "dims": _flatten_shape_args(b["dims"])}, "flip", ["*dims"]
+    lambda lw, b: method_or_fn(
+        lw, b.with_args(dims=_flatten_shape_args(b["dims"])), "flip", ["*dims"]
     )
 )
 op("roll", spec="input, shifts, dims=None")(
-    lambda lw, b: _method_or_fn(lw, b, "roll", ["shifts", "dims="])
+    lambda lw, b: method_or_fn(lw, b, "roll", ["shifts", "dims="])
 )
 op("narrow", spec="input, dim, start, length")(
-    lambda lw, b: _method_or_fn(lw, b, "narrow", ["dim", "start", "length"])
+    lambda lw, b: method_or_fn(lw, b, "narrow", ["dim", "start", "length"])
 )
 op("select", spec="input, dim, index")(
-    lambda lw, b: _method_or_fn(lw, b, "select", ["dim", "index"])
+    lambda lw, b: method_or_fn(lw, b, "select", ["dim", "index"])
 )
 op("chunk", spec="input, chunks, dim=0")(
-    lambda lw, b: _method_or_fn(lw, b, "chunk", ["chunks", "dim"])
+    lambda lw, b: method_or_fn(lw, b, "chunk", ["chunks", "dim"])
 )
 op("split", spec="input, split_size_or_sections, dim=0")(
-    lambda lw, b: _method_or_fn(lw, b, "split", ["split_size_or_sections", "dim"])
+    lambda lw, b: method_or_fn(lw, b, "split", ["split_size_or_sections", "dim"])
 )
-op("unbind", spec="input, dim=0")(lambda lw, b: _method_or_fn(lw, b, "unbind", ["dim"]))
+op("unbind", spec="input, dim=0")(lambda lw, b: method_or_fn(lw, b, "unbind", ["dim"]))
 op("view_as", "reshape_as", "expand_as", spec="input, other")(
-    lambda lw, b: _method_or_fn(lw, b, b["__name__"], ["other"])
+    lambda lw, b: method_or_fn(lw, b, b.name, ["other"])
 )
 
 
-def _like(lw: Lowering, b: dict[str, Any], name: str) -> Value:
-    x = _need_tensor(b)
+def _like(lw: Builder, b: Call, name: str) -> Value:
+    x = b.tensor()
     refs: list[Value] = []
     fmt = f"torch.{name}({render(x, refs)}"
     if b.get("dtype") is not None:
@@ -157,8 +155,8 @@ for _name in ("zeros_like", "ones_like", "empty_like"):
 
 
 @op("full_like", spec="input, fill_value, *, dtype=None")
-def _full_like(lw: Lowering, b: dict[str, Any]) -> Any:
-    x = _need_tensor(b)
+def _full_like(lw: Builder, b: Call) -> Any:
+    x = b.tensor()
     refs: list[Value] = []
     fmt = f"torch.full_like({render(x, refs)}, {render(b['fill_value'], refs)}"
     if b.get("dtype") is not None:
@@ -168,7 +166,7 @@ def _full_like(lw: Lowering, b: dict[str, Any]) -> Any:
 
 @op("ones", "zeros", "empty", spec="*size, dtype=None, layout=None, device=None, "
     "requires_grad=False, pin_memory=False")  # fmt: skip
-def _factory(lw: Lowering, b: dict[str, Any]) -> Any:
+def _factory(lw: Builder, b: Call) -> Any:
     """An allocation in forward (torch.ones(T, T, device=x.device) and the like)."""
     size = _flatten_shape_args(b["size"])
     refs: list[Value] = []
@@ -176,24 +174,22 @@ def _factory(lw: Lowering, b: dict[str, Any]) -> Any:
     for key in ("dtype", "device"):
         if b.get(key) is not None and not isinstance(b[key], Ignored):
             parts.append(f"{key}={render(b[key], refs)}")
-    return _py_from_meta(
-        f"torch.{b['__name__']}({', '.join(parts)})", refs, lw.meta.get(lw.current, {})
-    )
+    return _py_from_meta(f"torch.{b.name}({', '.join(parts)})", refs, lw.meta.get(lw.current, {}))
 
 
 @op("cat", "stack", spec="tensors, dim=0")
-def _cat(lw: Lowering, b: dict[str, Any]) -> Any:
+def _cat(lw: Builder, b: Call) -> Any:
     tensors = b["tensors"]
     if not isinstance(tensors, list) or not all(is_tensor(t) for t in tensors):
-        raise Unsupported(f"{b['__name__']} of non-tensors")
+        raise Unsupported(f"{b.name} of non-tensors")
     refs: list[Value] = []
-    fmt = f"torch.{b['__name__']}({render(tensors, refs)}, dim={render(b['dim'], refs)})"
+    fmt = f"torch.{b.name}({render(tensors, refs)}, dim={render(b['dim'], refs)})"
     return _py_from_meta(fmt, refs, lw.meta.get(lw.current, {}))
 
 
 @op("size", spec="input, dim=None")
-def _size(lw: Lowering, b: dict[str, Any]) -> Any:
-    x = _need_tensor(b)
+def _size(lw: Builder, b: Call) -> Any:
+    x = b.tensor()
     if b["dim"] is None:
         return ShapeOf(x)
     if not isinstance(b["dim"], int):
@@ -202,13 +198,13 @@ def _size(lw: Lowering, b: dict[str, Any]) -> Any:
 
 
 @op("dim", "ndimension", spec="input")
-def _ndim(lw: Lowering, b: dict[str, Any]) -> Any:
-    return _need_tensor(b).rank
+def _ndim(lw: Builder, b: Call) -> Any:
+    return b.tensor().rank
 
 
 @op("numel", spec="input")
-def _numel(lw: Lowering, b: dict[str, Any]) -> Any:
-    x = _need_tensor(b)
+def _numel(lw: Builder, b: Call) -> Any:
+    x = b.tensor()
     if x.rank == 0:
         return 1
     refs: list[Value] = []
@@ -217,7 +213,7 @@ def _numel(lw: Lowering, b: dict[str, Any]) -> Any:
 
 
 @op("getattr", spec="obj, name")
-def _getattr(lw: Lowering, b: dict[str, Any]) -> Any:
+def _getattr(lw: Builder, b: Call) -> Any:
     obj, name = b["obj"], b["name"]
     if isinstance(obj, list) and len(obj) == 2 and name in ("values", "indices"):
         return obj[0 if name == "values" else 1]  # torch.max(x, dim) and friends
@@ -242,7 +238,7 @@ def _getattr(lw: Lowering, b: dict[str, Any]) -> Any:
 
 
 @op("getitem", spec="obj, index")
-def _getitem(lw: Lowering, b: dict[str, Any]) -> Any:
+def _getitem(lw: Builder, b: Call) -> Any:
     obj, index = b["obj"], b["index"]
     if isinstance(obj, ShapeOf):
         if isinstance(index, int):
@@ -261,7 +257,7 @@ def _getitem(lw: Lowering, b: dict[str, Any]) -> Any:
         return _py_from_meta(fmt, refs, lw.meta.get(lw.current, {}))
     if is_tensor(obj):
         if is_tensor(index) or (isinstance(index, list) and any(is_tensor(i) for i in index)):
-            raise Unsupported("unsupported op indexing with a tensor (gather)")
+            raise Unsupported.missing("indexing with a tensor (gather)")
         refs = []
         obj_s = render(obj, refs)
         idx = index if isinstance(index, list) else [index]

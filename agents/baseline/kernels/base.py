@@ -224,7 +224,7 @@ class KernelWriter:
         raise NotImplementedError
 
     def special(self, v: Value, scope: Scope) -> str:
-        raise Unsupported(f"internal: {type(v).__name__} in a {self.kind} kernel")
+        raise Unsupported.internal(f"{type(v).__name__} in a {self.kind} kernel")
 
     def coord(self, dim: int, scope: Scope) -> str:
         raise NotImplementedError

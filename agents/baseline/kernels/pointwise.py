@@ -28,7 +28,7 @@ class PointwiseWriter(KernelWriter):
         for p in pools:
             shapes.append(self.pool_shape(p))
         if not shapes:
-            raise Unsupported("internal: an elementwise kernel without tensor operands")
+            raise Unsupported.internal("an elementwise kernel without tensor operands")
         S = f"S_{self.name}"
         self.py.append(f"{S} = torch.broadcast_shapes({', '.join(shapes)})")
         self.space_expr = S

@@ -35,7 +35,7 @@ class RowWriter(KernelWriter):
         self.red_ctx = {o.id for o in self.operands if not self.used_full(o)}
         full_ops = [o for o in self.operands if o.id not in self.red_ctx]
         if not full_ops or broadcast(*(o.shape for o in full_ops)) != g.space:
-            raise Unsupported("internal: the row kernel's operands do not span its space")
+            raise Unsupported.internal("the row kernel's operands do not span its space")
         S = self.space_expr = f"S_{n}"
         py = self.py
         py.append(
