@@ -56,6 +56,7 @@ CONV_FAMILY = [
     "conv1d_then_transposed",
     "conv_transpose2d_strided_grouped",
     "conv3d_then_transposed",
+    "pool3d_family",
 ]
 
 
@@ -64,7 +65,7 @@ CONV_FAMILY = [
 def test_baseline_solves_1d_3d_and_transposed_convolutions(tmp_path, name):
     """Conv1d over a (1, L) plane, Conv3d, and ConvTranspose1d/2d/3d as implicit GEMM in
     gather form, with stride, padding, output_padding, groups and dilation off their
-    defaults."""
+    defaults; 3-D max/avg/adaptive pooling as windows inlined in an elementwise kernel."""
     problem = load_problem(FIXTURES / f"{name}.py")
     config = AgentConfig(agent="baseline", rounds=1, patience=1)
     with get_sandbox(default_sandbox_name()) as box:

@@ -172,12 +172,14 @@ class Conv2d(Value):
 
 @dataclass(eq=False)
 class Pool2d(Value):
+    """Max or average pooling over the 2 or 3 trailing (spatial) dims of an N, C, ... tensor."""
+
     op: str = "max"  # max | avg
     x: Value | None = None
-    kernel: tuple[int, int] = (2, 2)
-    stride: tuple[int, int] = (2, 2)
-    padding: tuple[int, int] = (0, 0)
-    dilation: tuple[int, int] = (1, 1)
+    kernel: tuple[int, ...] = (2, 2)  # one entry per spatial dim
+    stride: tuple[int, ...] = (2, 2)
+    padding: tuple[int, ...] = (0, 0)
+    dilation: tuple[int, ...] = (1, 1)
     count_include_pad: bool = True
     divisor: int | None = None
 

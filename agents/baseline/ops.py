@@ -218,7 +218,7 @@ SUPPORTED_TABLE: list[tuple[str, str]] = [
         "padding, "
         "output_padding, groups, dilation) as implicit GEMM in gather form — each output pixel "
         "sums the input pixels whose strided scatter lands on it, no zero-inserted copy; "
-        "max_pool2d/avg_pool2d (no ceil_mode), 1-D pooling. Not yet: 3-D pooling",
+        "max_pool1d/2d/3d and avg_pool1d/2d/3d (no ceil_mode), global adaptive pooling in 1-3 D",
     ),
     (
         "layout (run as torch views in forward)",

@@ -201,10 +201,10 @@ def _m_convt(lw: Builder, m: ModuleCall) -> Any:
     )  # fmt: skip
 
 
-@module("MaxPool2d")
+@module("MaxPool2d", "MaxPool3d")
 def _m_maxpool(lw: Builder, m: ModuleCall) -> Any:
     if m.attr("return_indices"):
-        raise Unsupported("nn.MaxPool2d with return_indices")
+        raise Unsupported(f"nn.{m.type} with return_indices")
     return pool2d(
         lw,
         "max",
@@ -214,10 +214,11 @@ def _m_maxpool(lw: Builder, m: ModuleCall) -> Any:
         m.attr("padding", 0),
         m.attr("dilation", 1),
         m.attr("ceil_mode", False),
+        dims=int(m.type[-2]),
     )
 
 
-@module("AvgPool2d")
+@module("AvgPool2d", "AvgPool3d")
 def _m_avgpool(lw: Builder, m: ModuleCall) -> Any:
     return pool2d(
         lw,
@@ -230,6 +231,7 @@ def _m_avgpool(lw: Builder, m: ModuleCall) -> Any:
         m.attr("ceil_mode", False),
         m.attr("count_include_pad", True),
         m.attr("divisor_override"),
+        dims=int(m.type[-2]),
     )
 
 
@@ -264,16 +266,12 @@ def _m_avgpool1d(lw: Builder, m: ModuleCall) -> Any:
     )
 
 
-@module("AdaptiveAvgPool2d", "AdaptiveAvgPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool1d")
+@module(*(f"Adaptive{k}Pool{d}d" for k in ("Avg", "Max") for d in (1, 2, 3)))
 def _m_adaptive(lw: Builder, m: ModuleCall) -> Any:
-    kind = m.type
-    return adaptive_pool(
-        lw,
-        "mean" if "Avg" in kind else "max",
-        m.one(),
-        m.attrs["output_size"],
-        2 if kind.endswith("2d") else 1,
-    )
+    if m.attr("return_indices"):
+        raise Unsupported(f"nn.{m.type} with return_indices")
+    how = "mean" if m.type.startswith("AdaptiveAvg") else "max"
+    return adaptive_pool(lw, how, m.one(), m.attrs["output_size"], int(m.type[-2]))
 
 
 @module("Flatten")

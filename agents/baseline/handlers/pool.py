@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agents.baseline.build import Builder
-from agents.baseline.handlers.spatial import pair
+from agents.baseline.handlers.spatial import window
 from agents.baseline.ir import (
     Pool2d,
     PyOp,
@@ -26,21 +26,25 @@ def pool2d(
     ceil_mode: bool,
     count_include_pad: bool = True,
     divisor: Any = None,
+    dims: int = 2,
 ) -> Value:
+    """max/avg pooling over the `dims` (2 or 3) trailing dims, batched or not."""
+    what = f"{op_name}pool{dims}d"
     if ceil_mode:
-        raise Unsupported(f"{op_name}pool2d with ceil_mode=True")
-    if x.rank not in (3, 4):
-        raise Unsupported(f"{op_name}pool2d of a {x.rank}-D tensor")
-    k = pair(kernel)
-    st = pair(stride) if stride not in (None, []) else k
-    pd, dl = pair(padding), pair(dilation)
-    if x.rank == 3:
+        raise Unsupported(f"{what} with ceil_mode=True")
+    if x.rank not in (dims + 1, dims + 2):
+        raise Unsupported(f"{what} of a {x.rank}-D tensor")
+    k = window(kernel, dims)
+    st = window(stride, dims) if stride not in (None, []) else k
+    pd, dl = window(padding, dims), window(dilation, dims)
+    if x.rank == dims + 1:
         x = lw.view(x, "{0}.unsqueeze(0)", (1, *x.shape))
-    n, c, h, w = x.shape
-    oh = (h + 2 * pd[0] - dl[0] * (k[0] - 1) - 1) // st[0] + 1
-    ow = (w + 2 * pd[1] - dl[1] * (k[1] - 1) - 1) // st[1] + 1
+    out = [
+        (size + 2 * p - d * (kk - 1) - 1) // s + 1
+        for size, kk, s, p, d in zip(x.shape[2:], k, st, pd, dl, strict=True)
+    ]
     return Pool2d(
-        shape=(n, c, oh, ow),
+        shape=(x.shape[0], x.shape[1], *out),
         dtype=x.dtype,
         op=op_name,
         x=x,
@@ -55,12 +59,13 @@ def pool2d(
 
 @op(
     "max_pool2d",
+    "max_pool3d",
     spec="input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, "
     "return_indices=False",
 )
 def _maxpool(lw: Builder, b: Call) -> Any:
     if b["return_indices"]:
-        raise Unsupported("max_pool2d with return_indices")
+        raise Unsupported(f"{b.name} with return_indices")
     return pool2d(
         lw,
         "max",
@@ -70,11 +75,13 @@ def _maxpool(lw: Builder, b: Call) -> Any:
         b["padding"],
         b["dilation"],
         b["ceil_mode"],
+        dims=int(b.name[-2]),
     )
 
 
 @op(
     "avg_pool2d",
+    "avg_pool3d",
     spec="input, kernel_size, stride=None, padding=0, ceil_mode=False, "
     "count_include_pad=True, divisor_override=None",
 )
@@ -90,6 +97,7 @@ def _avgpool(lw: Builder, b: Call) -> Any:
         b["ceil_mode"],
         b["count_include_pad"],
         b["divisor_override"],
+        dims=int(b.name[-2]),
     )
 
 
@@ -183,21 +191,17 @@ def adaptive_pool(lw: Builder, op_name: str, x: Value, size: Any, dims: int) -> 
     raise Unsupported.missing(f"adaptive_{op_name}_pool{dims}d", f"to size {list(sizes)}")
 
 
-@op("adaptive_avg_pool2d", spec="input, output_size")
-def _aap2(lw: Builder, b: Call) -> Any:
-    return adaptive_pool(lw, "mean", b.tensor(), b["output_size"], 2)
-
-
-@op("adaptive_avg_pool1d", spec="input, output_size")
-def _aap1(lw: Builder, b: Call) -> Any:
-    return adaptive_pool(lw, "mean", b.tensor(), b["output_size"], 1)
-
-
-@op("adaptive_max_pool2d", spec="input, output_size, return_indices=False")
-def _amp2(lw: Builder, b: Call) -> Any:
-    return adaptive_pool(lw, "max", b.tensor(), b["output_size"], 2)
-
-
-@op("adaptive_max_pool1d", spec="input, output_size, return_indices=False")
-def _amp1(lw: Builder, b: Call) -> Any:
-    return adaptive_pool(lw, "max", b.tensor(), b["output_size"], 1)
+@op(
+    "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
+    "adaptive_max_pool1d",
+    "adaptive_max_pool2d",
+    "adaptive_max_pool3d",
+    spec="input, output_size, return_indices=False",
+)
+def _adaptive(lw: Builder, b: Call) -> Any:
+    if b["return_indices"]:
+        raise Unsupported(f"{b.name} with return_indices")
+    how = "mean" if b.name.startswith("adaptive_avg") else "max"
+    return adaptive_pool(lw, how, b.tensor(), b["output_size"], int(b.name[-2]))

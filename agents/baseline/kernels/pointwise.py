@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
+
 from agents.baseline.ir import (
     Pool2d,
     Unsupported,
@@ -58,10 +61,12 @@ class PointwiseWriter(KernelWriter):
     def pool_shape(self, p: Pool2d) -> str:
         assert p.x is not None
         x = self.pyname(p.x)
-        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = p.kernel, p.stride, p.padding, p.dilation
-        oh = f"({x}.shape[2] + {2 * ph} - {dh * (kh - 1)} - 1) // {sh} + 1"
-        ow = f"({x}.shape[3] + {2 * pw} - {dw * (kw - 1)} - 1) // {sw} + 1"
-        return f"({x}.shape[0], {x}.shape[1], {oh}, {ow})"
+        dims = [f"{x}.shape[0]", f"{x}.shape[1]"]
+        for d, (k, st, pd, dl) in enumerate(
+            zip(p.kernel, p.stride, p.padding, p.dilation, strict=True)
+        ):
+            dims.append(f"({x}.shape[{d + 2}] + {2 * pd} - {dl * (k - 1)} - 1) // {st} + 1")
+        return f"({', '.join(dims)})"
 
     def coord(self, dim: int, scope: Scope) -> str:
         key = ("coord", dim)
@@ -99,11 +104,10 @@ class PointwiseWriter(KernelWriter):
         x = v.x
         ptr = self.operand_ptr(x)
         i = self.op_index[x.id]
-        xs = [self.arg(f"win{i}_s{d}", f"{self.pyname(x)}.stride({d})") for d in range(4)]
-        h = self.arg(f"win{i}_h", f"{self.pyname(x)}.shape[2]")
-        w = self.arg(f"win{i}_w", f"{self.pyname(x)}.shape[3]")
-        c0, c1, c2, c3 = (self.coord(d, scope) for d in range(4))
-        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = v.kernel, v.stride, v.padding, v.dilation
+        rank = x.rank
+        xs = [self.arg(f"win{i}_s{d}", f"{self.pyname(x)}.stride({d})") for d in range(rank)]
+        extent = [self.arg(f"win{i}_e{d}", f"{self.pyname(x)}.shape[{d}]") for d in range(2, rank)]
+        co = [self.coord(d, scope) for d in range(rank)]
         acc, cnt = self.fresh("acc"), self.fresh("cnt")
         c = self.code
         ninf = 'float("-inf")'
@@ -112,16 +116,20 @@ class PointwiseWriter(KernelWriter):
         else:
             c(f"{acc} = tl.zeros([BLOCK], {self.ct})")
             c(f"{cnt} = tl.zeros([BLOCK], {self.ct})")
-        with (
-            c.block(f"for kh in tl.static_range({kh}):"),
-            c.block(f"for kw in tl.static_range({kw}):"),
-        ):
-            c(f"ih = {c2} * {sh} - {ph} + kh * {dh}")
-            c(f"iw = {c3} * {sw} - {pw} + kw * {dw}")
-            c(f"inb = mask & (ih >= 0) & (ih < {h}) & (iw >= 0) & (iw < {w})")
-            off = f"{c0} * {xs[0]} + {c1} * {xs[1]} + ih * {xs[2]} + iw * {xs[3]}"
+        loops = [c.block(f"for k{d} in tl.static_range({k}):") for d, k in enumerate(v.kernel)]
+        with contextlib.ExitStack() as stack:
+            for loop in loops:
+                stack.enter_context(loop)
+            inb = ["mask"]
+            off = [f"{co[0]} * {xs[0]}", f"{co[1]} * {xs[1]}"]
+            for d, (st, pd, dl) in enumerate(zip(v.stride, v.padding, v.dilation, strict=True)):
+                c(f"i{d} = {co[d + 2]} * {st} - {pd} + k{d} * {dl}")
+                inb.append(f"(i{d} >= 0) & (i{d} < {extent[d]})")
+                off.append(f"i{d} * {xs[d + 2]}")
+            c(f"inb = {' & '.join(inb)}")
             other = ninf if v.op == "max" else "0.0"
-            c(f"xv = {self.load_cast(f'tl.load({ptr} + {off}, mask=inb, other={other})', x.dtype)}")
+            load = f"tl.load({ptr} + {' + '.join(off)}, mask=inb, other={other})"
+            c(f"xv = {self.load_cast(load, x.dtype)}")
             if v.op == "max":
                 c(f"{acc} = tl.maximum({acc}, xv)")
             else:
@@ -133,7 +141,7 @@ class PointwiseWriter(KernelWriter):
         if v.divisor is not None:
             c(f"{name} = {acc} / {float(v.divisor)}")
         elif v.count_include_pad:
-            c(f"{name} = {acc} / {float(kh * kw)}")
+            c(f"{name} = {acc} / {float(math.prod(v.kernel))}")
         else:
             c(f"{name} = {acc} / {cnt}")
         return name
