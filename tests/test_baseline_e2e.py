@@ -57,6 +57,7 @@ CONV_FAMILY = [
     "conv_transpose2d_strided_grouped",
     "conv3d_then_transposed",
     "pool3d_family",
+    "tensor_constants_depthwise",
 ]
 
 

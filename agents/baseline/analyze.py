@@ -79,12 +79,15 @@ def describe(value: Any) -> dict[str, Any]:
     import torch
 
     if isinstance(value, torch.Tensor):
-        return {
+        out = {
             "kind": "tensor",
             "shape": list(value.shape),
             "dtype": str(value.dtype).removeprefix("torch."),
             "contiguous": bool(value.is_contiguous()),
         }
+        if value.dim() == 0 and value.device.type != "meta":
+            out["item"] = value.item()  # a 0-dim constant (`torch.tensor(c)` in forward)
+        return out
     if isinstance(value, torch.Size):
         return {"kind": "scalar", "value": list(value)}
     if isinstance(value, bool | int | float) or value is None:

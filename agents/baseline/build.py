@@ -174,6 +174,19 @@ class Builder:
         self.params = analysis.get("params", {}) | analysis.get("buffers", {})
         self.current = ""
         self.diagonals: dict[int, Value] = {}  # id of a torch.diag(v) PyOp -> v
+        self.first_input: Value | None = None  # whose device tensors made in forward go on
+
+    def scalar_tensor(self, value: Any, dtype: str, device: Any = None) -> Value:
+        """A 0-dim tensor made in forward (`torch.tensor(c)`), on the inputs' device."""
+        if device is None or isinstance(device, Ignored):
+            if self.first_input is None:
+                raise Unsupported("a tensor constant in a forward without tensor inputs")
+            device = PyOp(
+                shape=(), dtype="device", fmt="{0}.device", refs=[self.first_input], tensor=False
+            )
+        refs: list[Value] = []
+        fmt = f"torch.full((), {render(value, refs)}, dtype=torch.{dtype}, device={render(device, refs)})"
+        return PyOp(shape=(), dtype=dtype, fmt=fmt, refs=refs, tensor=True)
 
     # ------------------------------------------------------------ building blocks
     def pw(self, op_name: str, *args: Any, dtype: str | None = None) -> Value:

@@ -194,10 +194,15 @@ class Lowering(Builder):
                     name=node["target"],
                 )
                 inputs.append(v)
+                self.first_input = self.first_input or v
                 self.env[node["name"]] = v
                 continue
             if kind == "get_attr":
                 path = node["target"]
+                if path not in self.params and "item" in meta:
+                    # a constant tensor fx lifted out of forward (`torch.tensor(c)`)
+                    self.env[node["name"]] = self.scalar_tensor(meta["item"], meta["dtype"])
+                    continue
                 if path not in self.params or meta.get("kind") != "tensor":
                     raise Unsupported(f"attribute {path!r} is not a parameter or buffer")
                 self.env[node["name"]] = Param(

@@ -177,6 +177,19 @@ def _factory(lw: Builder, b: Call) -> Any:
     return _py_from_meta(f"torch.{b.name}({', '.join(parts)})", refs, lw.meta.get(lw.current, {}))
 
 
+@op("tensor", "scalar_tensor", spec="data, *, dtype=None, device=None, requires_grad=False, "
+    "pin_memory=False")  # fmt: skip
+def _tensor(lw: Builder, b: Call) -> Any:
+    """`torch.tensor(c, device=x.device)` of a Python number: a 0-dim tensor."""
+    data = b["data"]
+    if is_tensor(data) or not isinstance(data, bool | int | float | Value):
+        raise Unsupported(f"torch.{b.name} of a {type(data).__name__}")
+    meta = lw.meta.get(lw.current, {})
+    if meta.get("kind") != "tensor" or meta.get("shape") != []:
+        raise Unsupported(f"torch.{b.name} of something other than a number")
+    return lw.scalar_tensor(data, meta["dtype"], b["device"])
+
+
 @op("cat", "stack", spec="tensors, dim=0")
 def _cat(lw: Builder, b: Call) -> Any:
     tensors = b["tensors"]
