@@ -208,8 +208,9 @@ SUPPORTED_TABLE: list[tuple[str, str]] = [
     (
         "matmul",
         "matmul/@, mm, bmm, mv, addmm, baddbmm, linear (nn.Linear), transposed and broadcast "
-        "batched operands, 1-D operands, `diag(v) @ B`; fused epilogue of any elementwise ops above (bias, "
-        "activation, scale, residual)",
+        "batched operands, 1-D operands, `diag(v) @ B`, einsum (any number of operands, as "
+        "permuted batched matmuls and sums; no ellipsis or diagonals); fused epilogue of any "
+        "elementwise ops above (bias, activation, scale, residual)",
     ),
     (
         "convolution, pooling",

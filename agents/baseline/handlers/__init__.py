@@ -2,6 +2,7 @@
 
 from agents.baseline.handlers import (
     conv,
+    einsum,
     elementwise,
     layout,
     losses,
@@ -11,4 +12,14 @@ from agents.baseline.handlers import (
     reductions,
 )
 
-__all__ = ["conv", "elementwise", "layout", "losses", "matmul", "modules", "pool", "reductions"]
+__all__ = [
+    "conv",
+    "einsum",
+    "elementwise",
+    "layout",
+    "losses",
+    "matmul",
+    "modules",
+    "pool",
+    "reductions",
+]
