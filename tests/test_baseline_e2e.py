@@ -59,6 +59,7 @@ CONV_FAMILY = [
     "pool3d_family",
     "tensor_constants_depthwise",
     "einsum_contractions",
+    "causal_attention_sizes",
 ]
 
 

@@ -182,9 +182,11 @@ def analyze(
     seed_all(seed)
     model = module.Model(*init)
     inputs = make_inputs(module, sizes, seed, "cpu")
+    from agents.baseline.concrete_trace import trace
+
     try:
         with traceable_factories():
-            graph_module = torch.fx.symbolic_trace(model)
+            graph_module, concrete = trace(model, inputs)
     except Exception as exc:  # noqa: BLE001 - any tracing failure is reported, not raised
         first = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         return {"ok": False, "error": f"torch.fx cannot trace Model.forward ({first})"}
@@ -218,12 +220,35 @@ def analyze(
             entry["meta"] = describe(results.get(n.name))
         nodes.append(entry)
     placeholders = [n for n in nodes if n["op"] == "placeholder"]
+    from agents.baseline.size_symbols import other_sizes, size_dependent_constants
+
     symbols: list[dict[str, Any]] = []
     unresolved: list[str] = []
-    if len(plans) > 1:
-        symbols, unresolved = size_dependent_constants(
-            problem.module(plans[1][0]), model, nodes, plans[1][0], seed
+    # a graph traced at concrete sizes must be compared with a second size, or it bakes one
+    seconds = [plans[1][0]] if len(plans) > 1 else []
+    if concrete and not seconds:
+
+        def runs(other: dict[str, int]) -> bool:
+            try:
+                mod = problem.module(other)
+                seed_all(seed)
+                with torch.no_grad():
+                    mod.Model(*make_init_inputs(mod, other))(*make_inputs(mod, other, seed, "cpu"))
+            except Exception:  # noqa: BLE001 - the reference refuses this size
+                return False
+            return True
+
+        seconds = other_sizes(sizes, runs)
+    for second in seconds:
+        found = size_dependent_constants(
+            problem.module(second), model, nodes, second, seed, inputs if concrete else None
         )
+        if found is not None:
+            symbols, unresolved = found
+            break
+    else:
+        if concrete:
+            unresolved = ["traced at concrete sizes, and no second size runs to compare with"]
     return {
         "ok": True,
         "sizes": sizes,
@@ -243,105 +268,6 @@ def analyze(
 
 
 # How a constant in the graph may derive from a module attribute (fx inlines attributes).
-DERIVATIONS: list[tuple[str, Any]] = [
-    ("{}", lambda a: a),
-    ("math.sqrt({})", math.sqrt),
-    ("(1.0 / math.sqrt({}))", lambda a: 1.0 / math.sqrt(a)),
-    ("(1.0 / {})", lambda a: 1.0 / a),
-]
-
-
-def scalar_attributes(model: Any) -> dict[str, float]:
-    """`self.x`-style paths of every int/float attribute of the model and its submodules."""
-    out: dict[str, float] = {}
-    for prefix, mod in model.named_modules():
-        for key, val in vars(mod).items():
-            if key.startswith("_") or isinstance(val, bool) or not isinstance(val, int | float):
-                continue
-            if prefix and not all(p.isidentifier() for p in prefix.split(".")):
-                continue
-            out[f"self.{prefix}.{key}" if prefix else f"self.{key}"] = val
-    return out
-
-
-def _differences(
-    a: Any, b: Any, path: tuple[Any, ...]
-) -> Iterator[tuple[tuple[Any, ...], Any, Any]]:
-    """Number leaves of two encoded arguments that differ: (path, value here, value there)."""
-    if isinstance(a, dict) and "list" in a and isinstance(b, dict) and "list" in b:
-        for i, (x, y) in enumerate(zip(a["list"], b["list"], strict=False)):
-            yield from _differences(x, y, (*path, i))
-    elif (
-        isinstance(a, int | float)
-        and isinstance(b, int | float)
-        and not isinstance(a, bool)
-        and a != b
-    ):
-        yield path, a, b
-
-
-def size_dependent_constants(
-    module: Any, model: Any, nodes: list[dict[str, Any]], sizes: dict[str, int], seed: int
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """Constants that change between two check shapes, and the attribute each comes from.
-
-    A module attribute set from a size (`self.n_heads`) is inlined by fx as a literal; the
-    candidate must read it from `self` at run time, or it is right for one shape only.
-    """
-    import torch.fx
-
-    from kernelbench.loading import make_init_inputs, seed_all
-
-    try:
-        seed_all(seed)
-        other = module.Model(*make_init_inputs(module, sizes))
-        with traceable_factories():
-            graph = torch.fx.symbolic_trace(other).graph
-    except Exception as exc:  # noqa: BLE001 - the second shape is a cross-check only
-        # e.g. GroupNorm rejects a varied channel count: the harness drops such a shape too
-        log.debug("no second-size cross-check: %s", exc)
-        return [], []
-    second = list(graph.nodes)
-    if len(second) != len(nodes):
-        return [], ["the traced graph changes with the problem size"]
-    attrs1, attrs2 = scalar_attributes(model), scalar_attributes(other)
-    symbols: list[dict[str, Any]] = []
-    unresolved: list[str] = []
-    for entry, n in zip(nodes, second, strict=True):
-        diffs = list(
-            _differences(
-                {"list": entry["args"]}, {"list": [encode_arg(a) for a in n.args]}, ("args",)
-            )
-        )
-        for key, value in entry["kwargs"].items():
-            if key in n.kwargs:
-                diffs += _differences(value, encode_arg(n.kwargs[key]), ("kwargs", key))
-        for path, v1, v2 in diffs:
-            expr = next(
-                (
-                    fmt.format(name)
-                    for name in attrs1
-                    for fmt, fn in DERIVATIONS
-                    if name in attrs2
-                    and _close(fn(attrs1[name]), v1)
-                    and _close(fn(attrs2[name]), v2)
-                ),
-                None,
-            )
-            if expr is None:
-                unresolved.append(f"{entry['name']}: {v1!r} at one size, {v2!r} at another")
-            else:
-                symbols.append({"node": entry["name"], "path": list(path), "expr": expr})
-    return symbols, unresolved
-
-
-def _close(a: Any, b: Any) -> bool:
-    try:
-        return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(b)))
-    except (TypeError, ValueError, ZeroDivisionError):
-        return False
-
-
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         sys.stderr.write("usage: python -m agents.baseline.analyze WORKDIR\n")

@@ -163,8 +163,8 @@ class Lowering(Builder):
             last = path.pop()
             for step in path:
                 holder = holder[step]
-                if isinstance(holder, dict) and "list" in holder:
-                    holder = holder["list"]
+                if isinstance(holder, dict) and ("list" in holder or "slice" in holder):
+                    holder = holder.get("list", holder.get("slice"))
             value = holder[last]
             holder[last] = {"pyexpr": sym["expr"], "float": isinstance(value, float)}
 
