@@ -29,6 +29,7 @@ from agents.protocols import (
     Coder,
     CoderContext,
     Feedback,
+    FeedbackMode,
     Judge,
     JudgeContext,
     Proposal,
@@ -220,7 +221,7 @@ class ProblemLoop:
         except AgentError as exc:
             if exc.kind.fatal:
                 raise _Stop(str(exc), "failed") from exc
-            mode = "optimize" if pick.view.correct else "repair"
+            mode: FeedbackMode = "optimize" if pick.view.correct else "repair"
             review = Review(feedback=fallback_feedback(mode, str(exc), pick.view.failure))
         self.pdir.write_review(pick.record, review, time.perf_counter() - started)
         pick.feedback = review.feedback

@@ -23,7 +23,7 @@ from typing import TypeVar
 from pydantic import BaseModel, Field, ValidationError
 
 from agents.config import AgentConfig
-from agents.protocols import AttemptView, Feedback, Proposal, Review
+from agents.protocols import AttemptView, Feedback, FeedbackMode, Proposal, Review
 from agents.status import AttemptStatus, ProblemStatus, RunStatus, Unevaluated
 from agents.usage import Usage, total
 from kernelbench.result import EvalResult
@@ -80,7 +80,7 @@ class AttemptRecord(BaseModel):
     prompt_chars: int = 0
     prompt_tokens: int | None = None
     judged: bool = False
-    feedback_mode: str | None = None
+    feedback_mode: FeedbackMode | None = None
 
     @property
     def usage(self) -> Usage:
