@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from agents.prompts import as_markdown, judge_messages
-from agents.protocols import Feedback, JudgeContext, Review, fallback_feedback
+from agents.protocols import Feedback, FeedbackMode, JudgeContext, Review, fallback_feedback
 from kernelbench.result import Status
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ class LLMJudge:
             )
             return Review(feedback=feedback)
         correct = attempt.result is not None and attempt.result.status == Status.CORRECT
-        mode = "optimize" if correct else "repair"
+        mode: FeedbackMode = "optimize" if correct else "repair"
         model: type[BaseModel] = OptimizeAdvice if correct else RepairAdvice
         keys = ", ".join(f'"{k}"' for k in model.model_fields)
         messages = judge_messages(ctx, mode, structured=self.structured, keys=keys)

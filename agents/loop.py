@@ -29,6 +29,7 @@ from agents.protocols import (
     Coder,
     CoderContext,
     Feedback,
+    FeedbackMode,
     Judge,
     JudgeContext,
     Proposal,
@@ -37,6 +38,7 @@ from agents.protocols import (
 )
 from agents.ranking import is_better, pick_of_round
 from agents.rundir import AttemptRecord, BestInfo, FinishedAttempt, ProblemDir, ProblemResult
+from agents.status import AttemptStatus, Phase, ProblemStatus, Unevaluated
 from agents.usage import BudgetExceeded, BudgetTracker, Usage, total
 from kernelbench.evaluate import evaluate
 from kernelbench.problem import Problem
@@ -54,9 +56,9 @@ class Progress:
     problem_id: str
     round: int
     rounds: int
-    phase: str  # "coder" | "eval" | "judge" | "round done" | "done"
-    last_status: str | None = None
-    best_status: str | None = None
+    phase: Phase
+    last_status: AttemptStatus | None = None
+    best_status: AttemptStatus | None = None
     best_speedup: float | None = None
     usage: Usage = field(default_factory=Usage)
     message: str = ""
@@ -81,10 +83,13 @@ class Evaluator:
 
 
 class _Stop(Exception):
-    def __init__(self, reason: str, failed: bool = False) -> None:
+    """Ends the loop early: cancelled from outside, or failed (an agent error it cannot
+    go on after)."""
+
+    def __init__(self, reason: str, status: Literal["failed", "cancelled"]) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.failed = failed
+        self.status = status
 
 
 class ProblemLoop:
@@ -119,7 +124,9 @@ class ProblemLoop:
     def _usage(self) -> Usage:
         return total(f.record.usage for f in self.finished)
 
-    def _emit(self, rnd: int, phase: str, last: str | None = None, message: str = "") -> None:
+    def _emit(
+        self, rnd: int, phase: Phase, last: AttemptStatus | None = None, message: str = ""
+    ) -> None:
         best = self.best.record if self.best else None
         if last is None and self.finished:
             last = self.finished[-1].record.status
@@ -161,7 +168,7 @@ class ProblemLoop:
             proposal = self.coder.propose(ctx)
         except AgentError as exc:
             if exc.kind.fatal:
-                raise _Stop(str(exc), failed=True) from exc
+                raise _Stop(str(exc), "failed") from exc
             proposal = Proposal(failure=str(exc))
         coder_s = time.perf_counter() - started
         path = self.pdir.write_proposal(number, proposal)
@@ -169,7 +176,7 @@ class ProblemLoop:
             attempt=number,
             round=ctx.round,
             index=ctx.candidate_index,
-            status="no_candidate",
+            status=Unevaluated.NO_CANDIDATE,
             reason=proposal.failure,
             coder_usage=proposal.usage,
             coder_s=round(coder_s, 3),
@@ -183,7 +190,7 @@ class ProblemLoop:
             result = self.evaluator(self.problem, proposal.source)
             record.eval_s = round(time.perf_counter() - t0, 3)
             self.pdir.write_eval(number, result)
-            record.status = result.status.value
+            record.status = result.status
             record.correct = result.correct
             record.speedup = result.speedup
             record.reason = result.reason
@@ -213,8 +220,8 @@ class ProblemLoop:
             review = self.judge.review(ctx)
         except AgentError as exc:
             if exc.kind.fatal:
-                raise _Stop(str(exc), failed=True) from exc
-            mode = "optimize" if pick.view.correct else "repair"
+                raise _Stop(str(exc), "failed") from exc
+            mode: FeedbackMode = "optimize" if pick.view.correct else "repair"
             review = Review(feedback=fallback_feedback(mode, str(exc), pick.view.failure))
         self.pdir.write_review(pick.record, review, time.perf_counter() - started)
         pick.feedback = review.feedback
@@ -273,13 +280,13 @@ class ProblemLoop:
     def run(self) -> ProblemResult:
         started = time.perf_counter()
         self.finished = self.pdir.load()  # best-so-far is replayed round by round below
-        status: Literal["done", "failed", "cancelled"] = "done"
+        status: ProblemStatus = "done"
         reason = f"finished {self.config.rounds} rounds"
         rounds_run, stale = 0, 0
         try:
             for rnd in range(1, self.config.rounds + 1):
                 if self.cancelled():
-                    raise _Stop("cancelled")
+                    raise _Stop("cancelled", "cancelled")
                 already = self._judged(rnd)
                 pick = already or self._play_round(rnd)
                 rounds_run = rnd
@@ -295,11 +302,7 @@ class ProblemLoop:
         except BudgetExceeded as exc:
             reason = str(exc)
         except _Stop as exc:
-            reason = exc.reason
-            if exc.reason == "cancelled":
-                status = "cancelled"
-            elif exc.failed:
-                status = "failed"
+            reason, status = exc.reason, exc.status
         result = summarize_attempts(
             self.problem.id, self.finished, status, reason, rounds_run, started
         )
@@ -310,7 +313,7 @@ class ProblemLoop:
 def summarize_attempts(
     problem_id: str,
     finished: list[FinishedAttempt],
-    status: Literal["done", "failed", "cancelled"],
+    status: ProblemStatus,
     reason: str,
     rounds_run: int,
     started: float,

@@ -7,7 +7,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from agents.protocols import CoderContext, Feedback, JudgeContext
+from agents.protocols import CoderContext, Feedback, FeedbackMode, JudgeContext
 from kernelbench.result import EvalResult, Status
 
 MAX_MESSAGES_CHARS = 3000
@@ -161,7 +161,7 @@ def coder_messages(ctx: CoderContext) -> list[dict[str, str]]:
 
 
 def judge_messages(
-    ctx: JudgeContext, mode: str, *, structured: bool, keys: str
+    ctx: JudgeContext, mode: FeedbackMode, *, structured: bool, keys: str
 ) -> list[dict[str, str]]:
     cfg = ctx.config
     target = TargetInfo(cfg.target_gpu, cfg.arch)

@@ -30,10 +30,14 @@ class AttemptView(BaseModel):
         return self.result is not None and self.result.correct
 
 
+FeedbackMode = Literal["repair", "optimize"]  # fix a failing kernel, or speed up a correct one
+FeedbackSource = Literal["llm", "baseline", "fallback"]  # fallback: the Judge gave none usable
+
+
 class Feedback(BaseModel):
     """The Judge's advice for the next round."""
 
-    mode: Literal["repair", "optimize"]
+    mode: FeedbackMode
     summary: str  # one line
     critical_issue: str | None = None  # repair: the one issue to fix
     why: str | None = None
@@ -43,10 +47,10 @@ class Feedback(BaseModel):
     plan: list[str] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)  # machine-readable hints (baseline)
     stop: bool = False  # the Judge has nothing further to suggest
-    source: str = "llm"  # "llm" | "baseline" | "fallback"
+    source: FeedbackSource = "llm"
 
 
-def fallback_feedback(mode: str, why: str, attempt_failure: str | None = None) -> Feedback:
+def fallback_feedback(mode: FeedbackMode, why: str, attempt_failure: str | None = None) -> Feedback:
     """Generic advice where the Judge gave none usable (its reply, or its call, failed)."""
     if mode == "repair":
         issue = attempt_failure or "see the verdict above"

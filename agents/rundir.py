@@ -18,12 +18,13 @@ import os
 import secrets
 import shutil
 from pathlib import Path
-from typing import Literal
+from typing import TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from agents.config import AgentConfig
-from agents.protocols import AttemptView, Feedback, Proposal, Review
+from agents.protocols import AttemptView, Feedback, FeedbackMode, Proposal, Review
+from agents.status import AttemptStatus, ProblemStatus, RunStatus, Unevaluated
 from agents.usage import Usage, total
 from kernelbench.result import EvalResult
 
@@ -37,6 +38,24 @@ def new_run_id() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+class RunFileError(ValueError):
+    """A file of a run directory that does not hold what its model says, e.g. a status
+    no enum names; the message names the file and the first bad field."""
+
+
+def read_model(cls: type[M], path: Path) -> M:
+    try:
+        return cls.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        message = first["msg"].removeprefix("Value error, ")
+        raise RunFileError(f"{path}: bad {cls.__name__} at {where}: {message}") from exc
+
+
 def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
@@ -48,7 +67,7 @@ class AttemptRecord(BaseModel):
     attempt: int
     round: int
     index: int = 0  # which of the round's parallel candidates
-    status: str  # an EvalResult status, or "no_candidate"
+    status: AttemptStatus
     correct: bool = False
     speedup: float | None = None
     reason: str | None = None
@@ -61,7 +80,7 @@ class AttemptRecord(BaseModel):
     prompt_chars: int = 0
     prompt_tokens: int | None = None
     judged: bool = False
-    feedback_mode: str | None = None
+    feedback_mode: FeedbackMode | None = None
 
     @property
     def usage(self) -> Usage:
@@ -74,7 +93,7 @@ class AttemptRecord(BaseModel):
 class BestInfo(BaseModel):
     attempt: int
     round: int
-    status: str
+    status: AttemptStatus
     correct: bool
     speedup: float | None = None
     runtime_ms: float | None = None
@@ -83,7 +102,7 @@ class BestInfo(BaseModel):
 
 class ProblemResult(BaseModel):
     problem_id: str
-    status: Literal["done", "failed", "cancelled"] = "done"
+    status: ProblemStatus = "done"
     stop_reason: str = ""
     best: BestInfo | None = None
     attempts: list[AttemptRecord] = Field(default_factory=list)
@@ -97,7 +116,7 @@ class RunInfo(BaseModel):
     run_id: str
     created_at: str = Field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
     updated_at: str | None = None
-    status: Literal["running", "done", "failed", "interrupted"] = "running"
+    status: RunStatus = "running"
     config: AgentConfig
     device: str | None = None  # where candidates ran: "cuda" (timed) or "cpu" (interpreter)
     problems: list[str] = Field(default_factory=list)
@@ -172,23 +191,16 @@ class ProblemDir:
                 log.info("discarding partial attempt %s", d)
                 shutil.rmtree(d)
                 continue
-            record = AttemptRecord.model_validate_json(marker.read_text(encoding="utf-8"))
+            record = read_model(AttemptRecord, marker)
             cand = d / "candidate.py"
-            result = None
-            if (d / "eval.json").is_file():
-                result = EvalResult.model_validate_json(
-                    (d / "eval.json").read_text(encoding="utf-8")
-                )
-            feedback = None
-            if (d / "feedback.json").is_file():
-                feedback = Feedback.model_validate_json(
-                    (d / "feedback.json").read_text(encoding="utf-8")
-                )
+            eval_file, feedback_file = d / "eval.json", d / "feedback.json"
+            result = read_model(EvalResult, eval_file) if eval_file.is_file() else None
+            feedback = read_model(Feedback, feedback_file) if feedback_file.is_file() else None
             view = AttemptView(
                 attempt=record.attempt,
                 round=record.round,
                 source=cand.read_text(encoding="utf-8") if cand.is_file() else None,
-                failure=record.reason if record.status == "no_candidate" else None,
+                failure=record.reason if record.status == Unevaluated.NO_CANDIDATE else None,
                 result=result,
             )
             found.append(FinishedAttempt(record=record, view=view, feedback=feedback))
@@ -211,7 +223,8 @@ class RunDir:
         return ProblemDir(self.root / problem_id)
 
     def load_info(self) -> RunInfo:
-        return RunInfo.model_validate_json(self.info_path.read_text(encoding="utf-8"))
+        """run.json; RunFileError where it does not validate."""
+        return read_model(RunInfo, self.info_path)
 
     def save_info(self, info: RunInfo) -> None:
         info.updated_at = dt.datetime.now(dt.UTC).isoformat()

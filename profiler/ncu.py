@@ -31,7 +31,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from profiler.protocol import NcuJob
-from profiler.report import KernelProfile, ProfileReport
+from profiler.report import FactSource, KernelProfile, ProfileReport
 
 log = logging.getLogger(__name__)
 
@@ -272,17 +272,17 @@ def merge_into_report(report: ProfileReport, launches: list[NcuLaunch]) -> None:
     for name, launch in longest.items():
         target = next((k for k in report.kernels if k.name == name), None)
         if target is None:
-            target = KernelProfile(name=name, arch=report.arch, source="ncu")
+            target = KernelProfile(name=name, arch=report.arch, source=FactSource.NCU)
             report.kernels.append(target)
         else:
-            target.source = "static+ncu"
+            target.source = FactSource.STATIC_NCU
         target.metrics.update(headline(launch))
         for metric, value in launch.metrics.items():
             if metric in CURATED_METRICS:
                 target.metrics[metric] = value
         target.notes.extend(f"ncu rule {r[:300]}" for r in launch.rules[:3])
     if longest:
-        report.source = "static+ncu"
+        report.source = FactSource.STATIC_NCU
 
 
 # ---------------------------------------------------------------- running ncu (GPU only)

@@ -31,6 +31,22 @@ class RooflineBound(StrEnum):
     COMPUTE = "compute"
 
 
+class Precision(StrEnum):
+    """The arithmetic a roofline's peak FLOP/s is for."""
+
+    FP32 = "fp32"  # CUDA cores
+    FP16 = "fp16"  # tensor cores
+    TF32 = "tf32"  # tensor cores
+
+
+class FactSource(StrEnum):
+    """Where a kernel's (or a report's) facts come from."""
+
+    STATIC = "static"  # ptxas and SASS, no GPU
+    NCU = "ncu"  # only Nsight Compute saw the kernel
+    STATIC_NCU = "static+ncu"
+
+
 class SassMix(BaseModel):
     """Static instruction counts read from the kernel's SASS (each instruction once, loops
     not unrolled by the count: a measure of what the code does, not how often)."""
@@ -59,7 +75,7 @@ class KernelProfile(BaseModel):
     name: str
     arch: str
     symbol: str | None = None  # the object-file name when it differs (mangled C++)
-    source: str = "static"  # "static" (ptxas/SASS) or "ncu"
+    source: FactSource = FactSource.STATIC
     block_size: int | None = None
     grid: list[int] | None = None
     num_warps: int | None = None
@@ -87,7 +103,7 @@ class Roofline(BaseModel):
     lower_bound_ms: float | None = None
     measured_ms: float | None = None  # only ever a time measured on that GPU
     fraction_of_roofline: float | None = None  # lower_bound / measured, 1.0 = at the roof
-    precision: str | None = None  # "fp32" (CUDA cores) | "fp16" (tensor cores) | "tf32"
+    precision: Precision | None = None
     peak_flops: float | None = None  # FLOP/s used for the bound (datasheet, dense)
     peak_bytes_per_s: float | None = None
     ridge_intensity: float | None = None  # FLOP/byte where the GPU turns compute-bound
@@ -99,7 +115,7 @@ class ProfileReport(BaseModel):
     schema_version: int = PROFILE_SCHEMA_VERSION
     arch: str = "sm_90"
     gpu: str | None = None
-    source: str = "static"  # "static" | "static+ncu"
+    source: FactSource = FactSource.STATIC  # STATIC_NCU once Nsight Compute ran
     kernels: list[KernelProfile] = Field(default_factory=list)
     roofline: Roofline | None = None
     errors: list[str] = Field(default_factory=list)  # profiling faults; never fail the eval

@@ -11,21 +11,22 @@ tensor cores would change the numerics; the TF32 figure is reported beside it).
 from __future__ import annotations
 
 from profiler.gpus import GpuSpec
-from profiler.report import Roofline, RooflineBound
+from profiler.report import Precision, Roofline, RooflineBound
 
 TENSOR_DTYPES = {"float16", "bfloat16", "fp16", "bf16", "half"}
 
 
-def precision_for(dtype: str | None) -> str:
+def precision_for(dtype: str | None) -> Precision:
     name = (dtype or "float32").removeprefix("torch.")
-    return "fp16" if name in TENSOR_DTYPES else "fp32"
+    return Precision.FP16 if name in TENSOR_DTYPES else Precision.FP32
 
 
-def peak_flops(gpu: GpuSpec, precision: str) -> float:
+def peak_flops(gpu: GpuSpec, precision: Precision) -> float:
     return {
-        "fp16": gpu.fp16_tensor_flops,
-        "tf32": gpu.tf32_tensor_flops,
-    }.get(precision, gpu.fp32_flops)
+        Precision.FP32: gpu.fp32_flops,
+        Precision.FP16: gpu.fp16_tensor_flops,
+        Precision.TF32: gpu.tf32_tensor_flops,
+    }[precision]
 
 
 def roofline(

@@ -17,6 +17,7 @@ from __future__ import annotations
 from profiler.report import (
     KernelProfile,
     OccupancyLimiter,
+    Precision,
     ProfileReport,
     Roofline,
     RooflineBound,
@@ -160,7 +161,7 @@ def _hints(report: ProfileReport) -> list[str]:
             continue
         if (
             r.bound == RooflineBound.COMPUTE
-            and r.precision == "fp16"
+            and r.precision == Precision.FP16
             and not k.sass.tensor_core_mma
         ):
             hints.append(

@@ -41,6 +41,23 @@ def test_the_agent_stack_imports_without_the_openai_sdk():
     assert proc.returncode == 0, proc.stderr
 
 
+def test_the_cli_registers_every_command_without_heavy_imports():
+    """`kwright --help` imports every command module: they must leave the LLM SDK, torch,
+    numpy and jinja2 (the leaderboard's) to the commands themselves."""
+    code = (
+        "import sys\n"
+        "from worker.cli import run\n"
+        "code = run(['--help'])\n"
+        "heavy = [m for m in ('openai', 'torch', 'numpy', 'jinja2') if m in sys.modules]\n"
+        "sys.stderr.write(f'{code} {heavy}')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert "leaderboard" in proc.stdout and "--version" in proc.stdout  # the full help
+    assert proc.stderr == "0 []"
+
+
 def test_a_registered_provider_serves_the_llm_agents(monkeypatch):
     monkeypatch.setitem(chat.PROVIDERS, "echo", f"{__name__}:EchoClient")
     config = AgentConfig(agent="llm", llm=LLMSettings(provider="echo", model="m"))

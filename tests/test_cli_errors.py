@@ -45,11 +45,13 @@ CASES: list[tuple[str, str]] = [
     (f"run {R} --gpu Voodoo", "--gpu"),
     (f"run {R} --arch sm_75", "--arch"),
     (f"run {R} --agent llm", "--agent llm needs an endpoint"),
+    (f"run {R} --provider bogus", "'--provider': unknown LLM provider 'bogus' (known: openai)"),
     (f"run {R} --resume nope", "nope: no such run"),
     (f"run {R} --no-such-option", "No such option: --no-such-option"),
     (f"submit {R} --queue BAD", "'BAD' is not a queue name"),
     ("submit level9/1_X", "level9/1_X"),
     (f"submit {R} --max-usd -1", "'--max-usd'"),
+    (f"submit {R} --provider bogus", "'--provider': unknown LLM provider 'bogus'"),
     ("status nosuch", "nosuch: no such job"),
     ("status --limit 0", "'--limit'"),
     ("watch nosuch", "nosuch: no such job"),
@@ -61,6 +63,7 @@ CASES: list[tuple[str, str]] = [
     ("leaderboard --runs-dir /nonexistent", "--runs-dir /nonexistent"),
     ("leaderboard --suite /nonexistent", "/nonexistent"),
     ("leaderboard --level 0", "'--level'"),
+    ("leaderboard --baseline fastest", "'--baseline'"),
     ("sandbox cleanup --run-id x --all", "--run-id and --all"),
     ("sandbox nothing", "No such command 'nothing'"),
 ]
@@ -130,3 +133,15 @@ def test_version_and_completion():
     assert version.returncode == 0 and re.fullmatch(r"kwright \S+.*\n", version.stdout)
     shown = kwright("--show-completion", env={"SHELL": "/bin/bash"})
     assert shown.returncode == 0 and "complete" in shown.stdout and "kwright" in shown.stdout
+
+
+def test_resuming_a_run_whose_run_json_has_an_unknown_status_is_one_line(env, tmp_path):
+    run_json = tmp_path / "home" / "runs" / "r-bad" / "run.json"
+    run_json.parent.mkdir(parents=True)
+    attempt = {"attempt": 1, "round": 1, "status": "splendid"}
+    result = {"problem_id": R, "attempts": [attempt]}
+    run_json.write_text(json.dumps({"run_id": "r-bad", "config": {}, "results": {R: result}}))
+    proc = kwright("run", R, "--resume", "r-bad", "--json", env=env)
+    line = one_line(proc, f"--resume r-bad: {run_json}: bad RunInfo at results.{R}.attempts.0")
+    assert "unknown attempt status 'splendid'" in line
+    assert json.loads(proc.stdout)["kind"] == "bad_input"

@@ -9,17 +9,36 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 import re
 from pathlib import Path
+from typing import get_args
 
 import pytest
 
+from agents.status import Unevaluated
+from kernelbench.result import Status
 from tests.conftest import kwright
-from worker.leaderboard import make_board
+from worker.cli.leaderboard_cmd import board_format
+from worker.leaderboard.build import make_board
 from worker.leaderboard.charts import fast_p_curves, heatmap, speedup_vs_cost
+from worker.leaderboard.collect import load_runs
 from worker.leaderboard.metrics import geomean
-from worker.leaderboard.render import render_csv, render_html, render_json, render_markdown
+from worker.leaderboard.records import (
+    BASELINE_NAMES,
+    STATUS_ORDER,
+    Baseline,
+    BoardFormat,
+    furthest_status,
+)
+from worker.leaderboard.render import (
+    RENDERERS,
+    render_csv,
+    render_html,
+    render_json,
+    render_markdown,
+)
 from worker.leaderboard.table import headers, table
 
 RUNS = Path(__file__).parent / "fixtures" / "leaderboard" / "runs"
@@ -168,13 +187,51 @@ def test_cli_prints_writes_html_and_rejects_bad_input(tmp_path):
     assert kwright("leaderboard", "--format", "pdf").returncode == 2
 
 
-@pytest.mark.parametrize("fmt", ["md", "json", "csv", "html"])
+@pytest.mark.parametrize("fmt", list(BoardFormat))
 def test_an_empty_home_gives_an_empty_board_in_every_format(tmp_path, fmt):
     board, _ = make_board(tmp_path / "runs")
     assert board.rows == [] and board.problem_set.ids == []
-    from worker.leaderboard import RENDERERS
+    assert RENDERERS[fmt](board)  # every format the CLI offers has a renderer
 
-    assert RENDERERS[fmt](board)
+
+def test_the_format_comes_from_json_then_format_then_the_out_suffix():
+    assert set(RENDERERS) == set(BoardFormat)
+    assert board_format(None, Path("b.csv"), as_json=False) is BoardFormat.CSV
+    assert board_format(None, Path("b.pdf"), as_json=False) is BoardFormat.MD
+    assert board_format(None, None, as_json=False) is BoardFormat.MD
+    assert board_format(BoardFormat.HTML, Path("b.csv"), as_json=False) is BoardFormat.HTML
+    assert board_format(BoardFormat.HTML, Path("b.csv"), as_json=True) is BoardFormat.JSON
+
+
+def test_the_baseline_choices_are_the_names_the_board_prints():
+    assert set(BASELINE_NAMES) == set(get_args(Baseline))
+    for choice in get_args(Baseline):
+        board, _ = make_board(RUNS, suite="builtin", level=1, baseline=choice)
+        assert board.baseline_name == BASELINE_NAMES[choice]
+
+
+def test_a_problem_without_a_correct_kernel_shows_its_furthest_attempt():
+    every = [*Status, *Unevaluated]
+    assert set(STATUS_ORDER) == set(every)  # a new status must be ranked
+    assert furthest_status(every) is Status.CORRECT
+    assert furthest_status([Status.ERROR, Unevaluated.NO_CANDIDATE]) is Unevaluated.NO_CANDIDATE
+    assert furthest_status([]) is Unevaluated.NO_CANDIDATE
+
+
+def test_a_run_with_a_status_no_enum_names_is_skipped_with_a_warning(tmp_path, caplog):
+    good = next(RUNS.glob("*/run.json"))
+    data = json.loads(good.read_text())
+    result = next(r for r in data["results"].values() if r.get("attempts"))
+    result["attempts"][0]["status"] = "splendid"
+    bad = tmp_path / "runs" / "r-bad" / "run.json"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(json.dumps(data))
+    (tmp_path / "runs" / "r-good").mkdir()
+    (tmp_path / "runs" / "r-good" / "run.json").write_text(good.read_text())
+    with caplog.at_level(logging.WARNING):
+        runs = load_runs(tmp_path / "runs")
+    assert [r.run_id for r in runs] == [json.loads(good.read_text())["run_id"]]
+    assert f"skipping {bad}" in caplog.text and "splendid" in caplog.text
 
 
 def test_a_chart_with_nothing_to_show_says_why():

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from worker.leaderboard import make_board
+from worker.leaderboard.build import make_board
 from worker.leaderboard.render import render_html
 
 RUNS = Path(__file__).parent / "fixtures" / "leaderboard" / "runs"

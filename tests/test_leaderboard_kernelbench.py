@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import kwright
-from worker.leaderboard import KernelBenchFormatError, make_board
-from worker.leaderboard.kernelbench_io import export, import_run
+from worker.leaderboard.build import make_board
+from worker.leaderboard.kernelbench_io import KernelBenchFormatError, export, import_run
 
 FIXTURES = Path(__file__).parent / "fixtures" / "leaderboard"
 RUNS = FIXTURES / "runs"

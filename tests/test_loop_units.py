@@ -12,6 +12,7 @@ from agents.errors import AgentError, AgentErrorKind
 from agents.loop import ProblemLoop
 from agents.protocols import CoderContext, Feedback, JudgeContext, Proposal, Review
 from agents.rundir import ProblemDir
+from agents.status import Unevaluated
 from agents.usage import BudgetTracker, Usage
 from kernelbench.problem import Problem
 from kernelbench.registry import resolve_problem
@@ -123,7 +124,8 @@ def test_other_agent_errors_are_fed_back_to_the_next_round(tmp_path, kind):
     coder = FakeCoder(errors={1: AgentError(kind, "the reply was garbage")})
     result = run(tmp_path, coder, FakeJudge(), speedups(1.0), rounds=2)
     assert result.status == "done"
-    assert [a.status for a in result.attempts] == ["no_candidate", "correct"]
+    assert [a.status for a in result.attempts] == [Unevaluated.NO_CANDIDATE, Status.CORRECT]
+    assert [type(a.status) for a in result.attempts] == [Unevaluated, Status]  # typed, not str
     assert coder.contexts[1].previous is not None
     assert coder.contexts[1].previous.failure == "the reply was garbage"
 

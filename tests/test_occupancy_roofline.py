@@ -7,7 +7,8 @@ import pytest
 
 from profiler.gpus import GPUS, UnknownArch, UnknownGpu, default_gpu, gpu_spec, normalize_arch
 from profiler.occupancy import theoretical_occupancy
-from profiler.roofline import roofline
+from profiler.report import Precision, Roofline, RooflineBound
+from profiler.roofline import peak_flops, roofline
 
 # Documented limits used below (CUDA Programming Guide, compute capability table, and the
 # occupancy calculator's allocation rules):
@@ -134,7 +135,7 @@ def test_roofline_memory_bound_elementwise():
     # ReLU on 4096 x 16384 fp32: 268 MB read + 268 MB written, no FLOPs counted.
     # H100: 536870912 B / 3.35e12 B/s = 0.16026 ms.
     r = roofline(0.0, 536870912.0, GPUS["H100"], dtype="torch.float32")
-    assert r.bound == "memory" and r.precision == "fp32"
+    assert r.bound is RooflineBound.MEMORY and r.precision is Precision.FP32
     assert r.lower_bound_ms == pytest.approx(0.16026, rel=1e-3)
     assert r.fraction_of_roofline is None  # nothing measured
 
@@ -144,7 +145,7 @@ def test_roofline_compute_bound_fp16_matmul_and_measured_fraction():
     # A100 fp16 tensor peak 312e12: 0.4405 ms compute vs 0.0494 ms memory -> compute-bound.
     flops, nbytes = 2 * 4096**3, 3 * 4096**2 * 2
     r = roofline(flops, nbytes, GPUS["A100"], dtype="torch.float16", measured_ms=0.8811)
-    assert r.bound == "compute" and r.precision == "fp16"
+    assert r.bound is RooflineBound.COMPUTE and r.precision is Precision.FP16
     assert r.lower_bound_ms == pytest.approx(0.44051, rel=1e-3)
     assert r.arithmetic_intensity == pytest.approx(flops / nbytes)
     assert r.fraction_of_roofline == pytest.approx(0.5, rel=1e-3)
@@ -153,3 +154,13 @@ def test_roofline_compute_bound_fp16_matmul_and_measured_fraction():
 def test_roofline_without_bytes_has_no_bound():
     r = roofline(None, None, GPUS["B200"])
     assert r.bound is None and r.lower_bound_ms is None and r.gpu == "B200"
+
+
+def test_every_precision_has_a_peak_and_an_unknown_one_is_refused():
+    for gpu in GPUS.values():
+        assert all(peak_flops(gpu, p) > 0 for p in Precision)
+    assert Roofline.model_validate_json('{"gpu": "H100", "precision": "tf32"}').precision is (
+        Precision.TF32
+    )
+    with pytest.raises(ValueError, match="precision"):
+        Roofline.model_validate_json('{"gpu": "H100", "precision": "fp8"}')

@@ -20,20 +20,21 @@ import secrets
 import socket
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, Field, ValidationError
 
 from agents.config import AgentConfig
 from agents.rundir import BestInfo, write_atomic
+from agents.status import AttemptStatus, Phase, ProblemStatus
 from agents.usage import Usage
 from kernelbench.problem import Problem, ProblemError, load_problem
 
 log = logging.getLogger(__name__)
 
 JOB_SCHEMA_VERSION = 1
-JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
-TERMINAL: frozenset[str] = frozenset({"done", "failed", "cancelled"})
+JobStatus = Literal["queued", "running"] | ProblemStatus  # a job ends as its problem did
+TERMINAL: frozenset[JobStatus] = frozenset(get_args(ProblemStatus))
 
 
 class MalformedJob(ValueError):
@@ -91,7 +92,7 @@ class JobSpec(BaseModel):
 
 
 class JobOutcome(BaseModel):
-    status: Literal["done", "failed", "cancelled"]
+    status: ProblemStatus
     stop_reason: str = ""
     best: BestInfo | None = None
     best_source: str | None = None
@@ -143,9 +144,9 @@ class JobProgress(BaseModel):
 
     round: int = 0
     rounds: int = 0
-    phase: str = ""
-    last_status: str | None = None
-    best_status: str | None = None
+    phase: Phase | Literal[""] = ""  # "": no update yet
+    last_status: AttemptStatus | None = None
+    best_status: AttemptStatus | None = None
     best_speedup: float | None = None
     usage: Usage = Field(default_factory=Usage)
     message: str = ""
@@ -162,7 +163,7 @@ class Job(BaseModel):
         return self.spec.id
 
     @property
-    def status(self) -> str:
+    def status(self) -> JobStatus:
         return self.state.status
 
     def lease_lapsed(self, at: float | None = None) -> bool:

@@ -34,6 +34,7 @@ from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
 from agents.rundir import AttemptRecord
+from agents.status import ProblemStatus
 from worker.config import ConfigError, Settings
 from worker.jobs import (
     TERMINAL,
@@ -380,10 +381,10 @@ def _end_delivery(st: JobState, how: str, t: float) -> None:
         st.history[-1].end = how
 
 
-def _close(st: JobState, status: str, error: str | None, t: float) -> None:
+def _close(st: JobState, status: ProblemStatus, error: str | None, t: float) -> None:
     how = status if not error else f"{status}: {error}"
     _end_delivery(st, how if len(how) <= 120 else how[:117] + "...", t)
-    st.status = status  # type: ignore[assignment]
+    st.status = status
     st.error = error if error is not None else st.error
     st.finished_at = t
     st.owner = None

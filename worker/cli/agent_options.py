@@ -17,6 +17,7 @@ from typing import Annotated, Any, get_type_hints
 import typer
 from pydantic import ValidationError
 
+from agents.chat import PROVIDERS
 from agents.config import AgentConfig, AgentKind, Budget, LLMSettings, ReasoningEffort
 from agents.factory import default_agent
 from kernelbench.problem import Problem, ProblemError
@@ -36,12 +37,29 @@ def positive(value: float | None) -> float | None:
     return value
 
 
+def known_provider(value: str) -> str:
+    """Click callback: a name in the provider registry (agents.chat.PROVIDERS)."""
+    if value not in PROVIDERS:
+        known = ", ".join(sorted(PROVIDERS))
+        raise typer.BadParameter(f"unknown LLM provider {value!r} (known: {known})")
+    return value
+
+
 @dataclass
 class AgentOptions:
     agent: Annotated[
         AgentKind | None,
-        typer.Option(help="llm or baseline (default: llm when an API key or --base-url is set)."),
+        typer.Option(help="Default: llm when an API key or --base-url is set, else baseline."),
     ] = None
+    provider: Annotated[
+        str,
+        typer.Option(
+            callback=known_provider,
+            autocompletion=lambda: sorted(PROVIDERS),
+            metavar=f"<{'|'.join(sorted(PROVIDERS))}>",
+            help="Who serves the LLM; openai: any OpenAI-compatible endpoint.",
+        ),
+    ] = "openai"
     model: Annotated[str, typer.Option(help="Model name at the endpoint.")] = "gpt-4o-mini"
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint URL.")] = None
     rounds: Annotated[int, typer.Option(min=1, max=200, help="Rounds per problem.")] = 10
@@ -120,6 +138,7 @@ class AgentOptions:
         return AgentConfig(
             agent=kind,
             llm=LLMSettings(
+                provider=self.provider,
                 model=self.model,
                 base_url=self.base_url,
                 temperature=self.temperature,

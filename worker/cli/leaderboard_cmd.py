@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -11,24 +10,21 @@ import typer
 
 from worker.cli.common import fail
 from worker.config import get_settings
+from worker.leaderboard.records import BASELINE_NAMES, Baseline, BoardFormat
 
 
-class Format(StrEnum):
-    md = "md"
-    html = "html"
-    json = "json"
-    csv = "csv"
-
-
-class BaselineChoice(StrEnum):
-    eager = "eager"
-    compile = "compile"
+def board_format(fmt: BoardFormat | None, out: Path | None, as_json: bool) -> BoardFormat:
+    """--json, else --format, else --out's suffix where it names a format, else md."""
+    if as_json:
+        return BoardFormat.JSON
+    suffix = out.suffix.lstrip(".") if out is not None else ""
+    return fmt or next((f for f in BoardFormat if f == suffix), BoardFormat.MD)
 
 
 def leaderboard(
     fmt: Annotated[
-        Format | None,
-        typer.Option("--format", help="md, html, json or csv (default: --out's suffix, else md)."),
+        BoardFormat | None,
+        typer.Option("--format", help="Default: --out's suffix, else md."),
     ] = None,
     out: Annotated[
         Path | None, typer.Option(help="Write the board here; stdout then gets the ranked table.")
@@ -39,8 +35,8 @@ def leaderboard(
     ] = None,
     level: Annotated[int | None, typer.Option(min=1, help="Only this level.")] = None,
     baseline: Annotated[
-        BaselineChoice, typer.Option(help="Speedups against PyTorch eager or torch.compile.")
-    ] = BaselineChoice.eager,
+        Baseline, typer.Option(help=f"Speedups against {' or '.join(BASELINE_NAMES.values())}.")
+    ] = "eager",
     runs_dir: Annotated[Path | None, typer.Option(help="Default: $KWRIGHT_HOME/runs.")] = None,
     kernelbench: Annotated[
         list[Path] | None,
@@ -59,8 +55,9 @@ def leaderboard(
 ) -> None:
     """Rank rows (agent x model x target GPU x device) by KernelBench's metrics."""
     from kernelbench.problem import ProblemError
-    from worker.leaderboard import RENDERERS, KernelBenchFormatError, export, make_board
-    from worker.leaderboard.render import render_summary
+    from worker.leaderboard.build import make_board
+    from worker.leaderboard.kernelbench_io import KernelBenchFormatError, export
+    from worker.leaderboard.render import RENDERERS, render_summary
 
     if runs_dir is not None and not runs_dir.is_dir():
         fail(f"--runs-dir {runs_dir}: no such directory")
@@ -69,16 +66,14 @@ def leaderboard(
             runs_dir or get_settings().runs_dir,
             suite=suite,
             level=level,
-            baseline=baseline.value,
+            baseline=baseline,
             kernelbench_runs=kernelbench,
             kernelbench_timing=kernelbench_timing,
             kernelbench_gpu=kernelbench_gpu,
         )
     except (ProblemError, KernelBenchFormatError) as exc:
         fail(str(exc))
-    suffix = out.suffix.lstrip(".") if out is not None else ""
-    chosen = "json" if as_json else (fmt.value if fmt else suffix if suffix in RENDERERS else "md")
-    text = RENDERERS[chosen](board)
+    text = RENDERERS[board_format(fmt, out, as_json)](board)
     try:
         if export_kernelbench is not None:
             for folder in export(board, entries, export_kernelbench):

@@ -10,7 +10,7 @@ import typer
 from rich.live import Live
 from rich.table import Table
 
-from agents.rundir import RunDir
+from agents.rundir import RunDir, RunFileError
 from kernelbench.problem import Problem, ProblemError
 from worker.cli.agent_options import (
     AgentOptionError,
@@ -92,8 +92,14 @@ def run_command(
         config = agent_options.config(api_key)
     except AgentOptionError as exc:
         fail(str(exc))
-    if resume and not RunDir(settings.home, resume).exists():
-        fail(f"{resume}: no such run in {settings.runs_dir}")
+    if resume:
+        resumed = RunDir(settings.home, resume)
+        if not resumed.exists():
+            fail(f"{resume}: no such run in {settings.runs_dir}")
+        try:
+            resumed.load_info()
+        except RunFileError as exc:
+            fail(f"--resume {resume}: {exc}")
     from agents.runner import run_job  # torch and the agents: only once the input is good
     from kernelbench.evaluate import GpuUnavailable, detect_device
 
@@ -128,7 +134,7 @@ def run_command(
                     api_key=api_key,
                     device=device,
                 )
-    except GpuUnavailable as exc:
+    except (GpuUnavailable, RunFileError) as exc:  # RunFileError: a resumed attempt's file
         fail(str(exc))
     reason = agent_options.agent_reason(api_key)
     if as_json:

@@ -1,59 +1,10 @@
 """The leaderboard: rank agents, models and GPUs over a named problem set, KernelBench-style.
 
-`records` names the metrics, `collect` reads run directories, `kernelbench_io` reads and
-writes KernelBench's files, `metrics` computes and ranks, `board` assembles a board,
-`table`, `charts` and `render` turn it into md, csv, json and html.
+`records` names the metrics and the choices (formats, baselines), `collect` reads run
+directories, `kernelbench_io` reads and writes KernelBench's files, `metrics` computes and
+ranks, `board` assembles a board, `build` makes one from runs, `table`, `charts` and
+`render` turn it into md, csv, json and html.
+
+Nothing is imported here: `kwright --help` reads the choices in `records` without loading
+numpy and jinja2, which the board's modules need.
 """
-
-from __future__ import annotations
-
-from pathlib import Path
-
-from worker.leaderboard.board import Board, build_board, choose_problems
-from worker.leaderboard.collect import Entries, collect_entries, load_runs
-from worker.leaderboard.kernelbench_io import KernelBenchFormatError, export, import_run
-from worker.leaderboard.records import Baseline
-from worker.leaderboard.render import RENDERERS
-
-__all__ = [
-    "RENDERERS",
-    "Board",
-    "KernelBenchFormatError",
-    "export",
-    "make_board",
-]
-
-
-def make_board(
-    runs_dir: Path,
-    *,
-    suite: str | None = None,
-    level: int | None = None,
-    baseline: Baseline = "eager",
-    kernelbench_runs: list[Path] | None = None,
-    kernelbench_timing: Path | None = None,
-    kernelbench_gpu: str | None = None,
-) -> tuple[Board, Entries]:
-    """A board from the runs under runs_dir and any imported KernelBench runs.
-
-    `suite`: "builtin" or a KernelBench-shaped folder names the problem set (with
-    `level`); without it the set is what every row attempted. Raises ProblemError for a
-    bad suite and KernelBenchFormatError for an unreadable KernelBench file."""
-    suite_ids = None
-    suite_name = ""
-    if suite is not None:
-        from kernelbench.registry import list_problems
-
-        problems = list_problems(None if suite == "builtin" else suite, level)
-        suite_ids = [p.id for p in problems]
-        suite_name = "builtin suite" if suite == "builtin" else f"suite {suite}"
-    entries = collect_entries(load_runs(runs_dir), runs_dir, baseline)
-    for run in kernelbench_runs or []:
-        if level is None:
-            raise KernelBenchFormatError(f"{run}: importing a KernelBench run needs --level")
-        key, rows = import_run(
-            run, level, timing_file=kernelbench_timing, gpu=kernelbench_gpu, suite_ids=suite_ids
-        )
-        entries.setdefault(key, {}).update(rows)
-    problem_set = choose_problems(entries, suite_ids, suite_name, level)
-    return build_board(entries, problem_set, baseline), entries

@@ -17,10 +17,10 @@ from worker.leaderboard.collect import Entries
 from worker.leaderboard.metrics import ranked, row_stats
 from worker.leaderboard.records import (
     BASELINE_NAMES,
-    NOT_ATTEMPTED,
     SCHEMA_VERSION,
     Baseline,
     Entry,
+    Missing,
     RowKey,
     RowStats,
     level_of,
@@ -110,7 +110,7 @@ def build_board(entries: Entries, problems: ProblemSet, baseline: Baseline) -> B
     cells = []
     for pid in ids:
         for i, r in enumerate(rows):
-            e = kept[r.key].get(pid) or Entry(problem_id=pid, status=NOT_ATTEMPTED)
+            e = kept[r.key].get(pid) or Entry(problem_id=pid, status=Missing.NOT_ATTEMPTED)
             cells.append(Cell(**e.model_dump(), row=i))
     return Board(
         problem_set=problems,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from worker.leaderboard.board import Board
-from worker.leaderboard.records import NOT_ATTEMPTED, UNFINISHED
+from worker.leaderboard.records import Missing
 
 LABEL_CELLS_UP_TO = 400  # text in every cell up to this many cells; colours only beyond
 LABEL_PROBLEMS_UP_TO = 120  # problem names on the axis up to this many
@@ -33,8 +33,8 @@ _SHORT = {
     "not_run": "not run",
     "no_candidate": "none",
     "error": "error",
-    NOT_ATTEMPTED: "-",
-    UNFINISHED: "unfin.",
+    Missing.NOT_ATTEMPTED: "-",
+    Missing.UNFINISHED: "unfin.",
 }
 
 

@@ -14,11 +14,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from kernelbench.result import Status
 from worker.leaderboard.records import (
     COMPILED_STATUSES,
-    UNFINISHED,
     Baseline,
     Entry,
+    Missing,
     RowKey,
     furthest_status,
 )
@@ -109,7 +110,7 @@ def _entry(info: RunRecord, result: ProblemRecord, run_dir: Path, baseline: Base
     offline = info.config.agent == "baseline"
     return Entry(
         problem_id=result.problem_id,
-        status="correct" if correct else furthest_status(statuses),
+        status=Status.CORRECT if correct else furthest_status(statuses),
         compiled=any(s in COMPILED_STATUSES for s in statuses),
         correct=correct,
         speedup=speedup if speedup is not None and speedup > 0 else None,
@@ -137,5 +138,5 @@ def collect_entries(runs: list[RunRecord], runs_dir: Path, baseline: Baseline) -
             if result is not None and result.status in ("done", "failed"):
                 row[pid] = _entry(info, result, run_dir, baseline)
             elif pid not in row:
-                row[pid] = Entry(problem_id=pid, status=UNFINISHED, run_dir=str(run_dir))
+                row[pid] = Entry(problem_id=pid, status=Missing.UNFINISHED, run_dir=str(run_dir))
     return entries

@@ -23,13 +23,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from kernelbench.result import Status
 from worker.leaderboard.board import Board
 from worker.leaderboard.collect import Entries
 from worker.leaderboard.metrics import row_stats
 from worker.leaderboard.records import (
-    NOT_ATTEMPTED,
     P_VALUES,
     Entry,
+    Missing,
     RowKey,
     RowStats,
     level_of,
@@ -113,9 +114,9 @@ def import_run(
         kernel = run_dir / f"level_{level}_problem_{number}_sample_0_kernel.py"
         entries[pid] = Entry(
             problem_id=pid,
-            status="correct"
+            status=Status.CORRECT
             if correct
-            else ("incorrect" if sample.get("compiled") else "compile_error"),
+            else (Status.INCORRECT if sample.get("compiled") else Status.COMPILE_ERROR),
             compiled=bool(sample.get("compiled")),
             correct=correct,
             speedup=speedup,
@@ -163,7 +164,7 @@ def _write_level(
     timing: dict[str, dict[str, Any]] = {}
     for pid in ids:
         number = int(_NUMBERED.match(pid).group(2))  # type: ignore[union-attr]
-        e = row.get(pid) or Entry(problem_id=pid, status=NOT_ATTEMPTED)
+        e = row.get(pid) or Entry(problem_id=pid, status=Missing.NOT_ATTEMPTED)
         timed = e.runtime_ms is not None and e.speedup is not None
         results[str(number)] = [
             {

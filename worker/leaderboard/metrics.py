@@ -23,11 +23,10 @@ import numpy as np
 
 from worker.leaderboard.records import (
     BOOTSTRAP_MIN_N,
-    NOT_ATTEMPTED,
     P_VALUES,
-    UNFINISHED,
     Entry,
     Geomean,
+    Missing,
     Rate,
     RowKey,
     RowStats,
@@ -55,7 +54,9 @@ def _mean(values: list[float]) -> float | None:
 
 
 def row_stats(key: RowKey, entries: dict[str, Entry], problems: list[str]) -> RowStats:
-    cells = [entries.get(pid) or Entry(problem_id=pid, status=NOT_ATTEMPTED) for pid in problems]
+    cells = [
+        entries.get(pid) or Entry(problem_id=pid, status=Missing.NOT_ATTEMPTED) for pid in problems
+    ]
     big_n = len(cells)
     solved = [e for e in cells if e.correct]
     timed = [e.speedup for e in solved if e.speedup is not None]
@@ -90,8 +91,8 @@ def row_stats(key: RowKey, entries: dict[str, Entry], problems: list[str]) -> Ro
             [e.static_occupancy_pct for e in solved if e.static_occupancy_pct is not None]
         ),
         spilling=Rate(n=sum(1 for s in profiled if s), N=len(profiled)) if profiled else None,
-        not_attempted=sum(1 for e in cells if e.status == NOT_ATTEMPTED),
-        unfinished=sum(1 for e in cells if e.status == UNFINISHED),
+        not_attempted=sum(1 for e in cells if e.status == Missing.NOT_ATTEMPTED),
+        unfinished=sum(1 for e in cells if e.status == Missing.UNFINISHED),
     )
 
 

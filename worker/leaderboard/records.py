@@ -7,30 +7,44 @@ directories, KernelBench result files) and renderers agree on one vocabulary.
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from agents.status import AttemptStatus, Unevaluated
 from kernelbench.result import Status
 
 SCHEMA_VERSION = 1
 P_VALUES: tuple[float, ...] = (0.0, 0.5, 0.8, 1.0, 1.5, 2.0)  # KernelBench's fast_p thresholds
 BOOTSTRAP_MIN_N = 5  # below this a geomean gets no interval: too few points to resample
-Baseline = Literal["eager", "compile"]
-BASELINE_NAMES: dict[str, str] = {"eager": "PyTorch eager", "compile": "torch.compile"}
+Baseline = Literal["eager", "compile"]  # what speedups are against
+BASELINE_NAMES: dict[Baseline, str] = {"eager": "PyTorch eager", "compile": "torch.compile"}
 
-# Statuses a cell can show besides the EvalResult statuses (and the loop's "no_candidate").
-NOT_ATTEMPTED = "not_attempted"
-UNFINISHED = "unfinished"
-NO_CANDIDATE = "no_candidate"
+
+class BoardFormat(StrEnum):
+    """What a board can be written as; `render.RENDERERS` holds one renderer for each."""
+
+    MD = "md"
+    HTML = "html"
+    JSON = "json"
+    CSV = "csv"
+
+
+class Missing(StrEnum):
+    """What a cell shows where its row has no finished result for the problem."""
+
+    NOT_ATTEMPTED = "not_attempted"
+    UNFINISHED = "unfinished"
+
+
+CellStatus = AttemptStatus | Missing
 # An attempt with one of these statuses got past compilation (KernelBench's "compiled").
-COMPILED_STATUSES = frozenset(
-    s.value for s in Status if s not in (Status.COMPILE_ERROR, Status.ERROR)
-)
+COMPILED_STATUSES = frozenset(s for s in Status if s not in (Status.COMPILE_ERROR, Status.ERROR))
 # Most to least advanced: a problem without a correct kernel shows its furthest attempt.
 STATUS_ORDER = (
     Status.CORRECT, Status.INCORRECT, Status.RUNTIME_ERROR, Status.TIMEOUT, Status.REJECTED,
-    Status.NOT_RUN, Status.COMPILE_ERROR, NO_CANDIDATE, Status.ERROR,
+    Status.NOT_RUN, Status.COMPILE_ERROR, Unevaluated.NO_CANDIDATE, Status.ERROR,
 )  # fmt: skip
 _LEVEL = re.compile(r"^level(\d+)/")
 
@@ -45,9 +59,9 @@ def level_of(problem_id: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def furthest_status(statuses: list[str]) -> str:
+def furthest_status(statuses: list[AttemptStatus]) -> AttemptStatus:
     rank = {s: i for i, s in enumerate(STATUS_ORDER)}
-    return min(statuses, key=lambda s: rank.get(s, len(rank)), default=NO_CANDIDATE)
+    return min(statuses, key=lambda s: rank[s], default=Unevaluated.NO_CANDIDATE)
 
 
 class RowKey(BaseModel):
@@ -73,7 +87,7 @@ class Entry(BaseModel):
     """A row's outcome on one problem: the latest finished result, or why there is none."""
 
     problem_id: str
-    status: str
+    status: CellStatus
     compiled: bool = False
     correct: bool = False
     speedup: float | None = None  # against the board's baseline; None where not timed
@@ -91,7 +105,7 @@ class Entry(BaseModel):
 
     @property
     def finished(self) -> bool:
-        return self.status not in (NOT_ATTEMPTED, UNFINISHED)
+        return not isinstance(self.status, Missing)
 
 
 class Rate(BaseModel):

@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader
 
 from worker.leaderboard.board import Board
 from worker.leaderboard.charts import all_charts
+from worker.leaderboard.records import BoardFormat
 from worker.leaderboard.table import cell_text, headers, level_title, matrix, table
 
 
@@ -102,9 +103,9 @@ def render_html(board: Board) -> str:
     )
 
 
-RENDERERS: dict[str, Callable[[Board], str]] = {
-    "md": render_markdown,
-    "csv": render_csv,
-    "json": render_json,
-    "html": render_html,
+RENDERERS: dict[BoardFormat, Callable[[Board], str]] = {
+    BoardFormat.MD: render_markdown,
+    BoardFormat.CSV: render_csv,
+    BoardFormat.JSON: render_json,
+    BoardFormat.HTML: render_html,
 }

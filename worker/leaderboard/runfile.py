@@ -2,7 +2,8 @@
 
 `agents.rundir.RunInfo` is the writer's model; reading through it would validate every
 field of every run (the agent configuration, each attempt) for a report that needs a
-few; token usage is the writer's own `agents.usage.Usage`.
+few; token usage and the statuses are the writer's own (`agents.usage`, `agents.status`),
+so a run with a status no enum names is skipped with a warning.
 tests/test_leaderboard.py checks that a RunInfo written by the agents reads back here.
 """
 
@@ -10,13 +11,14 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from agents.status import AttemptStatus, ProblemStatus
 from agents.usage import Usage
 
 
 class AttemptRecord(BaseModel):
     attempt: int
     round: int
-    status: str
+    status: AttemptStatus
     correct: bool = False
     coder_s: float = 0.0
     eval_s: float = 0.0
@@ -25,7 +27,7 @@ class AttemptRecord(BaseModel):
 
 class BestRecord(BaseModel):
     attempt: int
-    status: str
+    status: AttemptStatus
     correct: bool
     speedup: float | None = None
     runtime_ms: float | None = None
@@ -34,7 +36,7 @@ class BestRecord(BaseModel):
 
 class ProblemRecord(BaseModel):
     problem_id: str
-    status: str = "done"  # done, failed, cancelled
+    status: ProblemStatus = "done"
     best: BestRecord | None = None
     attempts: list[AttemptRecord] = Field(default_factory=list)
     rounds_run: int = 0
