@@ -53,3 +53,13 @@ def write(tmp_path: Path):
         return path
 
     return _write
+
+
+def write_suite(root: Path, files: dict[str, str]) -> Path:
+    """A KernelBench-shaped checkout under `root`: `files` maps `levelN/<name>.py` to
+    source, written under `root/KernelBench/`. Returns `root`."""
+    for name, source in files.items():
+        path = root / "KernelBench" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source)
+    return root

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.conftest import kwright
+from tests.conftest import kwright, write_suite
 from tests.test_sizes_resize import DERIVED, FIXED_IMAGE, LITERAL_IMAGE, TOO_LARGE, TUPLE_SHAPE
 
 
@@ -20,11 +20,7 @@ def suite(tmp_path):
         "level3/1_Fixed_image.py": FIXED_IMAGE,
         "level3/2_Too_large.py": TOO_LARGE,
     }
-    for name, source in files.items():
-        path = tmp_path / "KernelBench" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(source)
-    return tmp_path
+    return write_suite(tmp_path, files)
 
 
 @pytest.mark.slow

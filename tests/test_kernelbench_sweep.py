@@ -1,0 +1,172 @@
+"""`tests/benchmarks/kernelbench_baseline.py` on a tiny KernelBench-shaped suite written
+here: real child processes, the real baseline Coder, loop and harness. One problem it
+solves, one with an op it cannot lower (nn.GRU), one whose reference never finishes building."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, ROOT, write_suite
+
+SCRIPT = ROOT / "tests" / "benchmarks" / "kernelbench_baseline.py"
+
+RELU = """import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        return torch.relu(x)
+
+
+batch_size = 64
+dim = 1000
+
+
+def get_inputs():
+    return [torch.randn(batch_size, dim)]
+
+
+def get_init_inputs():
+    return []
+"""
+
+GRU = """import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.gru = nn.GRU(input_size, hidden_size, batch_first=True)
+
+    def forward(self, x):
+        out, _ = self.gru(x)
+        return out
+
+
+batch_size = 4
+seq_len = 16
+input_size = 32
+hidden_size = 64
+
+
+def get_inputs():
+    return [torch.randn(batch_size, seq_len, input_size)]
+
+
+def get_init_inputs():
+    return [input_size, hidden_size]
+"""
+
+SCALED_RELU = RELU.replace("torch.relu(x)", "torch.relu(x * 2.0)")
+
+HANG = (FIXTURES / "baseline" / "hangs_in_init.py").read_text()
+
+
+@pytest.fixture
+def suite(tmp_path: Path) -> Path:
+    files = {
+        "level1/1_ReLU.py": RELU,
+        "level1/2_GRU.py": GRU,
+        "level2/1_Scaled_ReLU.py": SCALED_RELU,
+        "level3/1_Hang.py": HANG,
+    }
+    return write_suite(tmp_path, files) / "KernelBench"
+
+
+def sweep(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=ROOT,
+        check=False,
+    )
+
+
+def lines(path: Path) -> dict[str, dict]:
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len({r["problem_id"] for r in rows}) == len(rows), "a problem recorded twice"
+    return {r["problem_id"]: r for r in rows}
+
+
+def level_row(stdout: str, level: int) -> list[str]:
+    row = next(line for line in stdout.splitlines() if line.startswith(f"level {level} "))
+    return row.split()
+
+
+@pytest.mark.slow
+def test_plan_only_counts_candidates_records_the_unsupported_op_and_a_hang(suite, tmp_path):
+    out = tmp_path / "out"
+    base = ["--suite", str(suite), "--out", str(out), "--plan-only", "--jobs", "2"]
+    proc = sweep(*base, "--level", "1", "2")
+    assert proc.returncode == 0, proc.stderr
+    rows = lines(out / "plan.jsonl")
+    assert set(rows) == {"level1/1_ReLU", "level1/2_GRU", "level2/1_Scaled_ReLU"}
+    assert rows["level1/1_ReLU"]["status"] == "candidate"
+    assert rows["level2/1_Scaled_ReLU"]["status"] == "candidate"
+    gru = rows["level1/2_GRU"]
+    assert gru["status"] == "no_candidate" and gru["unsupported_op"] == "nn.GRU"
+    assert gru["reason"].startswith("no candidate: unsupported op nn.GRU")
+    assert all(r["seconds"] > 0 and r["rounds"] is None for r in rows.values())
+    # level, run, candidate, rate, no candidate
+    assert level_row(proc.stdout, 1)[2:7] == ["2", "1", "50%", "1", "-"]
+    assert level_row(proc.stdout, 2)[2:6] == ["1", "1", "100%", "0"]
+    assert any(line.split()[:3] == ["nn.GRU", "1", "L1"] for line in proc.stdout.splitlines())
+
+    # the hang is stopped at the time limit and recorded; the others are not run again
+    proc = sweep(*base, "--timeout-s", "5")
+    assert proc.returncode == 0, proc.stderr
+    assert "4 problems, 3 already in" in proc.stderr
+    rows = lines(out / "plan.jsonl")
+    assert len(rows) == 4
+    hang = rows["level3/1_Hang"]
+    assert hang["status"] == "time_limit" and "5 s time limit" in hang["reason"]
+    assert level_row(proc.stdout, 3)[2:7] == ["1", "0", "0%", "0", "time_limit"]
+
+    # every 2nd problem of each level from the 2nd: only level1/2_GRU, already recorded
+    proc = sweep(*base, "--stride", "2", "--offset", "1")
+    assert "1 problems, 1 already in" in proc.stderr and "0 to run" in proc.stderr
+    assert level_row(proc.stdout, 1)[2:6] == ["1", "0", "0%", "1"]
+
+
+@pytest.mark.slow
+def test_one_round_run_solves_the_relu_and_resumes_without_rerunning(suite, tmp_path):
+    out = tmp_path / "out"
+    base = ["--suite", str(suite), "--out", str(out), "--level", "1", "--jobs", "2"]
+    proc = sweep(*base)
+    assert proc.returncode == 0, proc.stderr
+    rows = lines(out / "run.jsonl")
+    assert set(rows) == {"level1/1_ReLU", "level1/2_GRU"}
+    relu, gru = rows["level1/1_ReLU"], rows["level1/2_GRU"]
+    assert relu["status"] == "correct" and relu["rounds"] == 1 and relu["reason"] is None
+    assert Path(relu["run_dir"], "run.json").is_file()
+    assert gru["status"] == "no_candidate" and gru["unsupported_op"] == "nn.GRU"
+    assert level_row(proc.stdout, 1)[2:6] == ["2", "1", "50%", "1"]
+    assert "1/2 level1/" in proc.stderr and "2/2 level1/" in proc.stderr
+
+    before = (out / "run.jsonl").read_text()
+    proc = sweep(*base)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 problems, 2 already in" in proc.stderr and "0 to run" in proc.stderr
+    assert (out / "run.jsonl").read_text() == before
+    assert level_row(proc.stdout, 1)[2:6] == ["2", "1", "50%", "1"]
+
+    report = sweep("--out", str(out), "--report")
+    assert report.returncode == 0, report.stderr
+    assert level_row(report.stdout, 1)[2:6] == ["2", "1", "50%", "1"]
+    assert not (out / "plan.jsonl").exists()  # a run's records never mix with a plan's
