@@ -60,6 +60,7 @@ CONV_FAMILY = [
     "tensor_constants_depthwise",
     "einsum_contractions",
     "causal_attention_sizes",
+    "lstm_gru_stack",
 ]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from agents.baseline.ir import Input, Param, PyOp, Value
 from agents.baseline.kernels import Launch, write_group
+from agents.baseline.kernels.recurrent import RNN_HELPERS
 from agents.baseline.ops import HELPERS
 from agents.baseline.params import defaults_for, header_line, merge
 from agents.baseline.schedule import Group, Schedule
@@ -178,6 +179,9 @@ def generate(
     helpers: set[str] = set()
     for launch in launches.values():
         helpers |= launch.helpers
+    for step in sched.steps:
+        if isinstance(step, PyOp):
+            helpers |= step.helpers
     init_src, support = reference_init(problem_source)
     args = ", ".join(["self", *sched.graph.input_names])
     parts = [
@@ -186,7 +190,7 @@ def generate(
         PREAMBLE,
         *support,
         "",
-        *(HELPERS[h] for h in sorted(helpers)),
+        *((HELPERS | RNN_HELPERS)[h] for h in sorted(helpers)),
         *(launches[g.name].kernel_source for g in sched.groups),
         STRIDES_HELPER,
         "",

@@ -101,6 +101,7 @@ class PyOp(Value):
     fmt: str = ""
     refs: list[Value] = field(default_factory=list)
     tensor: bool = True
+    helpers: frozenset[str] = frozenset()  # functions of the candidate module `fmt` calls
 
     def operands(self) -> list[Value]:
         return list(self.refs)

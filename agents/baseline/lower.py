@@ -290,7 +290,7 @@ class Lowering(Builder):
         if kwargs:
             raise Unsupported(f"nn.{mod['type']} called with keyword arguments")
         training = bool(mod.get("training", self.training))
-        return handler(self, ModuleCall(mod["type"], args, attrs, param, training))
+        return handler(self, ModuleCall(mod["type"], args, attrs, param, training, target))
 
 
 def lower(analysis: dict[str, Any]) -> Graph:

@@ -222,6 +222,11 @@ SUPPORTED_TABLE: list[tuple[str, str]] = [
         "max_pool1d/2d/3d and avg_pool1d/2d/3d (no ceil_mode), global adaptive pooling in 1-3 D",
     ),
     (
+        "recurrent layers",
+        "nn.LSTM, nn.GRU (stacked, bidirectional, batch_first, given or zero initial state; no "
+        "proj_size) as one fused cell kernel per time step: both gate matmuls and the update",
+    ),
+    (
         "layout (run as torch views in forward)",
         "view, reshape, flatten, unflatten, permute, transpose, t/T, squeeze, unsqueeze, expand, "
         "contiguous, flip, narrow, select, slicing, chunk, split, cat, stack, size/shape, "

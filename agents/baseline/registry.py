@@ -63,6 +63,7 @@ class ModuleCall:
     attrs: Mapping[str, Any]
     param: Callable[[str], Value | None]
     training: bool = False
+    path: str = ""  # the module's path in the model (`encoder.rnn`)
 
     def one(self) -> Value:
         """The single tensor argument of a module called as `m(x)`."""

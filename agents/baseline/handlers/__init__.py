@@ -9,6 +9,7 @@ from agents.baseline.handlers import (
     matmul,
     modules,
     pool,
+    recurrent,
     reductions,
 )
 
@@ -21,5 +22,6 @@ __all__ = [
     "matmul",
     "modules",
     "pool",
+    "recurrent",
     "reductions",
 ]
