@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -170,3 +172,31 @@ def test_one_round_run_solves_the_relu_and_resumes_without_rerunning(suite, tmp_
     assert report.returncode == 0, report.stderr
     assert level_row(report.stdout, 1)[2:6] == ["2", "1", "50%", "1"]
     assert not (out / "plan.jsonl").exists()  # a run's records never mix with a plan's
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_running_problem_and_leaves_whole_lines(suite, tmp_path):
+    out = tmp_path / "out"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    args = ["--suite", str(suite), "--out", str(out), "--plan-only", "--jobs", "1"]
+    args += ["--only", "level1/1_ReLU", "level3/1_Hang"]
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    results = out / "plan.jsonl"
+    deadline = time.monotonic() + 120
+    while not (results.is_file() and results.read_text().endswith("\n")):
+        assert proc.poll() is None and time.monotonic() < deadline, "the ReLU never finished"
+        time.sleep(0.2)
+    time.sleep(1.0)  # the hang is running now
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr
+    assert list(lines(results)) == ["level1/1_ReLU"]  # the stopped problem is not recorded

@@ -311,15 +311,10 @@ def sweep(args: argparse.Namespace, problems: list[Problem]) -> tuple[dict[str, 
                 f.flush()
                 records[rec.problem_id] = rec
                 done += 1
-                reason = f" ({rec.reason[:120]})" if rec.reason and rec.status != "correct" else ""
+                why = f" ({rec.reason[:120]})" if rec.reason and rec.status != "correct" else ""
+                count = f"{done + skipped}/{len(problems)}"
                 log.info(
-                    "%d/%d %s: %s in %.1f s%s",
-                    done + skipped,
-                    len(problems),
-                    rec.problem_id,
-                    rec.status,
-                    rec.seconds,
-                    reason,
+                    "%s %s: %s in %.1f s%s", count, rec.problem_id, rec.status, rec.seconds, why
                 )
     except KeyboardInterrupt:
         log.warning("interrupted: stopping the running problems; %d recorded this run", done)
