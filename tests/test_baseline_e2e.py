@@ -61,6 +61,7 @@ CONV_FAMILY = [
     "einsum_contractions",
     "causal_attention_sizes",
     "lstm_gru_stack",
+    "reverse_cumsum",
 ]
 
 

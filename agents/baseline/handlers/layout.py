@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from agents.baseline.build import (
@@ -111,11 +112,30 @@ op("unflatten", spec="input, dim, sizes")(
 )
 op("squeeze", spec="input, dim=None")(lambda lw, b: method_or_fn(lw, b, "squeeze", ["dim="]))
 op("unsqueeze", spec="input, dim")(lambda lw, b: method_or_fn(lw, b, "unsqueeze", ["dim"]))
-op("flip", spec="input, *dims")(
-    lambda lw, b: method_or_fn(
-        lw, b.with_args(dims=_flatten_shape_args(b["dims"])), "flip", ["*dims"]
-    )
-)
+_FLIP = re.compile(r"\{0\}\.flip\((-?\d+),?\)")
+
+
+def flipped_along(v: Value) -> tuple[Value, int] | None:
+    """(x, dim) where `v` is `x.flip(dim)` made by the flip handler, else None."""
+    if not (isinstance(v, PyOp) and v.tensor and len(v.refs) == 1):
+        return None
+    m = _FLIP.fullmatch(v.fmt)
+    return (v.refs[0], int(m.group(1)) % max(v.rank, 1)) if m else None
+
+
+@op("flip", spec="input, *dims")
+def _flip(lw: Builder, b: Call) -> Any:
+    dims = _flatten_shape_args(b["dims"])
+    x = b.tensor()
+    if len(dims) == 1 and isinstance(dims[0], int):
+        dim = dims[0] % max(x.rank, 1)
+        inner = flipped_along(x)
+        if inner is not None and inner[1] == dim:
+            return inner[0]  # flip(flip(y)) along one dim is y
+        return lw.view(x, f"{{0}}.flip({dim})", x.shape)
+    return method_or_fn(lw, b.with_args(dims=dims), "flip", ["*dims"])
+
+
 op("roll", spec="input, shifts, dims=None")(
     lambda lw, b: method_or_fn(lw, b, "roll", ["shifts", "dims="])
 )

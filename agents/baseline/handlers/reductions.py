@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agents.baseline.build import Builder, is_tensor
+from agents.baseline.handlers.layout import flipped_along
 from agents.baseline.ir import (
     PyOp,
     Scan,
@@ -146,6 +147,15 @@ def _cumsum(lw: Builder, b: Call) -> Any:
     x = b.tensor()
     axis = norm_axes(b["dim"], x.rank)[0]
     dtype = x.dtype if is_float(x.dtype) else "int64"
+    flipped = flipped_along(x)
+    if b.name == "cumsum" and flipped is not None and flipped[1] == axis and is_float(dtype):
+        # cumsum(flip(x)) = flip(reverse cumsum(x)), and reverse cumsum = total - cumsum + x:
+        # no flipped copy of x is made; an outer flip (KernelBench's form) cancels this one
+        src = flipped[0]
+        forward = Scan(shape=src.shape, dtype=dtype, op="cumsum", src=src, axis=axis)
+        total = lw.reduce("sum", src, axis, True)
+        rev = lw.pw("add", lw.pw("sub", total, forward), src)
+        return lw.view(rev, f"{{0}}.flip({axis})", rev.shape)
     return Scan(shape=x.shape, dtype=dtype, op=b.name, src=x, axis=axis)
 
 
