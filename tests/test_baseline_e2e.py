@@ -62,6 +62,7 @@ CONV_FAMILY = [
     "causal_attention_sizes",
     "lstm_gru_stack",
     "reverse_cumsum",
+    "attention_family",
 ]
 
 

@@ -280,10 +280,10 @@ class Lowering(Builder):
         target = node["target"]
 
         def param(name: str) -> Value | None:
-            shape = mod["params"].get(name, mod["buffers"].get(name))
+            path = f"{target}.{name}"  # a submodule's too: `out_proj.weight`
+            shape = mod["params"].get(name, mod["buffers"].get(name, self.params.get(path)))
             if shape is None:
                 return None
-            path = f"{target}.{name}"
             dtype = self.analysis.get("dtypes", {}).get(path, "float32")
             return Param(shape=tuple(shape), dtype=dtype, path=path)
 

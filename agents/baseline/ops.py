@@ -222,6 +222,12 @@ SUPPORTED_TABLE: list[tuple[str, str]] = [
         "max_pool1d/2d/3d and avg_pool1d/2d/3d (no ceil_mode), global adaptive pooling in 1-3 D",
     ),
     (
+        "attention",
+        "F.scaled_dot_product_attention (scale, causal, bool or additive mask), "
+        "nn.MultiheadAttention (packed in-projection, batch_first or not; the averaged weights "
+        "are not computed) as q @ k^T with the scale and mask fused, a row softmax, @ v",
+    ),
+    (
         "recurrent layers",
         "nn.LSTM, nn.GRU (stacked, bidirectional, batch_first, given or zero initial state; no "
         "proj_size) as one fused cell kernel per time step: both gate matmuls and the update",

@@ -1,6 +1,7 @@
 """Handlers that lower fx calls and nn modules into the baseline IR (importing registers them)."""
 
 from agents.baseline.handlers import (
+    attention,
     conv,
     einsum,
     elementwise,
@@ -14,6 +15,7 @@ from agents.baseline.handlers import (
 )
 
 __all__ = [
+    "attention",
     "conv",
     "einsum",
     "elementwise",
