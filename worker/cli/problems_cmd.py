@@ -37,13 +37,11 @@ def _check(
 ) -> None:
     from kernelbench.problem_check import check_problems
     from kernelbench.request import EvalOptions
-    from sandbox.base import SandboxUnavailable, get_sandbox
-    from sandbox.defaults import default_sandbox_name
-    from worker.config import get_settings
+    from sandbox.base import SandboxUnavailable
+    from sandbox.defaults import sandbox_for
 
-    name = sandbox or get_settings().sandbox or default_sandbox_name()
     try:
-        box = get_sandbox(name)
+        box = sandbox_for(sandbox)
     except SandboxUnavailable as exc:
         fail(str(exc))
     options = EvalOptions(device="cpu", timeout_s=timeout)

@@ -168,7 +168,7 @@ class ConvWriter(TileWriter):
         nsp = cv.x.rank - 2
         sp = ["d", "h", "w"][-nsp:]  # spatial dims, outermost first
         up = [a.upper() for a in sp]
-        groups = cv.groups
+        groups: int | str = cv.groups
         py = self.py
         sizes = ", ".join(f"{u}_{n}" for u in up)
         ks = ", ".join(f"K{u}_{n}" for u in up)
@@ -178,6 +178,9 @@ class ConvWriter(TileWriter):
             py.append(f"OC_{n}, CG_{n} = OCW_{n} * {groups}, CI_{n} // {groups}")
         else:
             py.append(f"OC_{n}, CG_{n}, {ks} = {w}.shape")
+            # read at run time: a depthwise conv's groups follow the channel count
+            py.append(f"G_{n} = C_{n} // CG_{n}")
+            groups = f"G_{n}"
         for i, u in enumerate(up):
             st, pd, dl = cv.stride[i], cv.padding[i], cv.dilation[i]
             if cv.transposed:
