@@ -63,6 +63,7 @@ CONV_FAMILY = [
     "lstm_gru_stack",
     "reverse_cumsum",
     "attention_family",
+    "maxpool_ceil",
 ]
 
 

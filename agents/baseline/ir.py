@@ -183,6 +183,7 @@ class Pool2d(Value):
     dilation: tuple[int, ...] = (1, 1)
     count_include_pad: bool = True
     divisor: int | None = None
+    ceil_mode: bool = False  # max pooling only: a last, partial window
 
     def operands(self) -> list[Value]:
         return [self.x] if self.x is not None else []

@@ -219,7 +219,8 @@ SUPPORTED_TABLE: list[tuple[str, str]] = [
         "padding, "
         "output_padding, groups, dilation) as implicit GEMM in gather form — each output pixel "
         "sums the input pixels whose strided scatter lands on it, no zero-inserted copy; "
-        "max_pool1d/2d/3d and avg_pool1d/2d/3d (no ceil_mode), global adaptive pooling in 1-3 D",
+        "max_pool1d/2d/3d (ceil_mode too) and avg_pool1d/2d/3d (no ceil_mode), global adaptive "
+        "pooling in 1-3 D",
     ),
     (
         "attention",

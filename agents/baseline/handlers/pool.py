@@ -30,7 +30,7 @@ def pool2d(
 ) -> Value:
     """max/avg pooling over the `dims` (2 or 3) trailing dims, batched or not."""
     what = f"{op_name}pool{dims}d"
-    if ceil_mode:
+    if ceil_mode and op_name != "max":
         raise Unsupported(f"{what} with ceil_mode=True")
     if x.rank not in (dims + 1, dims + 2):
         raise Unsupported(f"{what} of a {x.rank}-D tensor")
@@ -40,7 +40,7 @@ def pool2d(
     if x.rank == dims + 1:
         x = lw.view(x, "{0}.unsqueeze(0)", (1, *x.shape))
     out = [
-        (size + 2 * p - d * (kk - 1) - 1) // s + 1
+        pooled_size(size, kk, s, p, d, bool(ceil_mode))
         for size, kk, s, p, d in zip(x.shape[2:], k, st, pd, dl, strict=True)
     ]
     return Pool2d(
@@ -54,7 +54,15 @@ def pool2d(
         dilation=dl,
         count_include_pad=bool(count_include_pad),
         divisor=divisor,
+        ceil_mode=bool(ceil_mode),
     )
+
+
+def pooled_size(size: int, k: int, s: int, p: int, d: int, ceil: bool) -> int:
+    """torch's output length; with ceil_mode the last window must start inside the input."""
+    span = size + 2 * p - d * (k - 1) - 1
+    out = (span + (s - 1 if ceil else 0)) // s + 1
+    return out - 1 if ceil and (out - 1) * s >= size + p else out
 
 
 @op(

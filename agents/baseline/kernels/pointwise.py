@@ -65,7 +65,12 @@ class PointwiseWriter(KernelWriter):
         for d, (k, st, pd, dl) in enumerate(
             zip(p.kernel, p.stride, p.padding, p.dilation, strict=True)
         ):
-            dims.append(f"({x}.shape[{d + 2}] + {2 * pd} - {dl * (k - 1)} - 1) // {st} + 1")
+            size = f"{x}.shape[{d + 2}]"
+            if p.ceil_mode:  # as torch: the last window starts inside the input
+                n = f"(({size} + {2 * pd - dl * (k - 1) - 1 + st - 1}) // {st} + 1)"
+                dims.append(f"({n} - int(({n} - 1) * {st} >= {size} + {pd}))")
+            else:
+                dims.append(f"({size} + {2 * pd} - {dl * (k - 1)} - 1) // {st} + 1")
         return f"({', '.join(dims)})"
 
     def coord(self, dim: int, scope: Scope) -> str:
