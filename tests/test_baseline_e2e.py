@@ -64,6 +64,7 @@ CONV_FAMILY = [
     "reverse_cumsum",
     "attention_family",
     "maxpool_ceil",
+    "unused_optional_arg",
 ]
 
 

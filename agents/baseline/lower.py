@@ -179,6 +179,13 @@ class Lowering(Builder):
             self.meta[node["name"]] = meta
             kind = node["op"]
             if kind == "placeholder":
+                if len(names) >= self.analysis.get("input_count", len(names) + 1) and (
+                    meta.get("kind") == "scalar" and meta.get("value") is None
+                ):
+                    # a forward argument get_inputs() leaves at its default None (`mask=None`)
+                    names.append(f"{node['target']}=None")
+                    self.env[node["name"]] = None
+                    continue
                 names.append(node["target"])
                 if meta.get("kind") == "scalar" and isinstance(meta.get("value"), int | float):
                     # a Python number passed to forward: a run-time scalar for the kernels
