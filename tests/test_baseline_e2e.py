@@ -65,6 +65,7 @@ CONV_FAMILY = [
     "attention_family",
     "maxpool_ceil",
     "unused_optional_arg",
+    "resnet_style_blocks",
 ]
 
 

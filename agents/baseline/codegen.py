@@ -9,6 +9,7 @@ schedule: torch views/allocations and kernel launches, nothing else.
 from __future__ import annotations
 
 import ast
+import copy
 import textwrap
 from typing import Any
 
@@ -100,7 +101,8 @@ def _free_names(node: ast.AST) -> set[str]:
 
 
 def reference_init(problem_source: str) -> tuple[str, list[str]]:
-    """The Model's `__init__` (renamed to ModelNew) and the module-level code it needs."""
+    """The Model's class body but `forward` (renamed to ModelNew) and the module-level
+    code it needs."""
     tree = ast.parse(problem_source)
     model = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Model"), None)
     init = None
@@ -111,9 +113,18 @@ def reference_init(problem_source: str) -> tuple[str, list[str]]:
         )
     if init is None:
         return "def __init__(self):\n    super().__init__()\n", []
-    init = _RenameModel().visit(init)
-    ast.fix_missing_locations(init)
-    init_src = ast.unparse(init)
+    assert model is not None
+    # the class body but forward: __init__, the helpers it calls (ResNet's _make_layer) and
+    # class attributes (`expansion = 1`); the candidate's forward is written here
+    body = [
+        _RenameModel().visit(stmt)
+        for stmt in model.body
+        if not (isinstance(stmt, ast.FunctionDef) and stmt.name == "forward")
+        and not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))
+    ]
+    for stmt in body:
+        ast.fix_missing_locations(stmt)
+    init_src = "\n\n".join(ast.unparse(stmt) for stmt in body)
     defs: dict[str, ast.stmt] = {}
     imports: list[str] = []
     skip = {"Model", "get_inputs", "get_init_inputs", "CHECK_SIZES", "TOLERANCE"}
@@ -129,7 +140,7 @@ def reference_init(problem_source: str) -> tuple[str, list[str]]:
                 if isinstance(t, ast.Name) and t.id not in skip:
                     defs[t.id] = stmt
     needed: list[str] = []
-    todo = sorted(_free_names(init))
+    todo = sorted(set().union(*(_free_names(stmt) for stmt in body)))
     while todo:
         name = todo.pop()
         if name in defs and name not in needed:
@@ -140,7 +151,18 @@ def reference_init(problem_source: str) -> tuple[str, list[str]]:
     for s in order:
         if s not in seen:
             seen.append(s)
-    return init_src + "\n", imports + [ast.unparse(s) for s in seen]
+    return init_src + "\n", imports + [ast.unparse(_without_forward(s)) for s in seen]
+
+
+def _without_forward(stmt: ast.stmt) -> ast.stmt:
+    """A support class as the candidate needs it: its layers, not its forward (the kernels
+    replace that, and a forward calling torch layers is not allowed in a candidate)."""
+    if not isinstance(stmt, ast.ClassDef):
+        return stmt
+    kept = [s for s in stmt.body if not (isinstance(s, ast.FunctionDef) and s.name == "forward")]
+    out = copy.copy(stmt)  # shallow: the kept statements are shared, not changed
+    out.body = kept or [ast.Pass()]
+    return out
 
 
 # ---------------------------------------------------------------- the file
