@@ -22,116 +22,39 @@ capped, the wall-clock limit kills the whole tree, and nothing is left running a
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import json
 import logging
 import os
-import select
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from sandbox.base import Sandbox, SandboxJob, SandboxOutcome, register_sandbox
-from sandbox.capture import CappedBuffer
 from sandbox.cgroups import StepCgroup, step_name
-from sandbox.env import step_env, zygote_env
-from sandbox.isolation import DEFAULT_MASKS, python_paths
-from sandbox.process import kill_group, signal_name
+from sandbox.env import step_env
+from sandbox.isolation import DEFAULT_MASKS
+from sandbox.local_probes import bwrap_problem, cgroups_usable, namespaces_problem
 from sandbox.settings import host_settings
+from sandbox.wrapped import run_wrapped
+from sandbox.zygote_client import ZygoteFailed, ZygoteProcess, flavor
+
+__all__ = [
+    "ISOLATIONS",
+    "LocalSandbox",
+    "ZygoteFailed",
+    "bwrap_problem",
+    "cgroups_usable",
+    "flavor",
+    "namespaces_problem",
+]
 
 log = logging.getLogger(__name__)
 
 ISOLATIONS = ("auto", "namespaces", "bwrap", "process")
 PRIVATE_PREFIX = "kw-sandbox-"  # + owner pid: zygote logs; `kwright sandbox cleanup` reads it
 NOBODY = 65534
-MAX_MESSAGE = 1 << 20
-F_SETPIPE_SZ = 1031
-PIPE_SIZE = 1 << 20
-READ_CHUNK = 1 << 20
-GRACE_S = 5.0  # pipes may stay open this long after a step's exit report
-# The caller's backstop beyond the step's own wall-clock limit: the supervisor kills on
-# time, but tearing down hundreds of processes on a loaded host can take a while.
-BACKSTOP_S = 30.0
-JOIN_CGROUPS = (
-    'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n-1)); done; '
-    'exec "$@"'
-)
-
-
-# Variables that change what importing triton does (`@triton.jit` reads TRITON_INTERPRET
-# when it decorates, and triton.language decorates its own helpers on import): a warm
-# zygote serves only steps with the same values.
-FLAVOR_KEYS = ("TRITON_INTERPRET",)
-
-
-def flavor(env: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    return tuple((k, env[k]) for k in FLAVOR_KEYS if env.get(k))
-
-
-class ZygoteFailed(RuntimeError):
-    """A zygote could not start or stopped answering (an infrastructure fault)."""
-
-
-@cache
-def namespaces_problem() -> str | None:
-    """None if this host lets the local backend build namespaces, else why not (cached)."""
-    if os.geteuid() != 0:
-        return "not running as root"
-    code = "from sandbox.zygote import probe_namespaces as p; import sys; r = p(); print(r or ''); sys.exit(bool(r))"
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-c", code],
-            env=zygote_env(Path(tempfile.gettempdir())),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"probe failed: {exc}"
-    return None if proc.returncode == 0 else (proc.stdout.strip() or proc.stderr.strip()[-300:])
-
-
-@cache
-def bwrap_problem() -> str | None:
-    """None if bubblewrap can make a sandbox here, else why not (cached)."""
-    exe = shutil.which("bwrap")
-    if exe is None:
-        return "bwrap is not installed (apt-get install bubblewrap)"
-    argv = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all"]
-    try:
-        proc = subprocess.run(
-            [*argv, "--die-with-parent", "true"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"bwrap failed: {exc}"
-    return None if proc.returncode == 0 else f"bwrap failed: {proc.stderr.strip()[-300:]}"
-
-
-@cache
-def cgroups_usable() -> bool:
-    """Whether per-step cgroups can be made here (root and a writable hierarchy)."""
-    if os.geteuid() != 0:
-        return False
-    group = StepCgroup.create(step_name("probe", "probe"), 64, 16)
-    if group is None:
-        return False
-    group.remove()
-    return True
 
 
 def _chown_tree(root: Path, uid: int, gid: int) -> None:
@@ -139,121 +62,6 @@ def _chown_tree(root: Path, uid: int, gid: int) -> None:
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:
             os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
-
-
-def _pipe() -> tuple[int, int]:
-    r, w = os.pipe2(os.O_CLOEXEC)
-    with contextlib.suppress(OSError):
-        fcntl.fcntl(w, F_SETPIPE_SZ, PIPE_SIZE)
-    return r, w
-
-
-@dataclass
-class _Streams:
-    """Drains a step's stdout/stderr pipes into capped buffers."""
-
-    limit: int
-    fds: dict[int, CappedBuffer] = field(default_factory=dict)
-
-    def add(self, fd: int) -> CappedBuffer:
-        os.set_blocking(fd, False)
-        buf = CappedBuffer(self.limit)
-        self.fds[fd] = buf
-        return buf
-
-    def on_ready(self, fd: int) -> None:
-        try:
-            data = os.read(fd, READ_CHUNK)
-        except BlockingIOError:
-            return
-        if data:
-            self.fds[fd].feed(data)
-        else:
-            os.close(fd)
-            del self.fds[fd]
-
-    def close(self) -> None:
-        for fd in list(self.fds):
-            os.close(fd)
-        self.fds.clear()
-
-
-class _Zygote:
-    """One warm (or single-use cold) zygote process and its socket."""
-
-    def __init__(
-        self, sandbox: LocalSandbox, preload: bool, flavor: tuple[tuple[str, str], ...] = ()
-    ) -> None:
-        self.preload = preload
-        self.flavor = flavor
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        cfg = {
-            "uid": sandbox.uid,
-            "gid": sandbox.gid,
-            "masks": sandbox.masks,
-            "tmpfs_mb": sandbox.tmpfs_mb,
-            "preload": preload,
-            "parent_pid": os.getpid(),
-        }
-        home = sandbox.private_dir()
-        self.log_path = home / f"zygote-{time.monotonic_ns()}.log"
-        with self.log_path.open("wb") as log_file:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "sandbox.zygote", str(child.fileno()), json.dumps(cfg)],
-                env={**zygote_env(home), **dict(flavor)},
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=log_file,
-                pass_fds=[child.fileno()],
-                start_new_session=True,
-                cwd="/",
-            )
-        child.close()
-        self.sock = parent
-        self.info: dict[str, Any] | None = None
-        self.start_timeout_s = sandbox.start_timeout_s
-
-    def log_tail(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-2000:]
-        except OSError:
-            return ""
-
-    def wait_ready(self) -> dict[str, Any]:
-        if self.info is not None:
-            return self.info
-        self.sock.settimeout(self.start_timeout_s)
-        try:
-            data = self.sock.recv(MAX_MESSAGE)
-        except (TimeoutError, OSError) as exc:
-            self.close()
-            raise ZygoteFailed(f"zygote did not start: {exc}\n{self.log_tail()}") from exc
-        finally:
-            with contextlib.suppress(OSError):
-                self.sock.settimeout(None)
-        if not data:
-            self.close()
-            raise ZygoteFailed(f"zygote exited while starting:\n{self.log_tail()}")
-        info: dict[str, Any] = json.loads(data)
-        if not info.get("namespaces"):
-            self.close()
-            raise ZygoteFailed(f"zygote cannot build namespaces: {info.get('problem')}")
-        self.info = info
-        log.debug("zygote %d ready (preload %.1f s)", self.proc.pid, info.get("preload_s", 0.0))
-        return info
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.close()
-        try:
-            self.proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            kill_group(self.proc.pid)
-            self.proc.kill()
-            self.proc.wait()
 
 
 @register_sandbox("local")
@@ -286,7 +94,7 @@ class LocalSandbox(Sandbox):
         self._mode: str | None = None
         self._private: Path | None = None
         self._cond = threading.Condition()
-        self._idle: list[_Zygote] = []
+        self._idle: list[ZygoteProcess] = []
         self._count = 0
         self._closed = False
         self._owner = os.getpid()
@@ -376,7 +184,7 @@ class LocalSandbox(Sandbox):
         started = []
         try:
             for _ in range(missing):
-                started.append(_Zygote(self, preload=True, flavor=key))
+                started.append(ZygoteProcess(self, preload=True, flavor=key))
             for z in started:
                 z.wait_ready()
         except ZygoteFailed:
@@ -394,9 +202,9 @@ class LocalSandbox(Sandbox):
             self._idle, self._count, self._owner = [], 0, os.getpid()
             self._cond = threading.Condition()
 
-    def _acquire(self, key: tuple[tuple[str, str], ...]) -> _Zygote:
+    def _acquire(self, key: tuple[tuple[str, str], ...]) -> ZygoteProcess:
         self._check_fork()
-        stale: list[_Zygote] = []
+        stale: list[ZygoteProcess] = []
         with self._cond:
             while True:
                 if self._closed:
@@ -422,7 +230,7 @@ class LocalSandbox(Sandbox):
         if match is not None:
             return match
         try:
-            z = _Zygote(self, preload=True, flavor=key)
+            z = ZygoteProcess(self, preload=True, flavor=key)
             z.wait_ready()
         except (ZygoteFailed, OSError):
             with self._cond:
@@ -431,7 +239,7 @@ class LocalSandbox(Sandbox):
             raise
         return z
 
-    def _release(self, z: _Zygote, healthy: bool) -> None:
+    def _release(self, z: ZygoteProcess, healthy: bool) -> None:
         with self._cond:
             if healthy and not self._closed and z.alive():
                 self._idle.append(z)
@@ -478,7 +286,16 @@ class LocalSandbox(Sandbox):
             if mode == "namespaces":
                 outcome = self._run_forked(job, workdir, group)
             else:
-                outcome = self._run_wrapped(job, workdir, group, mode)
+                outcome = run_wrapped(
+                    job,
+                    workdir,
+                    group,
+                    mode,
+                    msg=self._job_message(job, workdir, group),
+                    masks=self.masks,
+                    backend=self.name,
+                    isolation=self._describe(mode, group, warm=False),
+                )
         finally:
             if group is not None:
                 oom = group.oom_killed()
@@ -528,13 +345,13 @@ class LocalSandbox(Sandbox):
             if warm:
                 z = self._acquire(flavor(job.env))
             else:
-                z = _Zygote(self, preload=False)
+                z = ZygoteProcess(self, preload=False)
                 z.wait_ready()
         except (ZygoteFailed, OSError) as exc:
             return SandboxOutcome(backend=self.name, infra_error=str(exc))
         healthy = False
         try:
-            outcome, healthy = self._exchange(z, job, workdir, group)
+            outcome, healthy = z.exchange(job, self._job_message(job, workdir, group), self.name)
         finally:
             if warm:
                 self._release(z, healthy)
@@ -542,185 +359,3 @@ class LocalSandbox(Sandbox):
                 z.close()
         outcome.isolation = self._describe("namespaces", group, warm)
         return outcome
-
-    def _exchange(
-        self, z: _Zygote, job: SandboxJob, workdir: Path, group: StepCgroup | None
-    ) -> tuple[SandboxOutcome, bool]:
-        """Send one job to a zygote, drain its output, wait for its exit report."""
-        streams = _Streams(job.limits.output_bytes)
-        out_r, out_w = _pipe()
-        err_r, err_w = _pipe()
-        out_buf, err_buf = streams.add(out_r), streams.add(err_r)
-        message = json.dumps(self._job_message(job, workdir, group)).encode()
-        try:
-            socket.send_fds(z.sock, [message], [out_w, err_w])
-        except OSError as exc:
-            streams.close()
-            return SandboxOutcome(
-                backend=self.name, infra_error=f"zygote unreachable: {exc}"
-            ), False
-        finally:
-            os.close(out_w)
-            os.close(err_w)
-        deadline = time.monotonic() + job.limits.timeout_s + BACKSTOP_S
-        init_pid: int | None = None
-        result: dict[str, Any] | None = None
-        result_at = 0.0
-        healthy = True
-        try:
-            while streams.fds or result is None:
-                now = time.monotonic()
-                if result is not None and now > result_at + GRACE_S:
-                    break  # the step is gone; something kept a pipe open: stop reading
-                if now > deadline:
-                    healthy = False
-                    break
-                watch = [*streams.fds] + ([z.sock.fileno()] if result is None else [])
-                ready, _, _ = select.select(watch, [], [], min(1.0, deadline - now))
-                for fd in ready:
-                    if fd != z.sock.fileno():
-                        streams.on_ready(fd)
-                        continue
-                    data = z.sock.recv(MAX_MESSAGE)
-                    if not data:
-                        result, healthy = {"error": "zygote died"}, False
-                        result_at = time.monotonic()
-                        continue
-                    event = json.loads(data)
-                    if event.get("event") == "started":
-                        init_pid = int(event["reaper"])  # PID 1 of the step's namespace
-                    elif event.get("event") == "exit":
-                        result, result_at = event, time.monotonic()
-        finally:
-            streams.close()
-        if result is None:  # no answer within the backstop: kill the step and the zygote
-            if init_pid is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(init_pid, signal.SIGKILL)
-            return (
-                SandboxOutcome(
-                    backend=self.name,
-                    timed_out=True,
-                    stdout=out_buf.text(),
-                    stderr=err_buf.text(),
-                    output_truncated=out_buf.truncated or err_buf.truncated,
-                    duration_s=job.limits.timeout_s + BACKSTOP_S,
-                    infra_error="the step supervisor did not answer; step killed",
-                ),
-                False,
-            )
-        outcome = SandboxOutcome(
-            backend=self.name,
-            stdout=out_buf.text(),
-            stderr=err_buf.text(),
-            output_truncated=out_buf.truncated or err_buf.truncated,
-            duration_s=float(result.get("duration_s") or 0.0),
-            timed_out=bool(result.get("timed_out")),
-        )
-        if result.get("error"):
-            outcome.infra_error = str(result["error"])
-            return outcome, False
-        if result.get("setup_error"):
-            outcome.infra_error = f"sandbox setup failed: {result['setup_error']}"
-            return outcome, healthy
-        if not outcome.timed_out:
-            outcome.returncode = os.waitstatus_to_exitcode(int(result["status"]))
-            outcome.signal = signal_name(outcome.returncode)
-        return outcome, healthy
-
-    # ---------------------------------------------------------------- cold, wrapped modes
-
-    def _bwrap_argv(self, job: SandboxJob, workdir: Path, readonly: list[str]) -> list[str]:
-        argv = ["bwrap", "--die-with-parent", "--new-session", "--unshare-all"]
-        argv += ["--ro-bind", "/", "/", "--proc", "/proc"]
-        argv += ["--dev-bind", "/dev", "/dev"] if job.device == "cuda" else ["--dev", "/dev"]
-        for mask in self.masks:
-            if os.path.isdir(mask) and mask != "/dev":
-                argv += ["--tmpfs", mask]
-        hidden = [
-            p for p in readonly + python_paths() if any(p.startswith(m + "/") for m in self.masks)
-        ]
-        for path in hidden:
-            argv += ["--ro-bind", path, path]
-        argv += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir)]
-        argv += ["--hostname", "kw-sandbox", "--"]
-        return argv
-
-    def _run_wrapped(
-        self, job: SandboxJob, workdir: Path, group: StepCgroup | None, mode: str
-    ) -> SandboxOutcome:
-        msg = self._job_message(job, workdir, group)
-        limits = {k: msg[k] for k in ("cpu_s", "memory_mb", "pids", "memory_cgroup", "pids_cgroup")}
-        argv = [sys.executable, "-m", "sandbox.launch", json.dumps(limits), str(workdir)]
-        if mode == "bwrap":
-            argv = self._bwrap_argv(job, workdir, msg["readonly"]) + argv
-        if group is not None:
-            argv = [
-                "/bin/sh",
-                "-c",
-                JOIN_CGROUPS,
-                "kw-join",
-                str(len(group.procs_files)),
-                *group.procs_files,
-                *argv,
-            ]
-        streams = _Streams(job.limits.output_bytes)
-        out_r, out_w = _pipe()
-        err_r, err_w = _pipe()
-        out_buf, err_buf = streams.add(out_r), streams.add(err_r)
-        started = time.monotonic()
-        try:
-            proc = subprocess.Popen(
-                argv,
-                cwd=workdir,
-                env=msg["env"],
-                stdin=subprocess.DEVNULL,
-                stdout=out_w,
-                stderr=err_w,
-                start_new_session=True,
-            )
-        except OSError as exc:
-            streams.close()
-            return SandboxOutcome(backend=self.name, infra_error=f"cannot start the step: {exc}")
-        finally:
-            os.close(out_w)
-            os.close(err_w)
-        deadline = started + job.limits.timeout_s
-        timed_out = False
-        exited_at: float | None = None
-        try:
-            while True:
-                now = time.monotonic()
-                running = proc.poll() is None
-                if not running and exited_at is None:
-                    exited_at = now
-                if exited_at is not None and (not streams.fds or now > exited_at + GRACE_S):
-                    break  # done (or an escaped process holds the pipes: stop reading)
-                if running and now > deadline:
-                    timed_out = True
-                    kill_group(proc.pid)
-                    if group is not None:
-                        group.kill()
-                    proc.wait()
-                    continue
-                if streams.fds:
-                    ready, _, _ = select.select([*streams.fds], [], [], 0.2)
-                    for fd in ready:
-                        streams.on_ready(fd)
-                else:
-                    time.sleep(0.02)
-        finally:
-            kill_group(proc.pid)
-            proc.wait()
-            streams.close()
-        return SandboxOutcome(
-            backend=self.name,
-            isolation=self._describe(mode, group, warm=False),
-            returncode=None if timed_out else proc.returncode,
-            signal=None if timed_out else signal_name(proc.returncode),
-            timed_out=timed_out,
-            stdout=out_buf.text(),
-            stderr=err_buf.text(),
-            output_truncated=out_buf.truncated or err_buf.truncated,
-            duration_s=time.monotonic() - started,
-        )
