@@ -1,6 +1,6 @@
 """`tests/benchmarks/kernelbench_baseline.py` on a tiny KernelBench-shaped suite written
 here: real child processes, the real baseline Coder, loop and harness. One problem it
-solves, one with an op it cannot lower (nn.GRU), one whose reference never finishes building."""
+solves, one with an op it cannot lower (torch.sort), one whose reference never finishes building."""
 
 from __future__ import annotations
 
@@ -42,32 +42,28 @@ def get_init_inputs():
     return []
 """
 
-GRU = """import torch
+SORT = """import torch
 import torch.nn as nn
 
 
 class Model(nn.Module):
-    def __init__(self, input_size, hidden_size):
+    def __init__(self):
         super().__init__()
-        self.gru = nn.GRU(input_size, hidden_size, batch_first=True)
 
     def forward(self, x):
-        out, _ = self.gru(x)
-        return out
+        return torch.sort(x, dim=-1).values
 
 
 batch_size = 4
-seq_len = 16
-input_size = 32
-hidden_size = 64
+dim = 64
 
 
 def get_inputs():
-    return [torch.randn(batch_size, seq_len, input_size)]
+    return [torch.randn(batch_size, dim)]
 
 
 def get_init_inputs():
-    return [input_size, hidden_size]
+    return []
 """
 
 SCALED_RELU = RELU.replace("torch.relu(x)", "torch.relu(x * 2.0)")
@@ -79,7 +75,7 @@ HANG = (FIXTURES / "baseline" / "hangs_in_init.py").read_text()
 def suite(tmp_path: Path) -> Path:
     files = {
         "level1/1_ReLU.py": RELU,
-        "level1/2_GRU.py": GRU,
+        "level1/2_Sort.py": SORT,
         "level2/1_Scaled_ReLU.py": SCALED_RELU,
         "level3/1_Hang.py": HANG,
     }
@@ -118,17 +114,17 @@ def test_plan_only_counts_candidates_records_the_unsupported_op_and_a_hang(suite
     proc = sweep(*base, "--level", "1", "2")
     assert proc.returncode == 0, proc.stderr
     rows = lines(out / "plan.jsonl")
-    assert set(rows) == {"level1/1_ReLU", "level1/2_GRU", "level2/1_Scaled_ReLU"}
+    assert set(rows) == {"level1/1_ReLU", "level1/2_Sort", "level2/1_Scaled_ReLU"}
     assert rows["level1/1_ReLU"]["status"] == "candidate"
     assert rows["level2/1_Scaled_ReLU"]["status"] == "candidate"
-    gru = rows["level1/2_GRU"]
-    assert gru["status"] == "no_candidate" and gru["unsupported_op"] == "nn.GRU"
-    assert gru["reason"].startswith("no candidate: unsupported op nn.GRU")
+    gru = rows["level1/2_Sort"]
+    assert gru["status"] == "no_candidate" and gru["unsupported_op"] == "sort"
+    assert gru["reason"].startswith("no candidate: unsupported op sort")
     assert all(r["seconds"] > 0 and r["rounds"] is None for r in rows.values())
     # level, run, candidate, rate, no candidate
     assert level_row(proc.stdout, 1)[2:7] == ["2", "1", "50%", "1", "-"]
     assert level_row(proc.stdout, 2)[2:6] == ["1", "1", "100%", "0"]
-    assert any(line.split()[:3] == ["nn.GRU", "1", "L1"] for line in proc.stdout.splitlines())
+    assert any(line.split()[:3] == ["sort", "1", "L1"] for line in proc.stdout.splitlines())
 
     # the hang is stopped at the time limit and recorded; the others are not run again
     proc = sweep(*base, "--timeout-s", "5")
@@ -140,7 +136,7 @@ def test_plan_only_counts_candidates_records_the_unsupported_op_and_a_hang(suite
     assert hang["status"] == "time_limit" and "5 s time limit" in hang["reason"]
     assert level_row(proc.stdout, 3)[2:7] == ["1", "0", "0%", "0", "time_limit"]
 
-    # every 2nd problem of each level from the 2nd: only level1/2_GRU, already recorded
+    # every 2nd problem of each level from the 2nd: only level1/2_Sort, already recorded
     proc = sweep(*base, "--stride", "2", "--offset", "1")
     assert "1 problems, 1 already in" in proc.stderr and "0 to run" in proc.stderr
     assert level_row(proc.stdout, 1)[2:6] == ["1", "0", "0%", "1"]
@@ -153,11 +149,11 @@ def test_one_round_run_solves_the_relu_and_resumes_without_rerunning(suite, tmp_
     proc = sweep(*base)
     assert proc.returncode == 0, proc.stderr
     rows = lines(out / "run.jsonl")
-    assert set(rows) == {"level1/1_ReLU", "level1/2_GRU"}
-    relu, gru = rows["level1/1_ReLU"], rows["level1/2_GRU"]
+    assert set(rows) == {"level1/1_ReLU", "level1/2_Sort"}
+    relu, gru = rows["level1/1_ReLU"], rows["level1/2_Sort"]
     assert relu["status"] == "correct" and relu["rounds"] == 1 and relu["reason"] is None
     assert Path(relu["run_dir"], "run.json").is_file()
-    assert gru["status"] == "no_candidate" and gru["unsupported_op"] == "nn.GRU"
+    assert gru["status"] == "no_candidate" and gru["unsupported_op"] == "sort"
     assert level_row(proc.stdout, 1)[2:6] == ["2", "1", "50%", "1"]
     assert "1/2 level1/" in proc.stderr and "2/2 level1/" in proc.stderr
 
