@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from agents.baseline.build import Builder, is_tensor
-from agents.baseline.ir import Pointwise, PyOp, Unsupported, Value, is_float
+from agents.baseline.handlers.elementwise import triangle
+from agents.baseline.ir import PyOp, Unsupported, Value, is_float
 from agents.baseline.registry import Call, ModuleCall, invoke, module, op
 
 
@@ -24,12 +25,7 @@ def _swap(lw: Builder, x: Value, a: int, b: int) -> Value:
 
 def _causal(lw: Builder, s: Value) -> Value:
     """Scores with every key after its query set to -inf (torch's is_causal)."""
-    row = Pointwise(shape=s.shape, dtype="int64", op="coord", args=[s])
-    row.attrs["axis"] = s.rank - 2
-    col = Pointwise(shape=s.shape, dtype="int64", op="coord", args=[s])
-    col.attrs["axis"] = s.rank - 1
-    keep = lw.pw("le", lw.pw("sub", col, row, dtype="int64"), 0)
-    return lw.pw("where", keep, s, float("-inf"))
+    return lw.pw("where", triangle(lw, s, 0, lower=True), s, float("-inf"))
 
 
 def attention(

@@ -288,13 +288,18 @@ def _tri(lw: Builder, b: Call) -> Any:
     x = b.tensor()
     if x.rank < 2:
         raise Unsupported(f"{b.name} of a 1-D tensor")
+    keep = triangle(lw, x, b["diagonal"], lower=b.name == "tril")
+    return lw.pw("where", keep, x, lw.pw("mul", x, 0))
+
+
+def triangle(lw: Builder, x: Value, diagonal: Any, lower: bool) -> Value:
+    """True where (row, col) of x's last two dims lies on or below (above) `diagonal`."""
     row = Pointwise(shape=x.shape, dtype="int64", op="coord", args=[x])
     row.attrs["axis"] = x.rank - 2
     col = Pointwise(shape=x.shape, dtype="int64", op="coord", args=[x])
     col.attrs["axis"] = x.rank - 1
     diff = lw.pw("sub", col, row, dtype="int64")
-    keep = lw.pw("le" if b.name == "tril" else "ge", diff, b["diagonal"])
-    return lw.pw("where", keep, x, lw.pw("mul", x, 0))
+    return lw.pw("le" if lower else "ge", diff, diagonal)
 
 
 def _cast(dtype: str) -> Handler:
