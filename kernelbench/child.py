@@ -4,12 +4,19 @@ A workdir holding `runner.json` is the candidate step (the untrusted runner,
 `kernelbench.runner`); otherwise `request.json` names a trusted step (reference, recheck,
 profile). The profile step is routed before torch is imported: it only compiles, and
 starting without torch saves seconds per profile.
+
+Every torch step runs with `KWRIGHT_STEP_THREADS` intra-op threads (the host setting
+`step_threads`, default 1, which the sandbox puts in the step's environment). Steps run
+in parallel up to the core count (`--jobs`, a worker's concurrency, the test run), and
+torch's default of one thread per core then oversubscribes the machine: OpenMP's spinning
+threads made a 6-layer LSTM's forward at check sizes take 3 s instead of 2 ms.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -25,6 +32,21 @@ def _step_name(workdir: Path) -> str | None:
     return data.get("step") if isinstance(data, dict) else None
 
 
+THREADS_VAR = "KWRIGHT_STEP_THREADS"
+
+
+def _limit_threads() -> None:
+    import torch
+
+    raw = os.environ.get(THREADS_VAR, "1")
+    try:
+        threads = max(1, int(raw))
+    except ValueError:
+        logging.getLogger(__name__).warning("%s=%r is not an integer; using 1", THREADS_VAR, raw)
+        threads = 1
+    torch.set_num_threads(threads)
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         sys.stderr.write("usage: python -m kernelbench.child WORKDIR\n")
@@ -32,6 +54,7 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     workdir = Path(argv[1])
     if (workdir / RUNNER_REQUEST).is_file():
+        _limit_threads()
         from kernelbench.runner.main import run_candidate_step
 
         return run_candidate_step(workdir)
@@ -39,6 +62,7 @@ def main(argv: list[str]) -> int:
         from kernelbench.profile_step import run_profile_step
 
         return run_profile_step(workdir)
+    _limit_threads()
     from kernelbench.reference_step import run_trusted_step
 
     return run_trusted_step(workdir)

@@ -24,6 +24,10 @@ class Work:
     # parameters + inputs + every op's outputs: an upper bound on the forward's peak memory
     bytes: float | None = None
     error: str | None = None  # why get_inputs()/Model/forward failed on meta
+    # the roofline's inputs: bytes of inputs + outputs + parameters (the least a kernel must
+    # move) and the dtype of the largest floating tensor among them
+    min_bytes: float | None = None
+    dtype: str | None = None
 
     @property
     def ran(self) -> bool:
@@ -43,6 +47,7 @@ def measure(module: ModuleType) -> Work:
     """The work of one forward of `module` (a problem executed at the sizes to measure)."""
     import torch
     from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_leaves
     from torch.utils.flop_counter import FlopCounterMode
 
     class Allocations(TorchDispatchMode):
@@ -66,7 +71,7 @@ def measure(module: ModuleType) -> Work:
             counter = FlopCounterMode(display=False)
             Allocations.total = 0
             with counter, Allocations(), torch.no_grad():
-                model(*inputs)
+                outputs = model(*inputs)
         except Exception as exc:  # noqa: BLE001 - a size the model refuses, or no meta kernel
             work.error = (
                 f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
@@ -76,7 +81,17 @@ def measure(module: ModuleType) -> Work:
         work.flops = float(counter.get_total_flops())
         fixed = _tensor_bytes(inputs) + _tensor_bytes(list(model.state_dict().values()))
         work.bytes = float(fixed + Allocations.total)
+        _roofline_facts(work, [*tree_leaves(inputs), *tree_leaves(outputs), *model.parameters()])
     return work
+
+
+def _roofline_facts(work: Work, values: list[Any]) -> None:
+    import torch
+
+    tensors = [t for t in values if isinstance(t, torch.Tensor)]
+    floating = [t for t in tensors if t.is_floating_point()]
+    work.dtype = str(max(floating, key=lambda t: t.numel()).dtype) if floating else None
+    work.min_bytes = float(sum(t.numel() * t.element_size() for t in tensors))
 
 
 def estimate_work(module: ModuleType, sizes: dict[str, int]) -> tuple[int, float | None]:

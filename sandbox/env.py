@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 
 import kernelbench
+from sandbox.settings import HostSettings, load_settings
+
+THREADS_VAR = "KWRIGHT_STEP_THREADS"  # read by kernelbench.child
 
 # Variables passed through from the caller when set. Nothing else is: API keys, tokens,
 # broker URLs and cloud credentials never reach candidate code.
@@ -47,6 +50,7 @@ def step_env(workdir: Path, extra: dict[str, str] | None = None) -> dict[str, st
             "TRITON_CACHE_DIR": str(workdir / ".triton"),
             "TORCHINDUCTOR_CACHE_DIR": str(workdir / ".inductor"),
             "MPLCONFIGDIR": str(workdir / "tmp"),
+            THREADS_VAR: str(load_settings(HostSettings).step_threads),
         }
     )
     for key, value in (extra or {}).items():
@@ -69,6 +73,7 @@ def zygote_env(home: Path) -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
             "TRITON_CACHE_DIR": str(home / ".triton"),
             "MPLCONFIGDIR": str(home),
+            THREADS_VAR: str(load_settings(HostSettings).step_threads),
         }
     )
     return env

@@ -43,6 +43,13 @@ class HostSettings(BaseSettings):
     prices_file: Path | None = Field(
         default=None, description="JSON of extra `{model: {input, output, cached}}` $/1M tokens."
     )
+    step_threads: int = Field(
+        default=1,
+        ge=1,
+        description="torch's intra-op threads in each harness step. Steps run in parallel up "
+        "to the core count, where torch's default (one thread per core) oversubscribes: a "
+        "small LSTM's forward took 3 s instead of 2 ms. Raise it for one large evaluation.",
+    )
     docker_image: str | None = Field(default=None, description="The docker backend's image.")
     docker_url: str | None = Field(
         default=None, description="Docker/podman API URL (default: DOCKER_HOST, the socket)."

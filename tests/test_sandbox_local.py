@@ -10,6 +10,8 @@ import json
 import logging
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,6 +59,7 @@ FACTS = """facts = {
             "env": sorted(os.environ),
             "root_listing": sorted(os.listdir("/root")),
             "cwd": os.getcwd(),
+            "threads": torch.get_num_threads(),
         }
         for path in ("/etc/kw-probe", os.path.join(sys.prefix, "kw-probe")):
             try:
@@ -104,12 +107,30 @@ def test_a_step_runs_unprivileged_in_its_own_namespaces(box, monkeypatch):
     assert (facts["uid"], facts["gid"], facts["groups"]) == (65534, 65534, [])
     assert int(facts["cap_eff"], 16) == 0 and facts["no_new_privs"] == "1"
     assert facts["hostname"] == "kw-sandbox"
+    # KWRIGHT_STEP_THREADS' default: steps in parallel never oversubscribe the cores
+    assert facts["threads"] == 1
     assert max(facts["pids"]) < 10  # its own PID namespace: init, the step, nothing else
     assert "OPENAI_API_KEY" not in facts["env"] and "TRITON_INTERPRET" in facts["env"]
     assert facts["root_listing"] in ([], [".pyenv"])  # /root masked; the Python bound back
     assert facts["wrote /etc/kw-probe"] == "Read-only file system"
     assert not os.path.exists("/etc/kw-probe")
     assert all(v != True for k, v in facts.items() if k.startswith("wrote"))  # noqa: E712
+
+
+@pytest.mark.parametrize(("value", "threads"), [(None, 1), ("2", 2), ("many", 1), ("0", 1)])
+def test_step_threads_follow_kwright_step_threads(value, threads):
+    env = {k: v for k, v in os.environ.items() if k != "KWRIGHT_STEP_THREADS"}
+    if value is not None:
+        env["KWRIGHT_STEP_THREADS"] = value
+    code = (
+        "from kernelbench.child import _limit_threads; _limit_threads(); "
+        "import torch; print(torch.get_num_threads())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert int(out.stdout) == threads
+    assert ("not an integer" in out.stderr) == (value == "many")
 
 
 @needs_namespaces

@@ -272,3 +272,18 @@ def test_a_size_that_cannot_change_is_kept_and_the_others_shrink():
 def test_too_large_for_the_cpu_is_refused_with_the_reason_before_running():
     with pytest.raises(TooLargeForCpu, match=r"too large for a CPU: .* GFLOP"):
         _plan(TOO_LARGE)
+
+
+def test_one_meta_forward_gives_the_roofline_facts():
+    """FLOPs, the least bytes moved (inputs + outputs + parameters) and the main dtype
+    come from the same meta forward (a recurrent net traces slowly: once, not twice)."""
+    problem = ResizableProblem(DERIVED, "<fixture>")
+    sizes = {"batch_size": 2, "in_channels": 3, "out_channels": 4, "height": 8, "width": 8}
+    work = measure(problem.module(sizes))
+    assert work.ran, work.error
+    inputs = 2 * 3 * 8 * 8
+    outputs = 2 * 4 * 6 * 6
+    params = 4 * 3 * 3 * 3 + 4 + 4  # conv weight, conv bias, the (4, 1, 1) bias
+    assert work.min_bytes == 4.0 * (inputs + outputs + params)
+    assert work.dtype == "torch.float32"
+    assert work.flops == 2 * 4 * 6 * 6 * 2 * 3 * 3 * 3  # the conv's multiply-adds, twice
