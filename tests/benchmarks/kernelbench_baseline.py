@@ -200,6 +200,8 @@ class Sweep:
                     stdout=err,
                     stderr=err,
                     start_new_session=True,
+                    # --jobs children share the cores: torch's thread per core oversubscribes
+                    env={**os.environ, "OMP_NUM_THREADS": "1"},
                 )
                 with self.lock:
                     self.running[proc.pid] = proc
