@@ -27,6 +27,9 @@ MAX_HALVINGS = 16
 REFERENCE_MAX_FLOPS = 40e9
 REFERENCE_MAX_BYTES = 2 * 2**30
 BATCH_NAMES = ("batch", "batch_size", "bs")  # shrunk below EXTENT_MIN, down to 1, if need be
+# A forward this heavy at the floor takes minutes per trial under the interpreter: a batch
+# of extent size (AlexNet's 1024, fixed 224x224 images) then goes below the floor, to 2.
+INTERPRETER_HEAVY_FLOPS = 2e9
 
 
 class TooLargeForCpu(ValueError):
@@ -155,7 +158,21 @@ def _site_by_site(defaults: dict[str, int], fit: Fit, measured: Measured) -> Fit
             refused.add(key)
         else:
             break
-    return Fit(sizes, work, fit.halvings)
+    return _fewer_samples(sizes, work, fit.halvings, measured)
+
+
+def _fewer_samples(sizes: dict[str, int], work: Work, halvings: int, measured: Measured) -> Fit:
+    """Past INTERPRETER_HEAVY_FLOPS with every site at its floor (a network whose image
+    size is fixed), a batch of 16 or more is halved further, down to 2 (so that the batch
+    stride is still exercised), while the forward stays that heavy."""
+    batch = next((k for k in BATCH_NAMES if sizes.get(k, 0) > 2), None)
+    while batch is not None and (work.flops or 0) > INTERPRETER_HEAVY_FLOPS and sizes[batch] > 2:
+        trial = sizes | {batch: max(2, sizes[batch] // 2)}
+        got = measured(trial)
+        if not got.ran:
+            break
+        sizes, work = trial, got
+    return Fit(sizes, work, halvings)
 
 
 def fit_cpu(

@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from kernelbench.cpu_fit import CPU_MAX_FLOPS, CPU_MAX_INPUT_ELEMENTS, pow2
+from kernelbench.cpu_fit import (
+    CPU_MAX_FLOPS,
+    CPU_MAX_INPUT_ELEMENTS,
+    INTERPRETER_HEAVY_FLOPS,
+    pow2,
+)
 from kernelbench.meta_work import measure
 from kernelbench.problem import load_problem
 from kernelbench.resize import ResizableProblem
@@ -267,6 +272,25 @@ def test_a_size_that_cannot_change_is_kept_and_the_others_shrink():
     assert first["batch_size"] < 64  # the batch is shrunk site by site instead
     module = problem.module(first)
     assert module.Model()(*module.get_inputs()).shape == (first["batch_size"], 10)
+
+
+def test_a_heavy_fixed_image_network_gets_a_batch_below_the_floor_but_never_one():
+    """At the extents' floor (16) a fixed-image network can still cost minutes per trial
+    under the interpreter: its extent-sized batch is then halved further, while the forward
+    is over INTERPRETER_HEAVY_FLOPS, and never below 2 (the batch stride stays exercised).
+    A lighter one keeps its batch at the floor."""
+    heavy = FIXED_IMAGE.replace("nn.Conv2d(3, 8, 3, padding=1)", "nn.Conv2d(3, 64, 3, padding=1)")
+    heavy = heavy.replace("nn.Linear(8 * 7 * 7, 10)", "nn.Linear(64 * 7 * 7, 10)")
+    heavy = heavy.replace("batch_size = 64", "batch_size = 1024")
+    problem, plans = _plan(heavy)
+    first = plans[0][0]
+    assert first["get_inputs[0]"] >= 224 and first["batch_size"] == 8, first
+    work = measure(problem.module(first))
+    assert work.flops is not None and work.flops <= INTERPRETER_HEAVY_FLOPS < 2 * work.flops
+    huge = heavy.replace("nn.Conv2d(3, 64, 3, padding=1)", "nn.Conv2d(3, 64, 9, padding=4)")
+    assert _plan(huge)[1][0][0]["batch_size"] == 2  # over the bound even at 2: stops there
+    light = FIXED_IMAGE.replace("batch_size = 64", "batch_size = 1024")
+    assert _plan(light)[1][0][0]["batch_size"] == 16
 
 
 def test_too_large_for_the_cpu_is_refused_with_the_reason_before_running():
