@@ -109,6 +109,48 @@ class _Run:
         self.hash_after = hash_values(self.inputs)
 
 
+def _float64_noise(
+    problem: ResizableProblem, sizes: dict[str, int], run: _Run, init_seed: int, device: str
+) -> list[float | None] | None:
+    """Per flattened output, max |float32 output - float64 output| of the reference on the
+    same (pristine) inputs and parameters: its own rounding error, the comparison's noise
+    floor (kernelbench.compare). A fresh model (stateful forwards), None where the model
+    will not run in float64."""
+    try:
+        module = problem.module(sizes)
+        seed_all(init_seed)
+        model = module.Model(*run.init).to(device).double()
+        inputs = [
+            x.to(device, torch.float64 if x.is_floating_point() else x.dtype)
+            if isinstance(x, torch.Tensor)
+            else x
+            for x in run.pristine
+        ]
+        with torch.no_grad():
+            wide = flatten_outputs(model(*inputs))
+        _sync(device)
+    except Exception as exc:  # noqa: BLE001 - optional: the default tolerance then holds
+        log.debug("no float64 reference: %s", describe(exc))
+        return None
+    narrow = flatten_outputs(run.output)
+    if len(wide) != len(narrow):
+        return None
+    noise: list[float | None] = []
+    for n, w in zip(narrow, wide, strict=True):
+        if not (
+            isinstance(n, torch.Tensor)
+            and isinstance(w, torch.Tensor)
+            and n.is_floating_point()
+            and n.shape == w.shape
+        ):
+            noise.append(None)
+            continue
+        diff = (n.detach().double().cpu() - w.detach().double().cpu()).abs()
+        finite = diff[torch.isfinite(diff)]
+        noise.append(float(finite.max()) if finite.numel() else 0.0)
+    return noise
+
+
 def _roofline_inputs(
     problem: ResizableProblem, defaults: dict[str, int]
 ) -> tuple[float | None, float | None, str | None]:
@@ -219,6 +261,7 @@ def reference_step(workdir: Path, req: StepRequest) -> StepReport:
             report.random_shape = sizes
         run = bag["run"]
         torch.save({"init": run.init, "state": run.state}, out_dir / f"init_{shape_index}.pt")
+        noise = _float64_noise(problem, sizes, run, req.init_seed, req.device)  # one per shape
         for i, seed in enumerate(seeds):
             if i:
                 run = _Run(problem, sizes, seed, req.init_seed, req.device)
@@ -234,6 +277,7 @@ def reference_step(workdir: Path, req: StepRequest) -> StepReport:
                     output_file=f"{OUT_DIR}/ref_{trial_no}.pt",
                     inputs_hash_before=run.hash_before,
                     inputs_hash_after=run.hash_after,
+                    noise=noise,
                 )
             )
             trial_no += 1

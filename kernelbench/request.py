@@ -101,6 +101,9 @@ class TrialOutput(BaseModel):
     inputs_hash_after: str | None = None
     aliased_input: int | None = None  # index of an input an output shares memory with
     error: str | None = None
+    # per flattened output: max |float32 reference - float64 reference| (the reference's
+    # own rounding error; kernelbench.compare's noise floor), None where not measured
+    noise: list[float | None] | None = None
 
 
 class StepReport(BaseModel):

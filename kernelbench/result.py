@@ -47,6 +47,7 @@ class TensorCheck(BaseModel):
     mismatched: int = 0
     numel: int = 0
     atol: float | None = None  # effective, after scaling (see kernelbench.compare)
+    noise_floor: float | None = None  # set where the reference's own error raised atol
     rtol: float | None = None
     first_mismatch: str | None = None
 

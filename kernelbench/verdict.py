@@ -81,7 +81,7 @@ def judge_trials(
                 tr.reason = f"an output shares memory with input {hit} (aliasing)"
             else:
                 tr.ok, tr.reason, tr.outputs = compare_outputs(
-                    outputs, ref_outputs[r.trial], tolerance
+                    outputs, ref_outputs[r.trial], tolerance, r.noise
                 )
         trials.append(tr)
         if not tr.ok and failure is None:

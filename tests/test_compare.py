@@ -71,3 +71,38 @@ def test_fp16_uses_looser_default_and_override_applies():
     ref32 = torch.randn(1000)
     assert not compare_outputs(ref32 * 1.005, ref32)[0]  # 1e-4 for fp32
     assert compare_outputs(ref32 * 1.005, ref32, {"atol": 1e-2, "rtol": 1e-2})[0]
+
+
+def test_the_reference_float32_error_is_a_floor_for_atol():
+    """An ill-conditioned reference: its own float32 result is 1e-3 off its float64 one,
+    ten times the default atol. A kernel as close as that passes with the floor (and the
+    reason says why the tolerance is what it is), one 100x further off does not."""
+    ref = torch.randn(4, 32)
+    close = ref + 1e-3 * torch.sign(torch.randn(4, 32))
+    ok, reason, _ = compare_outputs(close, ref)
+    assert not ok and "own float32 error" not in reason  # atol * RMS(ref), ~1e-4
+    ok, _, checks = compare_outputs(close, ref, noise=[1e-3])
+    assert ok and checks[0].noise_floor == 4e-3 and checks[0].atol == 4e-3
+    far = ref + 0.1
+    ok, reason, _ = compare_outputs(far, ref, noise=[1e-3])
+    assert not ok and "4x the reference's own float32 error" in reason
+
+
+def test_a_well_conditioned_reference_keeps_the_default_tolerance():
+    ref = torch.randn(64)
+    ok, _, checks = compare_outputs(ref + 3e-4, ref, noise=[1e-7])
+    assert not ok and checks[0].noise_floor is None
+
+
+def test_noise_that_is_not_rounding_never_loosens_the_check():
+    """A difference between the float32 and float64 runs over 1e-2 of the output's scale
+    is randomness in forward (or dropout), not rounding: ignored, so a wrong output with
+    a noisy reference still fails, and a non-finite noise is ignored too."""
+    ref = torch.randn(256)
+    wrong = ref + 0.5
+    for noise in (0.5, float("nan"), float("inf")):
+        ok, _, checks = compare_outputs(wrong, ref, noise=[noise])
+        assert not ok and checks[0].noise_floor is None
+    # per output: the floor of one output does not apply to another
+    ok, reason, _ = compare_outputs((ref, ref + 1e-3), (ref, ref), noise=[1e-3, None])
+    assert not ok and reason.startswith("output 1:")

@@ -223,3 +223,60 @@ def test_cuda_compile_error_is_reported_with_nvcc_output():
     result = evaluate(RELU, broken)
     assert result.status == Status.COMPILE_ERROR
     assert "undefined_name" in result.messages
+
+
+# The float32 reference rounds x to multiples of 2**-11 (the spacing of floats near 4096):
+# up to 2.4e-4 from the exact x, more than the default atol (1e-4 x RMS ~ 1e-4).
+ILL_CONDITIONED = """
+import torch, torch.nn as nn
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        return (x + 4096.0) - 4096.0
+
+n = 4096
+
+def get_inputs():
+    return [torch.randn(n)]
+
+def get_init_inputs():
+    return []
+"""
+
+SHIFTED_COPY = """
+import torch, torch.nn as nn, triton, triton.language as tl
+
+@triton.jit
+def copy_kernel(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
+    o = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    m = o < n
+    tl.store(y_ptr + o, tl.load(x_ptr + o, mask=m, other=0.0) + SHIFT, mask=m)
+
+class ModelNew(nn.Module):
+    def __init__(self):
+        super().__init__()
+    def forward(self, x):
+        y = torch.empty_like(x)
+        copy_kernel[(triton.cdiv(x.numel(), 1024),)](x, y, x.numel(), BLOCK=1024)
+        return y
+"""
+
+
+def test_an_exact_kernel_for_an_ill_conditioned_reference_passes_on_its_noise_floor(write):
+    """The exact result (x itself) is farther from the float32 reference than the default
+    tolerance allows; the reference step measures the reference's own float32 error (its
+    float64 run) and the tolerance rises to 4x that: the exact kernel is correct, a kernel
+    off by 1e-2 is still not."""
+    problem = load_problem(write("level1/1_Cancel.py", ILL_CONDITIONED))
+    exact = evaluate(problem, SHIFTED_COPY.replace("SHIFT", "0.0"), EvalOptions(trials=1))
+    assert exact.status == Status.CORRECT, exact.reason
+    check = exact.trials[0].outputs[0]
+    assert check.max_abs_err is not None and check.max_abs_err > 1.5e-4  # over the default
+    assert check.noise_floor is not None and check.atol == check.noise_floor
+    assert 4 * 1.5e-4 < check.noise_floor <= 4 * 2.5e-4
+    off = evaluate(problem, SHIFTED_COPY.replace("SHIFT", "0.01"), EvalOptions(trials=1))
+    assert off.status == Status.INCORRECT
+    assert "4x the reference's own float32 error" in (off.reason or "")
