@@ -170,8 +170,22 @@ def test_one_round_run_solves_the_relu_and_resumes_without_rerunning(suite, tmp_
     assert not (out / "plan.jsonl").exists()  # a run's records never mix with a plan's
 
 
+def _children_of_sweep(out: Path) -> list[int]:
+    """Live processes whose command line names this sweep's --out (its children)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if entry.name.isdigit() and b"--child" in cmdline and str(out).encode() in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
 @pytest.mark.slow
-def test_ctrl_c_stops_the_running_problem_and_leaves_whole_lines(suite, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_kill_stops_the_running_problem_and_leaves_whole_lines(suite, tmp_path, signum):
     out = tmp_path / "out"
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
@@ -191,8 +205,10 @@ def test_ctrl_c_stops_the_running_problem_and_leaves_whole_lines(suite, tmp_path
         assert proc.poll() is None and time.monotonic() < deadline, "the ReLU never finished"
         time.sleep(0.2)
     time.sleep(1.0)  # the hang is running now
-    proc.send_signal(signal.SIGINT)
+    assert _children_of_sweep(out)  # the hang's child
+    proc.send_signal(signum)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr
+    assert not _children_of_sweep(out)  # stopped with the sweep, not orphaned
     assert list(lines(results)) == ["level1/1_ReLU"]  # the stopped problem is not recorded

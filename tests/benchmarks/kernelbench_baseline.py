@@ -156,10 +156,7 @@ def child_run(problem: Problem, rounds: int, home: Path, args: argparse.Namespac
 
 
 def child_main(args: argparse.Namespace) -> int:
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt  # unwinds run_job and the sandbox, which stop their children
-
-    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGTERM, _interrupt)  # unwinds run_job and the sandbox's children
     problem = resolve_problem(args.only[0], args.suite)
     home = args.out / "home"
     rec = child_plan(problem) if args.plan_only else child_run(problem, args.rounds, home, args)
@@ -285,6 +282,10 @@ def select(args: argparse.Namespace) -> list[Problem]:
     return [p for ps in by_level.values() for p in ps]
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def sweep(args: argparse.Namespace, problems: list[Problem]) -> tuple[dict[str, SweepRecord], bool]:
     """Runs what is not recorded yet; (all records, whether it ran to the end)."""
     path = results_path(args)
@@ -301,6 +302,7 @@ def sweep(args: argparse.Namespace, problems: list[Problem]) -> tuple[dict[str, 
             f.write("\n")  # a line cut off by a kill: the next record starts on its own line
     runner = Sweep(args)
     done = 0
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the children as Ctrl-C does
     pool = ThreadPoolExecutor(max_workers=max(1, args.jobs))
     try:
         futures = [pool.submit(runner.run_one, p) for p in todo]
