@@ -18,8 +18,11 @@ from agents.baseline.kernels.base import (
 
 # Tiles under the Triton interpreter (a CPU run): every program costs Python time there,
 # not SM time, so fewer, larger tiles check the same kernel many times faster. On a GPU
-# the kernel runs with the tuned (or Judge-chosen) tiles of its header.
-INTERPRETER_TILES = {"BLOCK_M": 128, "BLOCK_N": 64, "BLOCK_K": 64}
+# the kernel runs with the tuned (or Judge-chosen) tiles of its header. 256x128x128 against
+# 128x64x64, measured side by side in the interpreter: an AlexNet conv (M 6050, N 96,
+# K 363) 2.0 s against 5.1 s, a 1024^3 matmul 3.1 s against 6.7 s, a 20x24x36 one 23 ms
+# against 17 ms.
+INTERPRETER_TILES = {"BLOCK_M": 256, "BLOCK_N": 128, "BLOCK_K": 128}
 
 
 class TileWriter(KernelWriter):
