@@ -205,3 +205,21 @@ def test_a_hostile_step_cannot_write_foreign_keys_or_smuggle_files(tmp_path, cac
     stored = [p for p in cache.root.rglob("*") if p.is_file()]
     assert stored and all("host secret" not in p.read_text(errors="ignore") for p in stored)
     assert not any(p.name == "kernel.cubin" for p in stored)
+
+
+def test_only_the_heaviest_launches_within_the_budget_are_compiled(tmp_path, caches):
+    """A network of 150 kernels would spend minutes compiling: past `max_launches`, the
+    launches with the most programs are compiled and the rest are named in a note."""
+    light = relu_launch().model_copy(update={"constexprs": {"BLOCK": 256}, "grid": [4]})
+    heavy = relu_launch()  # 16384 programs
+    runner = LocalStepRunner(tmp_path)
+    result = static_profile(
+        ELEMENTWISE_SOURCE, [light, heavy], [], "sm_90", runner, max_launches=1, **caches
+    )
+    report = result.report
+    assert report.errors == [] and len(report.kernels) == 1
+    assert report.kernels[0].grid == heavy.grid
+    assert report.compile_cache_misses == 1
+    assert any("1 of 2 launches not compiled" in n and "relu_kernel" in n for n in report.notes)
+    both = static_profile(ELEMENTWISE_SOURCE, [light, heavy], [], "sm_90", runner, **caches)
+    assert len(both.report.kernels) == 2  # within the default budget
