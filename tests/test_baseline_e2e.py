@@ -58,6 +58,7 @@ CONV_FAMILY = [
     "conv3d_then_transposed",
     "pool3d_family",
     "tensor_constants_depthwise",
+    "grouped_direct_convs",
     "einsum_contractions",
     "causal_attention_sizes",
     "lstm_gru_stack",

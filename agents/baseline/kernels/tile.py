@@ -28,16 +28,18 @@ INTERPRETER_TILES = {"BLOCK_M": 256, "BLOCK_N": 128, "BLOCK_K": 128}
 class TileWriter(KernelWriter):
     """Shared epilogue for matmul and conv: coordinates of the output tile, operand loads."""
 
-    def tiles(self, device_of: str) -> dict[str, str]:
-        """Each block size as a forward expression: the tuned one on a GPU, else larger."""
+    def tiles(self, device_of: str, dims: dict[str, str]) -> dict[str, str]:
+        """Each block size as a forward expression: the tuned one on a GPU; under the
+        interpreter the larger INTERPRETER_TILES one, cut to the extent it tiles (`dims`:
+        each block's extent as an expression; a power of two, at least tl.dot's 16): a
+        depthwise conv has one output channel per group, and a 128-wide tile over it cost
+        128x the work per program."""
         out: dict[str, str] = {}
         for key, cpu in INTERPRETER_TILES.items():
             gpu = int(self.params[key])
-            if cpu <= gpu:
-                out[key] = str(gpu)
-                continue
             out[key] = f"{key}_{self.name}"
-            self.py.append(f"{out[key]} = {gpu} if {device_of}.is_cuda else {cpu}")
+            fit = f"min({cpu}, max(16, triton.next_power_of_2({dims[key]})))"
+            self.py.append(f"{out[key]} = {gpu} if {device_of}.is_cuda else {fit}")
         return out
 
     def epilogue(self) -> None:
@@ -99,7 +101,7 @@ class MatmulWriter(TileWriter):
         sa = [self.arg(f"sa{d}", f"a3_{n}.stride({d})") for d in range(3)]
         sb = [self.arg(f"sb{d}", f"b3_{n}.stride({d})") for d in range(3)]
         p = self.params
-        t = self.tiles(a)
+        t = self.tiles(a, {"BLOCK_M": f"M_{n}", "BLOCK_N": f"N_{n}", "BLOCK_K": f"K_{n}"})
         self.constexprs += [(k, t[k]) for k in ("BLOCK_M", "BLOCK_N", "BLOCK_K")]
         self.constexprs.append(("GROUP_M", str(int(p["GROUP_M"]))))
         c = self.code
@@ -230,9 +232,18 @@ class ConvWriter(TileWriter):
         swt = [self.arg(f"sw{d}", f"{w}.stride({d})") for d in range(nsp + 2)]
         p = self.params
         self.constexprs += [(f"K{u}", f"K{u}_{n}") for u in up]
-        t = self.tiles(x)
+        t = self.tiles(
+            x,
+            {
+                "BLOCK_M": f"NB_{n} * {pixels}",
+                "BLOCK_N": f"OC_{n}" if self.grouped_direct(cv) else f"OC_{n} // {groups}",
+                "BLOCK_K": f"CG_{n} * " + " * ".join(f"K{u}_{n}" for u in up),
+            },
+        )
         self.constexprs += [(k, t[k]) for k in ("BLOCK_M", "BLOCK_N", "BLOCK_K")]
         c = self.code
+        if self.grouped_direct(cv):
+            return self.build_grouped(cv, sp, up, X, Wp, M, OCG, KT, IN, OUT, CG, sx, swt, t)
         c("pid = tl.program_id(0)")
         c("g = tl.program_id(1)")
         c(f"num_n = tl.cdiv({OCG}, BLOCK_N)")
@@ -288,6 +299,88 @@ class ConvWriter(TileWriter):
         tiles_m = f"triton.cdiv(NB_{n} * {pixels}, {t['BLOCK_M']})"
         tiles_n = f"triton.cdiv(OC_{n} // {groups}, {t['BLOCK_N']})"
         grid = f"({tiles_m} * {tiles_n}, {groups})"
+        py.append(
+            self.launch_line(
+                grid, {"num_warps": int(p["num_warps"]), "num_stages": int(p["num_stages"])}
+            )
+        )
+        return Launch(self.name, self.kernel_source(), self.py, self.helpers)
+
+    @staticmethod
+    def grouped_direct(cv: Conv2d) -> bool:
+        """A grouped conv with few output channels per group (depthwise: one) runs as a
+        direct conv over all channels at once: per group, an implicit GEMM tile would be
+        mostly padding, and one program per group is 960 programs for MobileNetV2's widest
+        depthwise layer (minutes per forward under the interpreter)."""
+        assert cv.w is not None
+        return cv.groups > 1 and not cv.transposed and cv.w.shape[0] // cv.groups < 16
+
+    def build_grouped(
+        self,
+        cv: Conv2d,
+        sp: list[str],
+        up: list[str],
+        X: str,
+        Wp: str,
+        M: str,
+        OCG: str,
+        KT: str,
+        IN: list[str],
+        OUT: list[str],
+        CG: str,
+        sx: list[str],
+        swt: list[str],
+        t: dict[str, str],
+    ) -> Launch:
+        """acc[m, oc] = sum over k < CG * prod(K) of x[m's window, group(oc) * CG + ic] *
+        w[oc, ic, k], a [BLOCK_M, BLOCK_N] tile of output pixels x channels per program,
+        one multiply-add per step of k (no tl.dot: each channel has its own input)."""
+        n, c, py, p = self.name, self.code, self.py, self.params
+        OC = self.arg("OC", f"OC_{n}")
+        c("pid = tl.program_id(0)")
+        c(f"num_n = tl.cdiv({OC}, BLOCK_N)")
+        c("pid_m = pid // num_n")
+        c("pid_n = pid % num_n")
+        c("rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)")
+        c("oc = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)")
+        c(f"g = oc // {OCG}")
+        c(f"n_i = rm // ({' * '.join(OUT)})")
+        for i, a in enumerate(sp):
+            inner = " * ".join(OUT[i + 1 :])
+            c(f"o{a} = (rm // ({inner})) % {OUT[i]}" if inner else f"o{a} = rm % {OUT[i]}")
+        c("acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)")
+        c(f"n_mask = oc < {OC}")
+        with c.block(f"for k in range(0, {KT}):"):
+            c(f"ic = k // ({' * '.join(f'K{u}' for u in up)})")
+            for i, a in enumerate(sp):
+                inner = " * ".join(f"K{u}" for u in up[i + 1 :])
+                c(f"k{a} = (k // ({inner})) % K{up[i]}" if inner else f"k{a} = k % K{up[i]}")
+            conds = [f"(rm[:, None] < {M})", "n_mask[None, :]"]
+            for i, a in enumerate(sp):
+                st, pd, dl = cv.stride[i], cv.padding[i], cv.dilation[i]
+                c(f"i{a} = o{a} * {st} - {pd} + k{a} * {dl}")
+                conds += [f"(i{a}[:, None] >= 0)", f"(i{a}[:, None] < {IN[i]})"]
+            x_off = " + ".join(f"i{a}[:, None] * {sx[i + 2]}" for i, a in enumerate(sp))
+            c(
+                f"a = tl.load({X} + n_i[:, None] * {sx[0]} + (g * {CG} + ic)[None, :] * {sx[1]} "
+                f"+ {x_off}, mask={' & '.join(conds)}, other=0.0)"
+            )
+            k_off = " + ".join(f"k{a} * {swt[i + 2]}" for i, a in enumerate(sp))
+            c(
+                f"b = tl.load({Wp} + oc * {swt[0]} + ic * {swt[1]} + {k_off}, mask=n_mask, other=0.0)"
+            )
+            c("acc += a.to(tl.float32) * b.to(tl.float32)[None, :]")
+        c("c0 = n_i[:, None]")
+        c("c1 = oc[None, :]")
+        for i, a in enumerate(sp):
+            c(f"c{i + 2} = o{a}[:, None]")
+        c(f"omask = (rm[:, None] < {M}) & n_mask[None, :]")
+        self.epilogue()
+        pixels = " * ".join(f"O{u}_{n}" for u in up)
+        grid = (
+            f"(triton.cdiv(NB_{n} * {pixels}, {t['BLOCK_M']}) * "
+            f"triton.cdiv(OC_{n}, {t['BLOCK_N']}),)"
+        )
         py.append(
             self.launch_line(
                 grid, {"num_warps": int(p["num_warps"]), "num_stages": int(p["num_stages"])}
