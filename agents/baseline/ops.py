@@ -214,7 +214,10 @@ SUPPORTED_TABLE: list[tuple[str, str]] = [
     ),
     (
         "convolution, pooling",
-        "conv2d (stride, padding, dilation, groups) with fused epilogue; conv1d (as conv2d over "
+        "conv2d (stride, padding, dilation, groups) with fused epilogue; a grouped conv with "
+        "under 16 output channels per group (depthwise) as a direct conv over all channels at "
+        "once (no `tl.dot`; one program per group was 960 programs for MobileNetV2's widest "
+        "layer); conv1d (as conv2d over "
         "a (1, L) plane); conv3d; conv_transpose1d/2d/3d (`nn.ConvTranspose1d/2d/3d`: stride, "
         "padding, "
         "output_padding, groups, dilation) as implicit GEMM in gather form — each output pixel "
