@@ -21,6 +21,9 @@ from agents.baseline.schedule import FULL, RED_KEEP, RED_NOKEEP
 
 # ================================================================ row
 
+INTERPRETER_ROW_TILE = 4096  # elements per program under the interpreter, short rows packed
+INTERPRETER_MAX_ROWS = 256
+
 
 class RowWriter(KernelWriter):
     kind = "row"
@@ -58,10 +61,16 @@ class RowWriter(KernelWriter):
         n_rows = self.arg("n_rows", f"rows_{n}")
         self.R = self.arg("R", f"R_{n}")
         bo, br = int(self.params["BLOCK_O"]), int(self.params["BLOCK_R"])
-        self.constexprs += [
-            ("BLOCK_O", str(bo)),
-            ("BLOCK_R", f"min({br}, triton.next_power_of_2(max(R_{n}, 1)))"),
-        ]
+        py.append(f"BR_{n} = min({br}, triton.next_power_of_2(max(R_{n}, 1)))")
+        # Under the interpreter every program costs Python time: short rows are packed
+        # up to ~INTERPRETER_ROW_TILE elements per program (MobileNetV2's last batch norm,
+        # 2560 rows of 2, was 2560 programs). On a GPU, the tuned BLOCK_O.
+        py.append(
+            f"BO_{n} = {bo} if {self.pyname(full_ops[0])}.is_cuda else max({bo}, min("
+            f"{INTERPRETER_MAX_ROWS}, triton.next_power_of_2(max(rows_{n}, 1)), "
+            f"{INTERPRETER_ROW_TILE} // BR_{n}))"
+        )
+        self.constexprs += [("BLOCK_O", f"BO_{n}"), ("BLOCK_R", f"BR_{n}")]
         self.pro = Code()
         self.pro("rows = tl.program_id(0) * BLOCK_O + tl.arange(0, BLOCK_O)[:, None]")
         self.pro(f"row_mask = rows < {n_rows}")
@@ -82,7 +91,7 @@ class RowWriter(KernelWriter):
                     f"tl.store({self.out_ptr(v)} + {self.red_offset(v)}, "
                     f"{self.store_value(v, name)}, mask=row_mask)"
                 )
-        grid = f"(triton.cdiv(max(rows_{n}, 1), {bo}),)"
+        grid = f"(triton.cdiv(max(rows_{n}, 1), BO_{n}),)"
         py.append(self.launch_line(grid, {"num_warps": int(self.params["num_warps"])}))
         return Launch(self.name, self.kernel_source(), self.py, self.helpers)
 
