@@ -207,7 +207,8 @@ def test_ctrl_c_or_kill_stops_the_running_problem_and_leaves_whole_lines(suite, 
     time.sleep(1.0)  # the hang is running now
     assert _children_of_sweep(out)  # the hang's child
     proc.send_signal(signum)
-    _, stderr = proc.communicate(timeout=60)
+    # the stop itself is bounded by the 10 s TERM grace; the rest is a loaded CI machine
+    _, stderr = proc.communicate(timeout=180)
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr
     assert not _children_of_sweep(out)  # stopped with the sweep, not orphaned
