@@ -65,6 +65,7 @@ __all__ = [
     "is_extent",
     "plan_shapes",
     "random_shape",
+    "random_varying",
     "shrink",
     "vary",
 ]
@@ -150,6 +151,13 @@ def plan_shapes(
                 plans.append((vary(shapes[0]), []))
         return plans
     return _generic_cpu(instantiate, defaults, extra_shapes)
+
+
+def random_varying(defaults: dict[str, int], check_sizes: list[dict[str, int]] | None) -> list[str]:
+    """The sizes the random shape redraws: the keys of `CHECK_SIZES`, else the sites >= 32."""
+    if check_sizes:
+        return sorted(set().union(*(c.keys() for c in check_sizes)))
+    return sorted(k for k, v in defaults.items() if v >= 32)
 
 
 def random_shape(

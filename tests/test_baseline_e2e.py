@@ -67,6 +67,7 @@ CONV_FAMILY = [
     "maxpool_ceil",
     "unused_optional_arg",
     "resnet_style_blocks",
+    "soft_cluster_pooling",
 ]
 
 

@@ -169,7 +169,7 @@ def analyze(
 
     from kernelbench.loading import make_init_inputs, make_inputs, seed_all
     from kernelbench.resize import ResizableProblem
-    from kernelbench.sizes import TooLargeForCpu, plan_shapes
+    from kernelbench.sizes import TooLargeForCpu, plan_shapes, random_varying
 
     problem = ResizableProblem.from_path(problem_path, "kw_baseline_problem")
     try:
@@ -224,21 +224,28 @@ def analyze(
 
     symbols: list[dict[str, Any]] = []
     unresolved: list[str] = []
+
+    def runs(other: dict[str, int]) -> bool:
+        try:
+            mod = problem.module(other)
+            seed_all(seed)
+            with torch.no_grad():
+                mod.Model(*make_init_inputs(mod, other))(*make_inputs(mod, other, seed, "cpu"))
+        except Exception:  # noqa: BLE001 - the reference refuses this size
+            return False
+        return True
+
     # a graph traced at concrete sizes must be compared with a second size, or it bakes one
     seconds = [plans[1][0]] if len(plans) > 1 else []
     if concrete and not seconds:
-
-        def runs(other: dict[str, int]) -> bool:
-            try:
-                mod = problem.module(other)
-                seed_all(seed)
-                with torch.no_grad():
-                    mod.Model(*make_init_inputs(mod, other))(*make_inputs(mod, other, seed, "cpu"))
-            except Exception:  # noqa: BLE001 - the reference refuses this size
-                return False
-            return True
-
         seconds = other_sizes(sizes, runs)
+    elif seconds:  # a size the random shape redraws but the varied one keeps would be baked
+        stuck = [
+            k for k in random_varying(defaults, check_sizes) if seconds[0].get(k) == sizes.get(k)
+        ]
+        moved = seconds[0] | {k: sizes[k] + max(1, sizes[k] // 3) for k in stuck if sizes[k] >= 4}
+        if moved != seconds[0] and runs(moved):
+            seconds.insert(0, moved)
     for second in seconds:
         found = size_dependent_constants(
             problem.module(second), model, nodes, second, seed, inputs if concrete else None
