@@ -244,7 +244,8 @@ class _Evaluation:
         self._finish(Status.INCORRECT, failure) if failure else self._finish(Status.CORRECT)
         if ref.shapes_dropped:
             self.result.flags.append(
-                "shapes dropped (the reference fails on them): " + "; ".join(ref.shapes_dropped)
+                "shapes dropped (the reference fails or is ill-conditioned on them): "
+                + "; ".join(ref.shapes_dropped)
             )
         self._timing(ref, cand, cand_dir)
         wanted = {Status.CORRECT} | (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from kernelbench.compare import compare_outputs
+from kernelbench.compare import beyond_rounding, compare_outputs
 
 
 def test_identical_outputs_pass():
@@ -106,3 +106,14 @@ def test_noise_that_is_not_rounding_never_loosens_the_check():
     # per output: the floor of one output does not apply to another
     ok, reason, _ = compare_outputs((ref, ref + 1e-3), (ref, ref), noise=[1e-3, None])
     assert not ok and reason.startswith("output 1:")
+
+
+def test_a_reference_beyond_rounding_of_its_float64_self_is_named():
+    """Noise under 1e-2 of the output's RMS is rounding; over it, or not finite, the
+    reference at those sizes cannot check a kernel, and the reason names the output."""
+    ref = torch.ones(8) * 2.0  # RMS 2
+    assert beyond_rounding([ref], [1.9e-2]) is None
+    assert beyond_rounding([ref, torch.arange(3)], [None, 0.0]) is None
+    for noise in (2.1e-2, float("nan")):
+        reason = beyond_rounding([torch.zeros(2), ref], [0.0, noise])
+        assert reason is not None and reason.startswith("the reference's output 1 is"), reason

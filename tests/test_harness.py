@@ -280,3 +280,48 @@ def test_an_exact_kernel_for_an_ill_conditioned_reference_passes_on_its_noise_fl
     off = evaluate(problem, SHIFTED_COPY.replace("SHIFT", "0.01"), EvalOptions(trials=1))
     assert off.status == Status.INCORRECT
     assert "4x the reference's own float32 error" in (off.reason or "")
+
+
+# The reference rounds x to the spacing of floats near 2**24 / n: 2**-10 of an RMS of 1 at
+# n = 2048 (rounding, under the 1e-2 ceiling), 2**-4 at n = 32 (no float32 kernel can match).
+SIZE_CONDITIONED = """
+import torch, torch.nn as nn
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        c = 2.0**24 / x.numel()
+        return (x + c) - c
+
+n = 4096
+CHECK_SIZES = [{"n": 2048}, {"n": 32}]
+
+def get_inputs():
+    return [torch.randn(n)]
+
+def get_init_inputs():
+    return []
+"""
+
+
+def test_a_shape_where_the_reference_is_off_its_float64_self_is_dropped_with_the_reason(write):
+    """A check shape at which the float32 reference is over 1e-2 of its RMS off its float64
+    run cannot tell a right kernel from a wrong one: it is dropped (the flag says why) and
+    the exact kernel is correct on the shape that is well-conditioned. A first shape that is
+    ill-conditioned everywhere is kept, and its check is not loosened."""
+    problem = load_problem(write("level1/1_Conditioned.py", SIZE_CONDITIONED))
+    exact = evaluate(problem, SHIFTED_COPY.replace("SHIFT", "0.0"), EvalOptions(trials=1))
+    assert exact.status == Status.CORRECT, exact.reason
+    checked = [t.sizes["n"] for t in exact.trials]  # the first shape, then the secret one
+    assert checked[0] == 2048 and 32 not in checked, checked
+    (flag,) = [f for f in exact.flags if f.startswith("shapes dropped")]
+    assert "{'n': 32}" in flag and "off its float64 self" in flag, flag
+    ill_first = write(
+        "level1/2_IllFirst.py",
+        SIZE_CONDITIONED.replace('[{"n": 2048}, {"n": 32}]', '[{"n": 32}, {"n": 2048}]'),
+    )
+    kept = evaluate(load_problem(ill_first), SHIFTED_COPY.replace("SHIFT", "0.0"), EvalOptions())
+    assert kept.status == Status.INCORRECT, kept.reason
+    assert kept.trials[0].sizes == {"n": 32} and kept.trials[0].outputs[0].noise_floor is None
