@@ -81,21 +81,31 @@ def noise_floor(noise: float | None, scale: float) -> float:
     return NOISE_FACTOR * noise
 
 
-def beyond_rounding(outputs: list[Any], noise: list[float | None] | None) -> str | None:
-    """Why the reference's own float32 outputs cannot be checked against (None: they can):
-    an output off its float64 self by more than ``NOISE_CEILING`` of its RMS, ill-conditioned
-    (batch statistics over a few values) or random at these sizes."""
+def noise_ratio(outputs: list[Any], noise: list[float | None] | None) -> tuple[float, int]:
+    """The largest ``noise / RMS`` over the floating outputs (inf where a noise is not
+    finite), and that output's index; (0, -1) where none has a noise."""
+    worst = (0.0, -1)
     for i, (out, n) in enumerate(zip(outputs, noise or [], strict=False)):
         if n is None or not isinstance(out, torch.Tensor) or not out.is_floating_point():
             continue
         finite = out[torch.isfinite(out)].to(torch.float64)
         rms = math.sqrt(float((finite * finite).mean())) if finite.numel() else 0.0
-        if not math.isfinite(n) or n > NOISE_CEILING * rms:
-            return (
-                f"the reference's output {i} is {n:.3g} off its float64 self (RMS {rms:.3g}):"
-                " ill-conditioned or random at these sizes"
-            )
-    return None
+        ratio = n / rms if math.isfinite(n) and rms > 0 else (0.0 if n == 0 else math.inf)
+        worst = max(worst, (ratio, i))
+    return worst
+
+
+def beyond_rounding(outputs: list[Any], noise: list[float | None] | None) -> str | None:
+    """Why the reference's own float32 outputs cannot be checked against (None: they can):
+    an output off its float64 self by more than ``NOISE_CEILING`` of its RMS, ill-conditioned
+    (batch statistics over a few values) or random at these sizes."""
+    ratio, i = noise_ratio(outputs, noise)
+    if ratio <= NOISE_CEILING:
+        return None
+    return (
+        f"the reference's output {i} is {ratio:.3g}x its RMS off its float64 self:"
+        " ill-conditioned or random at these sizes"
+    )
 
 
 def compare_tensor(

@@ -24,8 +24,9 @@ if every drawn extent is still a power of two, one is moved off it. A kernel rig
 shapes a problem file names is caught there; the drawn sizes are in the result.
 
 Any planned shape on which the reference itself fails (e.g. a size that must divide
-another) falls back to its fallbacks (screened on meta first), else is dropped, and the
-dropped shape is listed in the result.
+another), or is ill-conditioned (kernelbench.reference_step), falls back to its fallbacks
+(screened on meta first; the last ones are its shrunk extents doubled, then quadrupled),
+else is dropped, and the dropped shape is listed in the result.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ __all__ = [
     "TooLargeForCpu",
     "estimate_work",
     "first_working",
+    "grown",
     "is_extent",
     "plan_shapes",
     "random_shape",
@@ -77,6 +79,15 @@ Plan = tuple[dict[str, int], list[dict[str, int]]]
 def vary(sizes: dict[str, int]) -> dict[str, int]:
     """The same sizes with every extent (>= EXTENT_FLOOR) moved off powers of two."""
     return {k: v - v // 8 - 1 if v >= EXTENT_FLOOR else v for k, v in sizes.items()}
+
+
+def grown(sizes: dict[str, int], defaults: dict[str, int], times: int = 1) -> dict[str, int]:
+    """`sizes` with each shrunk extent doubled `times` times, up to its default: where the
+    reference is ill-conditioned at small sizes (batch statistics over a few values)."""
+    return {
+        k: min(defaults.get(k, v), v << times) if 2 <= v < defaults.get(k, v) else v
+        for k, v in sizes.items()
+    }
 
 
 def _unique(shapes: list[dict[str, int]]) -> list[dict[str, int]]:
@@ -114,15 +125,20 @@ def _generic_cpu(
         s for s in larger[:BACKOFF_HALVINGS] if fit.meta_blind or measured.ran_within(s)
     ]
     first = screened([distinct(base, extents, +1), base]) or [base]
-    plans: list[Plan] = [(first[0], _unique([*first[1:], *larger]))]
+    plans: list[Plan] = [(first[0], _unique([*first[1:], *larger, *_grown(first[0], defaults)]))]
     if extra_shapes:
         varied = vary(base)
         bumped = {k: v + 1 if k in extents and v >= EXTENT_FLOOR else v for k, v in base.items()}
         keys = [k for k in extents if varied[k] != base[k]]
         others = screened([distinct(varied, keys, -1), varied, bumped])
         if others:
-            plans.append((others[0], others[1:]))
+            plans.append((others[0], _unique([*others[1:], *_grown(others[0], defaults)])))
     return plans
+
+
+def _grown(sizes: dict[str, int], defaults: dict[str, int]) -> list[dict[str, int]]:
+    """The last fallbacks: extents doubled, then quadrupled (none where nothing grows)."""
+    return [g for g in (grown(sizes, defaults, t) for t in (1, 2)) if g != sizes]
 
 
 def plan_shapes(

@@ -16,7 +16,7 @@ from kernelbench.cpu_fit import (
 from kernelbench.meta_work import measure
 from kernelbench.problem import load_problem
 from kernelbench.resize import ResizableProblem
-from kernelbench.sizes import TooLargeForCpu, plan_shapes
+from kernelbench.sizes import TooLargeForCpu, grown, plan_shapes
 
 HEADER = "import torch\nimport torch.nn as nn\n"
 
@@ -291,6 +291,24 @@ def test_a_heavy_fixed_image_network_gets_a_batch_below_the_floor_but_never_one(
     assert _plan(huge)[1][0][0]["batch_size"] == 2  # over the bound even at 2: stops there
     light = FIXED_IMAGE.replace("batch_size = 64", "batch_size = 1024")
     assert _plan(light)[1][0][0]["batch_size"] == 16
+
+
+def test_every_shape_falls_back_last_to_its_shrunk_extents_doubled_then_quadrupled():
+    """Where the reference is ill-conditioned at the shrunk sizes (batch statistics over two
+    samples of 1x1 pixels), the reference step tries larger ones: each shrunk extent times 2,
+    then 4, never past its default; sizes kept at their default do not grow."""
+    problem, plans = _plan(LITERAL_IMAGE)
+    defaults = problem.sites
+    for primary, backoffs in plans:
+        assert backoffs[-2:] == [grown(primary, defaults), grown(primary, defaults, 2)]
+        double = backoffs[-2]
+        for k, v in primary.items():
+            assert double[k] == (min(2 * v, defaults[k]) if 2 <= v < defaults[k] else v), k
+    assert grown({"a": 100, "b": 1, "c": 7}, {"a": 150, "b": 9, "c": 7}, 2) == {
+        "a": 150,
+        "b": 1,
+        "c": 7,
+    }
 
 
 def test_too_large_for_the_cpu_is_refused_with_the_reason_before_running():
