@@ -36,32 +36,9 @@ def looks_secret(name: str) -> bool:
     return any(marker in upper for marker in SECRET_MARKERS)
 
 
-def step_env(workdir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: os.environ[k] for k in PASSTHROUGH if k in os.environ}
-    python_bin = str(Path(sys.executable).parent)
-    env.update(
-        {
-            "PATH": f"{python_bin}:/usr/local/bin:/usr/bin:/bin",
-            "HOME": str(workdir),
-            "TMPDIR": str(workdir / "tmp"),
-            "PYTHONPATH": str(project_root()),
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONUNBUFFERED": "1",
-            "TRITON_CACHE_DIR": str(workdir / ".triton"),
-            "TORCHINDUCTOR_CACHE_DIR": str(workdir / ".inductor"),
-            "MPLCONFIGDIR": str(workdir / "tmp"),
-            THREADS_VAR: str(load_settings(HostSettings).step_threads),
-        }
-    )
-    for key, value in (extra or {}).items():
-        if not looks_secret(key):
-            env[key] = value
-    return env
-
-
-def zygote_env(home: Path) -> dict[str, str]:
-    """The environment a warm zygote is started with: what its forks inherit at exec level
-    (visible in /proc/self/environ), so it holds no secrets either."""
+def _base_env(home: Path, scratch: Path) -> dict[str, str]:
+    """What every trusted child starts with: the passthrough variables (never a secret),
+    this interpreter first on PATH, the project importable, caches under `home`."""
     env = {k: os.environ[k] for k in PASSTHROUGH if k in os.environ}
     python_bin = str(Path(sys.executable).parent)
     env.update(
@@ -72,11 +49,27 @@ def zygote_env(home: Path) -> dict[str, str]:
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONUNBUFFERED": "1",
             "TRITON_CACHE_DIR": str(home / ".triton"),
-            "MPLCONFIGDIR": str(home),
+            "MPLCONFIGDIR": str(scratch),
             THREADS_VAR: str(load_settings(HostSettings).step_threads),
         }
     )
     return env
+
+
+def step_env(workdir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = _base_env(workdir, workdir / "tmp")
+    env["TMPDIR"] = str(workdir / "tmp")
+    env["TORCHINDUCTOR_CACHE_DIR"] = str(workdir / ".inductor")
+    for key, value in (extra or {}).items():
+        if not looks_secret(key):
+            env[key] = value
+    return env
+
+
+def zygote_env(home: Path) -> dict[str, str]:
+    """The environment a warm zygote is started with: what its forks inherit at exec level
+    (visible in /proc/self/environ), so it holds no secrets either."""
+    return _base_env(home, home)
 
 
 def child_argv(workdir: Path) -> list[str]:
