@@ -236,7 +236,11 @@ def _screened_on_meta(
 
 # sizes, and each seed's run with its noise (kernelbench.compare.noise_ratio)
 _Ran = tuple[dict[str, int], list[tuple["_Run", list[float | None] | None]]]
-SENSITIVE = 1e-4  # a noise / RMS over this at one seed: every seed's float64 run is checked
+# Every seed's float64 run is checked where the first took under CHEAP_FLOAT64_S or was
+# over SENSITIVE (noise / RMS) off: EfficientNetB2 at its check shape is 6e-5 to 2.1x its
+# RMS off depending on the inputs; VGG19 (no batch norm) costs seconds per float64 forward.
+SENSITIVE = 1e-4
+CHEAP_FLOAT64_S = 2.0
 
 
 def reference_step(workdir: Path, req: StepRequest) -> StepReport:
@@ -261,17 +265,19 @@ def reference_step(workdir: Path, req: StepRequest) -> StepReport:
         ) -> str | None:
             ran: list[tuple[_Run, list[float | None] | None]] = []
             bag["run"] = (sizes, ran)
-            for seed in seeds:  # every seed where the first shows the reference sensitive
+            for seed in seeds:  # every seed, unless the first is costly and insensitive
                 try:
                     run = _Run(problem, sizes, seed, req.init_seed, req.device)
                 except StepFailed as exc:
                     return exc.message
+                started = time.perf_counter()
                 noise = _float64_noise(problem, sizes, run, req.init_seed, req.device)
+                cheap = time.perf_counter() - started <= CHEAP_FLOAT64_S
                 ran.append((run, noise))
                 bag.setdefault("first", (sizes, ran))
                 outputs = flatten_outputs(run.output)
                 why = beyond_rounding(outputs, noise)
-                if why or noise_ratio(outputs, noise)[0] <= SENSITIVE:
+                if why or not (cheap or noise_ratio(outputs, noise)[0] > SENSITIVE):
                     return why
             return None
 
@@ -294,7 +300,7 @@ def reference_step(workdir: Path, req: StepRequest) -> StepReport:
         for i, seed in enumerate(seeds):
             if i < len(ran):  # the seeds works() ran (all of them where it is sensitive)
                 run, noise = ran[i]
-            else:  # insensitive at the first seed: its noise serves the others
+            else:  # costly and insensitive at the first seed: its noise serves the others
                 run, noise = _Run(problem, sizes, seed, req.init_seed, req.device), ran[0][1]
             first_run = first_run or run
             torch.save(canonical_outputs(run.output), out_dir / f"ref_{trial_no}.pt")
