@@ -130,6 +130,7 @@ def check_candidate(
         if isinstance(node, ast.Call) and names.resolve(node.func) & TRITON_KERNEL_DECORATORS:
             checker.kernel_fns.update(a.id for a in node.args if isinstance(a, ast.Name))
     checker.layers = _layer_attrs(tree, names)
+    checker.init_classes = init_only_classes(tree)
     checker.visit(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute | ast.Name) and names.resolve(node) & STREAM_APIS:
@@ -148,6 +149,50 @@ def check_candidate(
     report.violations = list(dict.fromkeys(report.violations))
     report.warnings = list(dict.fromkeys(report.warnings))
     return report
+
+
+def init_only_classes(tree: ast.Module) -> set[str]:
+    """ModelNew and the module-level classes named only in the `__init__` (or the bases) of
+    classes in this set: their `__init__` runs while ModelNew is built, never in forward,
+    so it may build constants with torch (a support class's causal mask). A class named
+    anywhere else (a method, a nested function or lambda, module level) is not in it; the
+    runtime guard (kernelbench.runner.guard) sees any compute in forward regardless."""
+    top = {n.name for n in tree.body if isinstance(n, ast.ClassDef)}
+    where: dict[str, set[str | None]] = {name: set() for name in top}
+
+    def walk(node: ast.AST, context: str | None) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = context
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                inner = None  # runs whenever it is called
+            if isinstance(child, ast.Name) and child.id in where:
+                where[child.id].add(context)
+            walk(child, inner)
+
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef):
+            walk(ast.Module(body=[node], type_ignores=[]), None)
+            continue
+        for base in [*node.bases, *node.keywords]:
+            walk(ast.Expression(body=base) if isinstance(base, ast.expr) else base, node.name)
+        for stmt in node.body:
+            if isinstance(stmt, ast.FunctionDef) and stmt.name == "__init__":
+                for arg in [*stmt.args.defaults, *stmt.args.kw_defaults]:
+                    if arg is not None:
+                        walk(ast.Expression(body=arg), None)
+                for inner in stmt.body:
+                    walk(ast.Module(body=[inner], type_ignores=[]), node.name)
+            else:
+                walk(ast.Module(body=[stmt], type_ignores=[]), None)
+    allowed = {"ModelNew"}
+    grew = True
+    while grew:
+        grew = False
+        for name in top - allowed:
+            if where[name] and where[name] <= allowed:
+                allowed.add(name)
+                grew = True
+    return allowed
 
 
 def _dot_precision(tree: ast.Module, names: Names, report: StaticReport) -> None:

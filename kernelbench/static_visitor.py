@@ -38,6 +38,9 @@ class SourceChecker(ast.NodeVisitor):
         self.kernel: str | None = None  # inside a @triton.jit body
         self.kernel_fns: set[str] = set()
         self.class_stack: list[str] = []
+        self.depth = 0  # functions entered: a method is a def at depth 0 in a class body
+        # classes whose __init__ runs only while ModelNew is built (kernelbench.static_check)
+        self.init_classes: set[str] = {"ModelNew"}
         self.layers: set[str] = set()  # self.<attr> holding a torch layer (nn.Linear, ...)
 
     def violation(self, text: str, node: ast.AST) -> None:
@@ -105,13 +108,20 @@ class SourceChecker(ast.NodeVisitor):
             if default is not None:
                 self.visit(default)
         saved = (self.host, self.kernel)
-        in_init = self.class_stack[-1:] == ["ModelNew"] and node.name == "__init__"
+        in_init = (
+            node.name == "__init__"
+            and self.depth == 0
+            and len(self.class_stack) == 1
+            and self.class_stack[0] in self.init_classes
+        )
         if is_kernel:
             self.kernel = node.name
             self.report.kernels.append(node.name)
         self.host = not in_init  # every body runs at forward time, except ModelNew.__init__'s
+        self.depth += 1
         for stmt in node.body:
             self.visit(stmt)
+        self.depth -= 1
         self.host, self.kernel = saved
 
     visit_AsyncFunctionDef = visit_FunctionDef

@@ -237,3 +237,67 @@ def test_fp32_dot_without_precision_warns():
         "tl.store(y_ptr + o", "a = tl.dot(x_ptr, x_ptr)\n    tl.store(y_ptr + o"
     )
     assert any("input_precision" in w for w in check_candidate(src).warnings)
+
+
+SUPPORT_CLASS = """
+import torch, triton
+import triton.language as tl
+import torch.nn as nn
+
+@triton.jit
+def k(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
+    o = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    tl.store(y_ptr + o, tl.load(x_ptr + o, mask=o < n), mask=o < n)
+
+class Causal(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.register_buffer("mask", torch.tril(torch.ones(n, n)))
+
+class Block(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.attn = Causal(n)
+
+class ModelNew(nn.Module):
+    def __init__(self, n):
+        super().__init__()
+        self.block = Block(n)
+    def forward(self, x):
+        y = torch.empty_like(x)
+        k[(1,)](x, y, x.numel(), BLOCK=1024)
+        return y
+"""
+
+
+def test_a_support_class_built_only_by_modelnew_init_may_build_constants_with_torch():
+    """A support class named only in ModelNew.__init__ (or in the __init__ of such a class)
+    runs its __init__ while ModelNew is built: a causal mask made with torch.tril there is
+    a constant, as it would be in ModelNew.__init__ itself."""
+    assert check_candidate(SUPPORT_CLASS).violations == []
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [
+        # built again in forward: its __init__ then runs at forward time
+        ("        return y\n", "        Block(4)\n        return y\n"),
+        # named in a lambda in ModelNew.__init__: that can run at any time
+        ("        self.block = Block(n)\n", "        self.make = lambda: Block(n)\n"),
+        # an alias at module level: the alias can be called anywhere
+        ("class ModelNew(nn.Module):\n", "Alias = Causal\n\nclass ModelNew(nn.Module):\n"),
+    ],
+)
+def test_a_support_class_reachable_outside_modelnew_init_may_not_compute_in_init(patch):
+    report = check_candidate(SUPPORT_CLASS.replace(*patch))
+    assert any("torch.tril" in v for v in report.violations), report.violations
+
+
+def test_a_function_named_init_inside_forward_is_not_modelnew_init():
+    patched = TRITON_OK.replace(
+        "        y = torch.empty_like(x)\n",
+        "        def __init__(z):\n            return torch.matmul(z, z)\n"
+        "        y = torch.empty_like(__init__(x))\n",
+    )
+    report = check_candidate(patched)
+    assert any("torch.matmul" in v for v in report.violations), report.violations
