@@ -239,16 +239,9 @@ def test_fp32_dot_without_precision_warns():
     assert any("input_precision" in w for w in check_candidate(src).warnings)
 
 
-SUPPORT_CLASS = """
-import torch, triton
-import triton.language as tl
-import torch.nn as nn
-
-@triton.jit
-def k(x_ptr, y_ptr, n, BLOCK: tl.constexpr):
-    o = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    tl.store(y_ptr + o, tl.load(x_ptr + o, mask=o < n), mask=o < n)
-
+SUPPORT_CLASS = (
+    TRITON_OK.split("class ModelNew", maxsplit=1)[0]
+    + """
 class Causal(nn.Module):
     def __init__(self, n):
         super().__init__()
@@ -268,6 +261,7 @@ class ModelNew(nn.Module):
         k[(1,)](x, y, x.numel(), BLOCK=1024)
         return y
 """
+)
 
 
 def test_a_support_class_built_only_by_modelnew_init_may_build_constants_with_torch():
