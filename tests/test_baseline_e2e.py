@@ -68,6 +68,7 @@ CONV_FAMILY = [
     "unused_optional_arg",
     "resnet_style_blocks",
     "soft_cluster_pooling",
+    "group_norm_following_sizes",
 ]
 
 

@@ -157,6 +157,7 @@ def _m_gn(lw: Builder, m: ModuleCall) -> Any:
         m.param("weight"),
         m.param("bias"),
         m.attr("eps", 1e-5),
+        source=f"self.get_submodule({m.path!r}).num_groups",
     )
 
 

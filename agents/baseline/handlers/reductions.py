@@ -284,21 +284,25 @@ def _in(lw: Builder, b: Call) -> Any:
     return instance_norm(lw, b.tensor(), b["weight"], b["bias"], b["eps"])
 
 
-def group_norm(lw: Builder, x: Value, groups: int, w: Any, bias: Any, eps: float) -> Value:
+def group_norm(
+    lw: Builder, x: Value, groups: int, w: Any, bias: Any, eps: float, source: str | None = None
+) -> Value:
+    """`source`: the group count as the kernel reads it at run time (a module's
+    `num_groups`, which follows a size), else the traced literal."""
     if x.rank < 2 or not isinstance(groups, int) or x.shape[1] % groups:
         raise Unsupported("group_norm with this shape")
     n, c = x.shape[0], x.shape[1]
     rest = int(math.prod(x.shape[2:])) if x.rank > 2 else 1
+    g = source or str(groups)
     xg = lw.view(
-        x,
-        "{0}.reshape({0}.shape[0], " + str(groups) + ", {0}.shape[1] // " + str(groups) + ", -1)",
+        x, "{0}.reshape({0}.shape[0], " + g + ", {0}.shape[1] // " + g + ", -1)",
         (n, groups, c // groups, rest),
-    )
+    )  # fmt: skip
     axes = (2, 3)
     m = lw.mean(xg, axes, True)
     xc = lw.pw("sub", xg, m)
     v = lw.mean(lw.pw("mul", xc, xc), axes, True)
-    fmt, shape = "{0}.view(" + str(groups) + ", -1, 1)", (groups, c // groups, 1)
+    fmt, shape = "{0}.view(" + g + ", -1, 1)", (groups, c // groups, 1)
     y = _standardize(lw, xc, v, eps, w, bias, lambda p: lw.view(p, fmt, shape))
     out = PyOp(shape=x.shape, dtype=x.dtype, fmt="{0}.view({1}.shape)", refs=[y, x], tensor=True)
     return out
