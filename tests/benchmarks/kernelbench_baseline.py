@@ -302,7 +302,10 @@ def sweep(args: argparse.Namespace, problems: list[Problem]) -> tuple[dict[str, 
             f.write("\n")  # a line cut off by a kill: the next record starts on its own line
     runner = Sweep(args)
     done = 0
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the children as Ctrl-C does
+    # `kill` stops the children as Ctrl-C does; SIGINT too where the sweep was started in
+    # the background (`cmd &` in a script starts it with SIGINT ignored)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
     pool = ThreadPoolExecutor(max_workers=max(1, args.jobs))
     try:
         futures = [pool.submit(runner.run_one, p) for p in todo]
