@@ -81,6 +81,11 @@ def noise_floor(noise: float | None, scale: float) -> float:
     return NOISE_FACTOR * noise
 
 
+def _rms(finite: torch.Tensor) -> float:
+    """The RMS of already-finite float64 values (0 for none)."""
+    return math.sqrt(float((finite * finite).mean())) if finite.numel() else 0.0
+
+
 def noise_ratio(outputs: list[Any], noise: list[float | None] | None) -> tuple[float, int]:
     """The largest ``noise / RMS`` over the floating outputs (inf where a noise is not
     finite), and that output's index; (0, -1) where none has a noise."""
@@ -88,8 +93,7 @@ def noise_ratio(outputs: list[Any], noise: list[float | None] | None) -> tuple[f
     for i, (out, n) in enumerate(zip(outputs, noise or [], strict=False)):
         if n is None or not isinstance(out, torch.Tensor) or not out.is_floating_point():
             continue
-        finite = out[torch.isfinite(out)].to(torch.float64)
-        rms = math.sqrt(float((finite * finite).mean())) if finite.numel() else 0.0
+        rms = _rms(out[torch.isfinite(out)].to(torch.float64))
         ratio = n / rms if math.isfinite(n) and rms > 0 else (0.0 if n == 0 else math.inf)
         worst = max(worst, (ratio, i))
     return worst
@@ -172,7 +176,7 @@ def compare_tensor(
     finite = torch.isfinite(r)
     r_f, o_f = r[finite], o[finite]
     atol, rtol = tolerance_for(ref.dtype, override)
-    rms = math.sqrt(float((r_f * r_f).mean())) if r_f.numel() else 0.0
+    rms = _rms(r_f)
     scale = rms if rms > 0 else torch.finfo(ref.dtype).tiny
     floor = noise_floor(noise, scale)
     atol_eff = max(atol * scale, floor)

@@ -220,7 +220,7 @@ def analyze(
             entry["meta"] = describe(results.get(n.name))
         nodes.append(entry)
     placeholders = [n for n in nodes if n["op"] == "placeholder"]
-    from agents.baseline.size_symbols import other_sizes, size_dependent_constants
+    from agents.baseline.size_symbols import moved_size, other_sizes, size_dependent_constants
 
     symbols: list[dict[str, Any]] = []
     unresolved: list[str] = []
@@ -243,7 +243,7 @@ def analyze(
         stuck = [
             k for k in random_varying(defaults, check_sizes) if seconds[0].get(k) == sizes.get(k)
         ]
-        moved = seconds[0] | {k: sizes[k] + max(1, sizes[k] // 3) for k in stuck if sizes[k] >= 4}
+        moved = seconds[0] | {k: moved_size(sizes[k]) for k in stuck if sizes[k] >= 4}
         if moved != seconds[0] and runs(moved):
             seconds.insert(0, moved)
     for second in seconds:

@@ -170,6 +170,11 @@ def _close(a: Any, b: Any) -> bool:
         return False
 
 
+def moved_size(v: int) -> int:
+    """A size's value at the second trace: a third larger, at least one more."""
+    return v + max(1, v // 3)
+
+
 def other_sizes(sizes: dict[str, int], runs: Any) -> list[dict[str, int]]:
     """A second size to trace at where the planner gave only one.
 
@@ -178,7 +183,7 @@ def other_sizes(sizes: dict[str, int], runs: Any) -> list[dict[str, int]]:
     False) is kept where it divides another size (a head count) and otherwise moves by a
     multiple of the kept sizes that divide it (`n_embd` by `n_head`)."""
     ints = {k: v for k, v in sizes.items() if isinstance(v, int) and not isinstance(v, bool)}
-    moved = {k: v + max(1, v // 3) for k, v in ints.items() if v >= 2}
+    moved = {k: moved_size(v) for k, v in ints.items() if v >= 2}
     free = {k for k, v in moved.items() if runs(sizes | {k: v})}
     bound = [k for k in moved if k not in free]
     kept = {k for k in bound if any(o != k and o_v % ints[k] == 0 for o, o_v in ints.items())}
