@@ -10,10 +10,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
+
+import redis
 
 from sandbox.cleanup import pid_alive
 from tests.conftest import ROOT, kwright
@@ -195,3 +198,38 @@ def owner_pid(owner: str | None) -> int | None:
         return None
     tail = owner.rsplit(":", 1)[1]
     return int(tail) if tail.isdigit() else None
+
+
+class StallProbe:
+    """The longest the broker went unanswered, over and above a ping every `period_s`.
+
+    A stalled machine (a busy disk holding up Redis's fsync, a starved CPU) or the Redis
+    restart delays every sweeper alike; a recovery bound is a claim about a machine that
+    runs, so tests add the stall they measured beside it to the bound they assert."""
+
+    def __init__(self, url: str, period_s: float = 0.2) -> None:
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+        self.period_s = period_s
+        self.max_stall_s = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="stall-probe", daemon=True)
+
+    def start(self) -> StallProbe:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.client.close()
+
+    def _run(self) -> None:
+        answered = time.monotonic()
+        while not self._stop.wait(self.period_s):
+            try:
+                self.client.ping()
+            except redis.RedisError:
+                continue  # down (the restart): the gap grows until it answers again
+            t = time.monotonic()
+            self.max_stall_s = max(self.max_stall_s, t - answered - self.period_s)
+            answered = t

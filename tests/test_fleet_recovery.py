@@ -22,6 +22,7 @@ from tests.fake_openai import FakeOpenAI, Scripted
 from tests.fleet import (
     NO_CODE,
     PROBLEM,
+    StallProbe,
     WorkerProcess,
     fleet_env,
     running_with_attempts,
@@ -171,6 +172,7 @@ def test_chaos_thirty_jobs_three_workers_five_kills_and_a_redis_restart(tmp_path
         gone: list[WorkerProcess] = []
         kills: list[Kill] = []
         restart_after = rng.randrange(1, n_kills)
+        probe = StallProbe(server.url).start()
         try:
             for w in workers:
                 w.wait_ready()
@@ -209,10 +211,17 @@ def test_chaos_thirty_jobs_three_workers_five_kills_and_a_redis_restart(tmp_path
             except AssertionError as exc:
                 raise AssertionError(f"{exc}; seed {seed}; {unfinished(store, ids)}") from None
         finally:
+            probe.stop()
             for w in workers:
                 w.stop()
             for w in gone:
                 w.kill_all()  # reaps what the kill left of its group (the pool died with it)
+        recoveries = [
+            line
+            for w in workers + gone
+            for line in w.log_text().splitlines()
+            if "recovered from lost worker" in line or "sweeper" in line
+        ]
         coder_calls = len(fake.requests_for("coder"))
         assert_done_once(store, final, rounds, home)
         stored = store.list_jobs(limit=100)
@@ -225,9 +234,13 @@ def test_chaos_thirty_jobs_three_workers_five_kills_and_a_redis_restart(tmp_path
         f"recovery delay, kill -> back on the queue: median {statistics.median(requeue):.1f} s, "
         f"max {max(requeue):.1f} s; kill -> started again: median "
         f"{statistics.median(restart):.1f} s, max {max(restart):.1f} s "
-        f"(bound 2 x lease + sweep = {2 * lease + sweep:.0f} s)"
+        f"(bound 2 x lease + sweep = {2 * lease + sweep:.0f} s); the broker's longest "
+        f"stall {probe.max_stall_s:.1f} s"
     )
-    assert max(requeue) <= 2 * lease + sweep + 2, requeue
+    # The bound, plus scheduling slack, plus what the machine stalled, measured beside it
+    # (on a loaded 2-core CI machine one recovery once came 3.4 s past its due time).
+    bound = 2 * lease + sweep + 2 + probe.max_stall_s
+    assert max(requeue) <= bound, (requeue, bound, recoveries)
     # No finished attempt was redone: one Coder call per attempt, plus the ones in flight.
     assert n_jobs * rounds <= coder_calls <= n_jobs * rounds + len(requeue)
 
