@@ -76,6 +76,7 @@ def check_problems(
 ) -> list[ProblemCheck]:
     """Checks in parallel (`jobs` at a time), returned in the order of `problems`."""
     results: dict[str, ProblemCheck] = {}
+    sandbox.allow_parallel(jobs)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(check_problem, p, sandbox, options): p for p in problems}
         for future in as_completed(futures):

@@ -119,6 +119,11 @@ class Sandbox(ABC):
     def run_step(self, job: SandboxJob) -> SandboxOutcome:
         """Run `python -m kernelbench.child WORKDIR` contained; never raises for step faults."""
 
+    def allow_parallel(self, steps: int) -> None:
+        """Let up to `steps` steps of this caller's threads run at once. A backend that
+        serves steps from a pool grows it; the others run every step apart already."""
+        return None
+
     def close(self) -> None:
         """Release pools, clients, containers (nothing by default)."""
         return None

@@ -197,6 +197,13 @@ class LocalSandbox(Sandbox):
             self._idle.extend(started)
             self._cond.notify_all()
 
+    def allow_parallel(self, steps: int) -> None:
+        """One zygote serves one step at a time: the pool grows to `steps` (it never
+        shrinks), so that many threads' steps are forked at once instead of queueing."""
+        with self._cond:
+            self.pool_size = max(self.pool_size, steps)
+            self._cond.notify_all()
+
     def _check_fork(self) -> None:
         if os.getpid() != self._owner:  # forked caller: the zygotes belong to the parent
             self._idle, self._count, self._owner = [], 0, os.getpid()

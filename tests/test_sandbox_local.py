@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -115,6 +116,39 @@ def test_a_step_runs_unprivileged_in_its_own_namespaces(box, monkeypatch):
     assert facts["wrote /etc/kw-probe"] == "Read-only file system"
     assert not os.path.exists("/etc/kw-probe")
     assert all(v != True for k, v in facts.items() if k.startswith("wrote"))  # noqa: E712
+
+
+SPAN = """import time
+        began = time.time()
+        time.sleep(1.5)
+        raise RuntimeError(f"SPAN {began} {time.time()}")"""
+
+
+def span_of(result) -> tuple[float, float]:
+    found = re.search(r"SPAN ([0-9.]+) ([0-9.]+)", result.messages)
+    assert found is not None, result.messages
+    return float(found[1]), float(found[2])
+
+
+@needs_namespaces
+@pytest.mark.parametrize("parallel", [1, 2])
+def test_steps_of_two_threads_run_at_once_only_where_parallel_is_allowed(parallel):
+    """One zygote serves one step at a time: `problems --check --jobs 2` queued every other
+    reference behind the one running (VGG19 waited out VGG16's 20 s) until the pool grew."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with LocalSandbox() as sandbox:
+        sandbox.allow_parallel(parallel)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            runs = [
+                pool.submit(evaluate, RELU, candidate(SPAN), EvalOptions(**QUICK), sandbox)
+                for _ in range(2)
+            ]
+            results = [r.result() for r in runs]
+    assert all(r.status == Status.RUNTIME_ERROR for r in results), [r.reason for r in results]
+    (a0, a1), (b0, b1) = sorted(span_of(r) for r in results)
+    overlap = min(a1, b1) - max(a0, b0)
+    assert (overlap > 0.5) == (parallel == 2), (overlap, (a0, a1), (b0, b1))
 
 
 @pytest.mark.parametrize(("value", "threads"), [(None, 1), ("2", 2), ("many", 1), ("0", 1)])
