@@ -83,9 +83,10 @@ def vary(sizes: dict[str, int]) -> dict[str, int]:
 
 def grown(sizes: dict[str, int], defaults: dict[str, int], times: int = 1) -> dict[str, int]:
     """`sizes` with each shrunk extent doubled `times` times, up to its default: where the
-    reference is ill-conditioned at small sizes (batch statistics over a few values)."""
+    reference is ill-conditioned at small sizes (batch statistics over a few values; a batch
+    shrunk to 1 under a train-mode norm and a global mean gives exactly its bias)."""
     return {
-        k: min(defaults.get(k, v), v << times) if 2 <= v < defaults.get(k, v) else v
+        k: min(defaults.get(k, v), v << times) if 1 <= v < defaults.get(k, v) else v
         for k, v in sizes.items()
     }
 
