@@ -262,3 +262,53 @@ def test_constants_that_follow_the_size_are_read_from_self(tmp_path):
     with pytest.raises(Unsupported) as info:
         lower(analysis)
     assert "changes with the problem size" in failure_text(info.value)
+
+
+POOL_FOLLOWS = """
+import torch
+import torch.nn as nn
+
+class Model(nn.Module):
+    def __init__(self, in_features, out_features, pool_kernel_size):
+        super().__init__()
+        self.matmul = nn.Linear(in_features, out_features)
+        self.avg_pool = nn.AvgPool1d(kernel_size=pool_kernel_size)
+
+    def forward(self, x):
+        x = self.avg_pool(self.matmul(x).unsqueeze(1)).squeeze(1)
+        return torch.max(torch.relu(x), dim=1).values
+
+batch_size = 64
+in_features = 512
+out_features = 512
+pool_kernel_size = {pool}
+
+def get_inputs():
+    return [torch.rand(batch_size, in_features)]
+
+def get_init_inputs():
+    return [in_features, out_features, pool_kernel_size]
+"""
+
+
+def test_a_pooling_window_that_follows_the_size_is_refused_not_baked(tmp_path):
+    """KernelBench level2/98: the pool's kernel_size is a size the secret shape redraws
+    (16 -> 13); the window was baked as 16 and every value was wrong there."""
+    from agents.baseline.coder import failure_text
+    from agents.baseline.ir import Unsupported, UnsupportedKind
+
+    path = tmp_path / "pool.py"
+    path.write_text(POOL_FOLLOWS.format(pool=16))
+    p = load_problem(path)
+    analysis = analyze(path, p.sizes, p.check_sizes, seed=0)
+    assert analysis["ok"], analysis
+    with pytest.raises(Unsupported) as info:
+        lower(analysis)
+    assert info.value.kind is UnsupportedKind.OP and info.value.op == "nn.AvgPool1d"
+    assert failure_text(info.value).startswith(
+        "no candidate: unsupported op nn.AvgPool1d with a kernel_size that follows the "
+        "problem size (16 at one size, "
+    ), failure_text(info.value)
+    # a window that stays put is lowered as before
+    _, fixed, sched = plan(tmp_path, POOL_FOLLOWS.format(pool=4))
+    assert fixed["baked"] == [] and sched.groups

@@ -224,6 +224,7 @@ def analyze(
 
     symbols: list[dict[str, Any]] = []
     unresolved: list[str] = []
+    baked: list[dict[str, str]] = []
 
     def runs(other: dict[str, int]) -> bool:
         try:
@@ -251,7 +252,7 @@ def analyze(
             problem.module(second), model, nodes, second, seed, inputs if concrete else None
         )
         if found is not None:
-            symbols, unresolved = found
+            symbols, unresolved, baked = found
             break
     else:
         if concrete:
@@ -271,6 +272,7 @@ def analyze(
         "nodes": nodes,
         "symbols": symbols,
         "unresolved": unresolved,
+        "baked": baked,
     }
 
 

@@ -151,6 +151,8 @@ class Lowering(Builder):
     # ------------------------------------------------------------ nodes
     def bind_symbols(self) -> None:
         """Constants that follow the problem size become reads of the module attribute."""
+        if baked := self.analysis.get("baked"):
+            raise Unsupported.missing(baked[0]["op"], baked[0]["detail"])
         if self.analysis.get("unresolved"):
             raise Unsupported(
                 "a constant in forward changes with the problem size and matches no module "

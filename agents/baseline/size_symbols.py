@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from agents.baseline.analyze import encode_arg, traceable_factories
+from agents.baseline.analyze import describe_module, encode_arg, traceable_factories
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,41 @@ DERIVATIONS: list[tuple[str, Any]] = [
     ("(1.0 / math.sqrt({}))", lambda a: 1.0 / math.sqrt(a)),
     ("(1.0 / {})", lambda a: 1.0 / a),
 ]
+
+
+# Module attributes the handlers bake into a kernel (a pooling window, a conv's stride): one
+# that follows the problem size is right at one shape only, so the Coder refuses it.
+BAKED_ATTRS: dict[str, tuple[str, ...]] = {
+    "Pool": ("kernel_size", "stride", "padding", "dilation"),
+    "Conv": ("stride", "padding", "dilation", "output_padding"),
+}
+
+
+def baked_changes(entry: dict[str, Any], other: Any) -> list[dict[str, str]]:
+    """A call_module node's baked attributes that differ in `other` (the module traced at
+    the second size), as Unsupported.missing arguments."""
+    kind = entry["module"]["type"]
+    keys = next((v for k, v in BAKED_ATTRS.items() if k in kind), ())
+    if kind.startswith("Adaptive") or not keys:
+        return []
+    here, there = entry["module"]["attrs"], describe_module(other)["attrs"]
+    return [
+        {
+            "op": f"nn.{kind}",
+            "detail": f"with a {key} that follows the problem size ({_shown(here[key])} at one "
+            f"size, {_shown(there.get(key))} at another)",
+        }
+        for key in keys
+        if key in here and here[key] != there.get(key)
+    ]
+
+
+def _shown(encoded: Any) -> str:
+    """An encoded attribute as its user wrote it: 16 for (16,), (2, 2) for a pair."""
+    if isinstance(encoded, dict) and isinstance(encoded.get("list"), list):
+        items = [_shown(v) for v in encoded["list"]]
+        return items[0] if len(items) == 1 else f"({', '.join(items)})"
+    return repr(encoded)
 
 
 def _floordiv(a: float, b: float) -> float:
@@ -75,8 +110,9 @@ def size_dependent_constants(
     sizes: dict[str, int],
     seed: int,
     concrete_inputs: list[Any] | None = None,
-) -> tuple[list[dict[str, Any]], list[str]] | None:
-    """Constants that change between two check shapes, and the attribute each comes from.
+) -> tuple[list[dict[str, Any]], list[str], list[dict[str, str]]] | None:
+    """Constants that change between two check shapes, and the attribute each comes from;
+    what changes but matches none; and module attributes a kernel bakes that change.
 
     A module attribute set from a size (`self.n_heads`) is inlined by fx as a literal; the
     candidate must read it from `self` at run time, or it is right for one shape only.
@@ -104,7 +140,7 @@ def size_dependent_constants(
         return None
     second = list(graph.nodes)
     if len(second) != len(nodes):
-        return [], ["the traced graph changes with the problem size"]
+        return [], ["the traced graph changes with the problem size"], []
     attrs1, attrs2 = scalar_attributes(model), scalar_attributes(other)
     if concrete_inputs is not None:
         names = [e["target"] for e in nodes if e["op"] == "placeholder"]
@@ -112,7 +148,10 @@ def size_dependent_constants(
         attrs2 |= input_dimensions(names, other_inputs)
     symbols: list[dict[str, Any]] = []
     unresolved: list[str] = []
+    baked: list[dict[str, str]] = []
     for entry, n in zip(nodes, second, strict=True):
+        if entry["op"] == "call_module" and "module" in entry:
+            baked += baked_changes(entry, other.get_submodule(str(n.target)))
         diffs = list(
             _differences(
                 {"list": entry["args"]}, {"list": [encode_arg(a) for a in n.args]}, ("args",)
@@ -127,7 +166,7 @@ def size_dependent_constants(
                 unresolved.append(f"{entry['name']}: {v1!r} at one size, {v2!r} at another")
             else:
                 symbols.append({"node": entry["name"], "path": list(path), "expr": expr})
-    return symbols, unresolved
+    return symbols, unresolved, baked
 
 
 def input_dimensions(names: list[str], inputs: list[Any]) -> dict[str, float]:
