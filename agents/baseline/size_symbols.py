@@ -151,6 +151,8 @@ def size_dependent_constants(
     baked: list[dict[str, str]] = []
     for entry, n in zip(nodes, second, strict=True):
         if entry["op"] == "call_module" and "module" in entry:
+            if n.op != "call_module" or str(n.target) != entry["target"]:
+                return [], ["the traced graph changes with the problem size"], []
             baked += baked_changes(entry, other.get_submodule(str(n.target)))
         diffs = list(
             _differences(
