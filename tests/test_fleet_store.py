@@ -145,7 +145,8 @@ def test_attempt_ledger_records_each_attempt_once(store):
     assert store.record_attempt(job.id, rec)
     assert not store.record_attempt(job.id, rec, resumed=True)  # a replay: expected
     assert store.require(job.id).state.duplicate_attempts == 0
-    assert not store.record_attempt(job.id, rec.model_copy(update={"status": "incorrect"}))
+    replayed_differently = AttemptRecord(attempt=1, round=1, status="incorrect")
+    assert not store.record_attempt(job.id, replayed_differently)
     assert store.require(job.id).state.duplicate_attempts == 1
     store.record_attempt(job.id, AttemptRecord(attempt=2, round=2, status="compile_error"))
     ledger = store.attempts(job.id)
