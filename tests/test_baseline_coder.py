@@ -131,6 +131,12 @@ def test_unsupported_ops_are_named(tmp_path):
             "dropout",
         ),
         (
+            "        return torch.flip(x, (0, 1)) * 2\n",
+            "unsupported op flip left outside a kernel",
+            UnsupportedKind.OP,
+            "flip",
+        ),
+        (
             "        return torch.matmul(x.double(), x.double().t())\n",
             "unsupported: ",
             UnsupportedKind.USAGE,

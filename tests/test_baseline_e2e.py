@@ -69,6 +69,7 @@ CONV_FAMILY = [
     "resnet_style_blocks",
     "soft_cluster_pooling",
     "group_norm_following_sizes",
+    "roll_repeat_tile",
 ]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import agents.baseline.handlers  # noqa: F401 - registers the op and module handlers
 from agents.baseline.build import Builder, DType, Ignored, ShapeOf, is_tensor, render
+from agents.baseline.handlers.layout import host_copy_op
 from agents.baseline.ir import Graph, Input, Param, Unsupported, Value, walk_order
 from agents.baseline.registry import ModuleCall, invoke, module_handler
 
@@ -239,6 +240,9 @@ class Lowering(Builder):
                 raise Unsupported("a forward that returns something other than tensors")
             outs.append(self.ensure_copy(o))
         values = walk_order(outs)
+        for value in values:
+            if (name := host_copy_op(value)) is not None:
+                raise Unsupported.missing(name, "left outside a kernel")
         return Graph(
             inputs=inputs,
             values=values,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from math import prod
 from typing import Any
 
 from agents.baseline.build import (
@@ -79,7 +80,7 @@ def _shape_method(name: str) -> Handler:
     return fn
 
 
-for _name in ("view", "reshape", "expand", "repeat", "tile"):
+for _name in ("view", "reshape", "expand"):
     op(_name, spec="input, *args")(_shape_method(_name))
 op("permute", spec="input, *args")(
     lambda lw, b: method_or_fn(
@@ -136,9 +137,72 @@ def _flip(lw: Builder, b: Call) -> Any:
     return method_or_fn(lw, b.with_args(dims=dims), "flip", ["*dims"])
 
 
-op("roll", spec="input, shifts, dims=None")(
-    lambda lw, b: method_or_fn(lw, b, "roll", ["shifts", "dims="])
-)
+# Data movement the compute guard refuses as an aten op (aten.roll, aten.repeat) is written
+# with the views and the cat it allows; a flip has no such form (see host_copy_op).
+
+
+def _as_ints(v: Any, what: str) -> list[int]:
+    vals = list(v) if isinstance(v, list | tuple) else [v]
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in vals):
+        raise Unsupported(f"{what} that is not a constant")
+    return vals
+
+
+@op("roll", spec="input, shifts, dims=None")
+def _roll(lw: Builder, b: Call) -> Any:
+    """roll(x, s, d) = cat(x[n - s % n:], x[:n - s % n]) along d, one dim at a time."""
+    x = b.tensor()
+    shifts = _as_ints(b["shifts"], "a roll shift")
+    if b["dims"] is None:
+        if len(shifts) != 1:
+            raise Unsupported("roll with several shifts and no dims")
+        flat = lw.view(x, "{0}.flatten()", (prod(x.shape),))
+        return lw.view(_roll_along(lw, flat, shifts[0], 0), "{0}.view({1}.shape)", x.shape, x)
+    dims = _as_ints(b["dims"], "a roll dim")
+    if len(dims) != len(shifts):
+        raise Unsupported("roll with as many shifts as dims")
+    for s, d in zip(shifts, dims, strict=True):
+        x = _roll_along(lw, x, s, d % max(x.rank, 1))
+    return x
+
+
+def _roll_along(lw: Builder, x: Value, shift: int, d: int) -> Value:
+    n = f"{{0}}.shape[{d}]"
+    keep = f"({n} - {shift} % {n})"
+    fmt = f"torch.cat([{{0}}.narrow({d}, {keep}, {n} - {keep}), {{0}}.narrow({d}, 0, {keep})], dim={d})"
+    return lw.view(x, fmt, x.shape)
+
+
+def _repeat(lw: Builder, b: Call) -> Any:
+    """x.repeat(r0, .., rn) as unsqueeze/expand/flatten: a view, then one copy (a clone)."""
+    x = b.tensor()
+    reps = _flatten_shape_args(b["args"])
+    if any(isinstance(r, ShapeOf) for r in reps):
+        raise Unsupported("repeat by a tensor's shape")
+    if b.name == "tile" and len(reps) < x.rank:
+        reps = [1] * (x.rank - len(reps)) + list(reps)
+    if len(reps) < x.rank:
+        raise Unsupported("repeat with fewer counts than dims")
+    n = len(reps)
+    refs: list[Value] = [x]
+    fmt = "{0}" if n == x.rank else f"{{0}}.reshape({'1, ' * (n - x.rank)}*{{0}}.shape)"
+    fmt += "".join(f".unsqueeze({i})" for i in reversed(range(n)))
+    fmt += f".expand({', '.join(f'{render(r, refs)}, -1' for r in reps)})"
+    fmt += "".join(f".flatten({i}, {i + 1})" for i in range(n))
+    return _py_from_meta(fmt, refs, lw.meta.get(lw.current, {}))
+
+
+op("repeat", "tile", spec="input, *args")(_repeat)
+
+
+def host_copy_op(v: Value) -> str | None:
+    """The aten op a PyOp left in forward would run outside any kernel, where the compute
+    guard refuses it (the reverse cumsum cancels its flips; a flip left over stays)."""
+    if isinstance(v, PyOp) and v.tensor and ".flip(" in v.fmt:
+        return "flip"
+    return None
+
+
 op("narrow", spec="input, dim, start, length")(
     lambda lw, b: method_or_fn(lw, b, "narrow", ["dim", "start", "length"])
 )
