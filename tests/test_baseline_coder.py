@@ -137,6 +137,18 @@ def test_unsupported_ops_are_named(tmp_path):
             "flip",
         ),
         (
+            "        y = x * 2\n        v = y.view(-1)\n        y.add_(1.0)\n        return v * 2\n",
+            "unsupported: an in-place add_ on a tensor that is or has a view",
+            UnsupportedKind.USAGE,
+            None,
+        ),
+        (
+            "        F.relu(x, inplace=True)\n        return x * 2\n",
+            "unsupported: an in-place relu on a forward input or parameter",
+            UnsupportedKind.USAGE,
+            None,
+        ),
+        (
             "        return torch.matmul(x.double(), x.double().t())\n",
             "unsupported: ",
             UnsupportedKind.USAGE,

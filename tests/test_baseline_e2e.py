@@ -70,6 +70,7 @@ CONV_FAMILY = [
     "soft_cluster_pooling",
     "group_norm_following_sizes",
     "roll_repeat_tile",
+    "inplace_methods",
 ]
 
 

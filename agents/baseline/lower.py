@@ -15,7 +15,7 @@ from typing import Any
 import agents.baseline.handlers  # noqa: F401 - registers the op and module handlers
 from agents.baseline.build import Builder, DType, Ignored, ShapeOf, is_tensor, render
 from agents.baseline.handlers.layout import host_copy_op
-from agents.baseline.ir import Graph, Input, Param, Unsupported, Value, walk_order
+from agents.baseline.ir import Graph, Input, Param, PyOp, Unsupported, Value, walk_order
 from agents.baseline.registry import ModuleCall, invoke, module_handler
 
 _OPERATOR_NAMES = {
@@ -176,7 +176,13 @@ class Lowering(Builder):
         inputs: list[Input] = []
         names: list[str] = []
         outputs: Any = None
-        for node in self.analysis["nodes"]:
+        nodes = self.analysis["nodes"]
+        self.last_use: dict[str, int] = {}  # fx node name -> index of the last node reading it
+        self.index = 0
+        for i, node in enumerate(nodes):
+            for name in _node_refs([node["args"], node["kwargs"]]):
+                self.last_use[name] = i
+        for self.index, node in enumerate(nodes):
             self.current = node["name"]
             meta = node.get("meta") or {}
             self.meta[node["name"]] = meta
@@ -233,6 +239,7 @@ class Lowering(Builder):
             else:
                 raise Unsupported(f"fx node kind {kind}")
             self.env[node["name"]] = self.check(result, meta, node)
+            self.rebind_mutated(node, kwargs, self.env[node["name"]])
         flat = outputs if isinstance(outputs, list) else [outputs]
         outs: list[Value] = []
         for o in flat:
@@ -241,8 +248,8 @@ class Lowering(Builder):
             outs.append(self.ensure_copy(o))
         values = walk_order(outs)
         for value in values:
-            if (name := host_copy_op(value)) is not None:
-                raise Unsupported.missing(name, "left outside a kernel")
+            if (copy_op := host_copy_op(value)) is not None:
+                raise Unsupported.missing(copy_op, "left outside a kernel")
         return Graph(
             inputs=inputs,
             values=values,
@@ -284,6 +291,40 @@ class Lowering(Builder):
         fmt = f"{name}(" + ", ".join(render(a, refs) for a in args) + ")"
         return self.scalar_py(fmt, refs, "float32")
 
+    def rebind_mutated(self, node: dict[str, Any], kwargs: dict[str, Any], result: Any) -> None:
+        """After `y.mul_(s)` (or `F.relu(y, inplace=True)`, an inplace module) fx's later
+        nodes still name `y`: they must read the op's result. A forward input or parameter
+        (the caller would see the change), a view, or a tensor with views made before (the
+        change would have to reach its aliases) is refused."""
+        kind, target = node["op"], str(node["target"]).rsplit(".", 1)[-1]
+        if kind == "call_method":
+            inplace = target.endswith("_") and not target.endswith("__")
+        elif kind == "call_module":
+            inplace = node["module"]["attrs"].get("inplace") is True
+            target = f"nn.{node['module']['type']}"
+        else:
+            inplace = kwargs.get("inplace") is True
+        first = node["args"][0] if node["args"] else None
+        if not (inplace and isinstance(first, dict) and "node" in first):
+            return
+        old = self.env[first["node"]]
+        if not (is_tensor(old) and is_tensor(result)) or old is result:
+            return
+        if isinstance(old, Input | Param):
+            # the reference changes its caller's tensor, which the harness holds a candidate to
+            raise Unsupported(f"an in-place {target} on a forward input or parameter")
+        later = [
+            v
+            for name, v in self.env.items()
+            if self.last_use.get(name, -1) > self.index
+            and (v is old or (isinstance(v, PyOp) and v.tensor and any(r is old for r in v.refs)))
+        ]
+        if not later:
+            return  # nothing reads the old tensor or a view of it again
+        if isinstance(old, PyOp) or any(v is not old for v in later):
+            raise Unsupported(f"an in-place {target} on a tensor that is or has a view")
+        self.env[first["node"]] = result
+
     def call_module(self, node: dict[str, Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
         mod = node["module"]
         handler = module_handler(mod["type"])
@@ -304,6 +345,17 @@ class Lowering(Builder):
             raise Unsupported(f"nn.{mod['type']} called with keyword arguments")
         training = bool(mod.get("training", self.training))
         return handler(self, ModuleCall(mod["type"], args, attrs, param, training, target))
+
+
+def _node_refs(arg: Any) -> list[str]:
+    """The fx node names an encoded argument (nested lists and dicts) refers to."""
+    if isinstance(arg, dict):
+        if "node" in arg:
+            return [arg["node"]]
+        return [n for v in arg.values() for n in _node_refs(v)]
+    if isinstance(arg, list | tuple):
+        return [n for v in arg for n in _node_refs(v)]
+    return []
 
 
 def lower(analysis: dict[str, Any]) -> Graph:
