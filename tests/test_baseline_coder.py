@@ -149,6 +149,12 @@ def test_unsupported_ops_are_named(tmp_path):
             None,
         ),
         (
+            "        return F.pad(x, (1, 1), mode='reflect') * 2\n",
+            "unsupported op pad in mode 'reflect'",
+            UnsupportedKind.OP,
+            "pad",
+        ),
+        (
             "        return torch.matmul(x.double(), x.double().t())\n",
             "unsupported: ",
             UnsupportedKind.USAGE,

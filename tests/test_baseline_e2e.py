@@ -71,6 +71,7 @@ CONV_FAMILY = [
     "group_norm_following_sizes",
     "roll_repeat_tile",
     "inplace_methods",
+    "constant_pad_logsigmoid",
 ]
 
 

@@ -92,6 +92,7 @@ _ALIASES = {
     "frobenius_norm": "norm",
     "special_logsumexp": "logsumexp",
     "moveaxis": "movedim",
+    "log_sigmoid": "logsigmoid",
 }
 
 

@@ -240,7 +240,7 @@ SUPPORTED_TABLE: list[tuple[str, str]] = [
         "layout (run as torch views in forward)",
         "view, reshape, flatten, unflatten, permute, transpose, t/T, squeeze, unsqueeze, expand, "
         "contiguous, narrow, select, slicing, chunk, split, cat, stack, roll (as narrows and a cat), "
-        "repeat/tile (as expand and one copy), size/shape, ones/zeros/full and `*_like` "
-        "allocations; a flip only where a reverse scan cancels it",
+        "repeat/tile (as expand and one copy), constant F.pad (as full and cat), size/shape, "
+        "ones/zeros/full and `*_like` allocations; a flip only where a reverse scan cancels it",
     ),
 ]

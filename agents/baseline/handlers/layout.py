@@ -284,6 +284,34 @@ def _cat(lw: Builder, b: Call) -> Any:
     return _py_from_meta(fmt, refs, lw.meta.get(lw.current, {}))
 
 
+@op("pad", spec="input, pad, mode='constant', value=None")
+def _pad(lw: Builder, b: Call) -> Any:
+    """F.pad with a constant, one dim at a time as cat(full, x, full): factories and a cat
+    (F.pad itself is torch compute to the static check)."""
+    if b["mode"] != "constant":
+        raise Unsupported.missing("pad", f"in mode {b['mode']!r}")
+    x = b.tensor()
+    widths = _as_ints(b["pad"], "a pad width")
+    value = 0.0 if b["value"] is None else b["value"]
+    if len(widths) % 2 or len(widths) // 2 > x.rank or min(widths, default=0) < 0:
+        raise Unsupported("pad by negative widths or past the tensor's dims")
+    for i in range(len(widths) // 2):
+        d = x.rank - 1 - i
+        left, right = widths[2 * i], widths[2 * i + 1]
+        if not (left or right):
+            continue
+        parts = []
+        for w in (left, right):
+            edge = f"(*{{0}}.shape[:{d}], {w}, *{{0}}.shape[{d + 1}:])"
+            parts.append(
+                f"torch.full({edge}, {{1}}, dtype={{0}}.dtype, device={{0}}.device)" if w else ""
+            )
+        body = ", ".join(p for p in (parts[0], "{0}", parts[1]) if p)
+        shape = (*x.shape[:d], x.shape[d] + left + right, *x.shape[d + 1 :])
+        x = lw.view(x, f"torch.cat([{body}], dim={d})", shape, value)
+    return x
+
+
 @op("size", spec="input, dim=None")
 def _size(lw: Builder, b: Call) -> Any:
     x = b.tensor()
