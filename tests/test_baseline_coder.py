@@ -336,3 +336,39 @@ def test_a_pooling_window_that_follows_the_size_is_refused_not_baked(tmp_path):
     # a window that stays put is lowered as before
     _, fixed, sched = plan(tmp_path, POOL_FOLLOWS.format(pool=4))
     assert fixed["baked"] == [] and sched.groups
+
+
+LABELS = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+class Model(nn.Module):
+    def __init__(self, classes):
+        super().__init__()
+        self.classes = classes
+
+    def forward(self, labels):
+        return F.one_hot(labels, self.classes).float() * 2.0
+
+def get_inputs():
+    return [torch.randint(0, 100, (4096,))]
+
+def get_init_inputs():
+    return [100]
+"""
+
+
+def test_the_coder_reads_the_reference_at_a_fallback_where_the_first_shape_fails(tmp_path):
+    """The class count and the labels' range are equal literals; the planner's first shape
+    makes them distinct (meta does not read label values), so the real forward fails
+    there. The Coder falls back as the harness does instead of giving up on the problem."""
+    path = tmp_path / "labels.py"
+    path.write_text(LABELS)
+    p = load_problem(path)
+    analysis = analyze(path, p.sizes, p.check_sizes, seed=0)
+    assert analysis["ok"], analysis
+    sizes = analysis["sizes"]
+    assert sizes["get_init_inputs[0]"] >= sizes["get_inputs[0]"], sizes
+    with pytest.raises(Exception, match="unsupported op one_hot"):
+        lower(analysis)

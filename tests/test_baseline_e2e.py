@@ -72,6 +72,7 @@ CONV_FAMILY = [
     "roll_repeat_tile",
     "inplace_methods",
     "constant_pad_logsigmoid",
+    "helpers_defaults_softmax2d",
 ]
 
 

@@ -145,7 +145,8 @@ def reference_init(problem_source: str) -> tuple[str, list[str]]:
         name = todo.pop()
         if name in defs and name not in needed:
             needed.append(name)
-            todo.extend(sorted(_free_names(defs[name])))
+            # a support class's forward is not kept, so what only it calls is not needed
+            todo.extend(sorted(_free_names(_without_forward(defs[name]))))
     order = [s for s in tree.body if any(defs.get(n) is s for n in needed)]
     seen: list[ast.stmt] = []
     for s in order:

@@ -196,12 +196,16 @@ class Lowering(Builder):
                     names.append(f"{node['target']}=None")
                     self.env[node["name"]] = None
                     continue
-                names.append(node["target"])
-                if meta.get("kind") == "scalar" and isinstance(meta.get("value"), int | float):
-                    # a Python number passed to forward: a run-time scalar for the kernels
-                    dtype = "float32" if isinstance(meta["value"], float) else "int64"
+                defaulted = len(names) >= self.analysis.get("input_count", len(names) + 1)
+                value = meta.get("value")
+                if meta.get("kind") == "scalar" and isinstance(value, int | float):
+                    # a Python number passed to forward (or left at its default, `alpha=0.3`,
+                    # which the signature keeps): a run-time scalar for the kernels
+                    names.append(f"{node['target']}={value!r}" if defaulted else node["target"])
+                    dtype = "float32" if isinstance(value, float) else "int64"
                     self.env[node["name"]] = self.scalar_py(node["target"], [], dtype)
                     continue
+                names.append(node["target"])
                 if meta.get("kind") != "tensor":
                     raise Unsupported(f"forward argument {node['target']!r} is not a tensor")
                 v = Input(

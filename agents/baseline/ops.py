@@ -197,7 +197,7 @@ SUPPORTED_TABLE: list[tuple[str, str]] = [
     ("scans", "cumsum, cumprod (any dim; flips for reverse scans run as views)"),
     (
         "row normalizations",
-        "softmax, log_softmax, softmin, layer_norm, rms_norm, F.normalize (L1/L2), batch_norm "
+        "softmax (nn.Softmax2d too), log_softmax, softmin, layer_norm, rms_norm, F.normalize (L1/L2), batch_norm "
         "(training and eval), instance_norm, group_norm, cosine_similarity, pairwise_distance",
     ),
     (

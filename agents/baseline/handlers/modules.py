@@ -102,6 +102,11 @@ def _m_softmax(lw: Builder, m: ModuleCall) -> Any:
     return invoke(lw, name, [m.one()], {"dim": m.attr("dim")})
 
 
+@module("Softmax2d")
+def _m_softmax2d(lw: Builder, m: ModuleCall) -> Any:
+    return invoke(lw, "softmax", [m.one()], {"dim": -3})  # over the channels of (N,)C,H,W
+
+
 @module("Linear")
 def _m_linear(lw: Builder, m: ModuleCall) -> Any:
     return invoke(lw, "linear", [m.one(), m.param("weight"), m.param("bias")])
