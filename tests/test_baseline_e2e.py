@@ -73,6 +73,8 @@ CONV_FAMILY = [
     "inplace_methods",
     "constant_pad_logsigmoid",
     "helpers_defaults_softmax2d",
+    "pixel_shuffle_pair",
+    "einsum_ellipsis",
 ]
 
 

@@ -209,7 +209,7 @@ SUPPORTED_TABLE: list[tuple[str, str]] = [
         "matmul",
         "matmul/@, mm, bmm, mv, addmm, baddbmm, linear (nn.Linear), transposed and broadcast "
         "batched operands, 1-D operands, `diag(v) @ B`, einsum (any number of operands, as "
-        "permuted batched matmuls and sums; no ellipsis or diagonals); fused epilogue of any "
+        "permuted batched matmuls and sums; an ellipsis, no diagonals); fused epilogue of any "
         "elementwise ops above (bias, activation, scale, residual)",
     ),
     (
@@ -240,7 +240,8 @@ SUPPORTED_TABLE: list[tuple[str, str]] = [
         "layout (run as torch views in forward)",
         "view, reshape, flatten, unflatten, permute, transpose, t/T, squeeze, unsqueeze, expand, "
         "contiguous, narrow, select, slicing, chunk, split, cat, stack, roll (as narrows and a cat), "
-        "repeat/tile (as expand and one copy), constant F.pad (as full and cat), size/shape, "
-        "ones/zeros/full and `*_like` allocations; a flip only where a reverse scan cancels it",
+        "repeat/tile (as expand and one copy), pixel (un)shuffle, constant F.pad (as full and cat), "
+        "size/shape, ones/zeros/full and `*_like` allocations; a flip only where a reverse scan "
+        "cancels it",
     ),
 ]

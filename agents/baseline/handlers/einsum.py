@@ -22,12 +22,18 @@ Term = tuple[str, Value]
 
 def _parse(equation: str, ranks: list[int]) -> tuple[list[str], str]:
     eq = equation.replace(" ", "")
-    if "." in eq:
-        raise Unsupported("einsum with an ellipsis")
     lhs, arrow, out = eq.partition("->")
     terms = lhs.split(",")
-    if not arrow:  # implicit output: the indices seen once, in alphabetical order
-        out = "".join(sorted(c for c in set(lhs) - {","} if lhs.count(c) == 1))
+    dots = ""
+    if "..." in eq:
+        terms, dots = _expand_ellipsis(equation, terms, ranks)
+        lhs = ",".join(terms)
+        out = out.replace("...", dots)
+    if "." in lhs + out:
+        raise Unsupported(f"einsum {equation!r}: a malformed ellipsis")
+    if not arrow:  # implicit output: the ellipsis, then the indices seen once, sorted
+        once = sorted(c for c in set(lhs) - {","} - set(dots) if lhs.count(c) == 1)
+        out = dots + "".join(once)
     if len(terms) != len(ranks):
         raise Unsupported(f"einsum {equation!r}: {len(terms)} terms for {len(ranks)} operands")
     for term, rank in zip(terms, ranks, strict=True):
@@ -38,6 +44,25 @@ def _parse(equation: str, ranks: list[int]) -> tuple[list[str], str]:
     if len(set(out)) != len(out) or set(out) - set(lhs):
         raise Unsupported(f"einsum {equation!r}: output indices")
     return terms, out
+
+
+def _expand_ellipsis(equation: str, terms: list[str], ranks: list[int]) -> tuple[list[str], str]:
+    """Each `...` as letters the equation does not use, right-aligned across the terms as
+    broadcasting aligns them (`...d,de->...e` on a 3-D x: `ABd,de->ABe`)."""
+    if len(terms) != len(ranks):
+        raise Unsupported(f"einsum {equation!r}: {len(terms)} terms for {len(ranks)} operands")
+    counts = [
+        rank - (len(t) - 3) if "..." in t else 0 for t, rank in zip(terms, ranks, strict=True)
+    ]
+    if min(counts, default=0) < 0:
+        raise Unsupported(f"einsum {equation!r}: an ellipsis over a negative number of dims")
+    free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in equation]
+    dots = "".join(free[: max(counts, default=0)])
+    expanded = [
+        t.replace("...", dots[len(dots) - n :] if n else "", 1)
+        for t, n in zip(terms, counts, strict=True)
+    ]
+    return expanded, dots
 
 
 def _permute(lw: Builder, term: str, v: Value, order: str) -> Value:

@@ -195,6 +195,39 @@ def _repeat(lw: Builder, b: Call) -> Any:
 op("repeat", "tile", spec="input, *args")(_repeat)
 
 
+@op("pixel_shuffle", spec="input, upscale_factor")
+def _pixel_shuffle(lw: Builder, b: Call) -> Any:
+    return _shuffle(lw, b, b["upscale_factor"])
+
+
+@op("pixel_unshuffle", spec="input, downscale_factor")
+def _pixel_unshuffle(lw: Builder, b: Call) -> Any:
+    return _shuffle(lw, b, b["downscale_factor"])
+
+
+def _shuffle(lw: Builder, b: Call, r: Any) -> Value:
+    """(*, C*r*r, H, W) <-> (*, C, H*r, W*r): unflatten, permute and flatten (one copy)."""
+    x = b.tensor()
+    if not isinstance(r, int) or x.rank < 3:
+        raise Unsupported(f"{b.name} by a computed factor or of under 3 dims")
+    k = x.rank - 3
+    lead = "".join(f"{i}, " for i in range(k))
+    *head, c, h, w = x.shape
+    if b.name == "pixel_shuffle":
+        fmt = (
+            f"{{0}}.unflatten({k}, (-1, {r}, {r})).permute({lead}{k}, {k + 3}, {k + 1}, "
+            f"{k + 4}, {k + 2}).flatten({k + 1}, {k + 2}).flatten({k + 2}, {k + 3})"
+        )
+        shape = (*head, c // (r * r), h * r, w * r)
+    else:
+        fmt = (
+            f"{{0}}.unflatten({k + 2}, (-1, {r})).unflatten({k + 1}, (-1, {r})).permute("
+            f"{lead}{k}, {k + 2}, {k + 4}, {k + 1}, {k + 3}).flatten({k}, {k + 2})"
+        )
+        shape = (*head, c * r * r, h // r, w // r)
+    return lw.view(x, fmt, shape)
+
+
 def host_copy_op(v: Value) -> str | None:
     """The aten op a PyOp left in forward would run outside any kernel, where the compute
     guard refuses it (the reverse cumsum cancels its flips; a flip left over stays)."""

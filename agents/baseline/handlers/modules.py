@@ -102,6 +102,13 @@ def _m_softmax(lw: Builder, m: ModuleCall) -> Any:
     return invoke(lw, name, [m.one()], {"dim": m.attr("dim")})
 
 
+@module("PixelShuffle", "PixelUnshuffle")
+def _m_pixel_shuffle(lw: Builder, m: ModuleCall) -> Any:
+    if m.type == "PixelShuffle":
+        return invoke(lw, "pixel_shuffle", [m.one(), m.attr("upscale_factor")])
+    return invoke(lw, "pixel_unshuffle", [m.one(), m.attr("downscale_factor")])
+
+
 @module("Softmax2d")
 def _m_softmax2d(lw: Builder, m: ModuleCall) -> Any:
     return invoke(lw, "softmax", [m.one()], {"dim": -3})  # over the channels of (N,)C,H,W
