@@ -372,3 +372,24 @@ def test_the_coder_reads_the_reference_at_a_fallback_where_the_first_shape_fails
     assert sizes["get_init_inputs[0]"] >= sizes["get_inputs[0]"], sizes
     with pytest.raises(Exception, match="unsupported op one_hot"):
         lower(analysis)
+
+
+ELSEWHERE = Path(__file__).resolve().parent / "fixtures" / "elsewhere"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "path", sorted(ELSEWHERE.glob("level*/*.py")), ids=lambda p: f"{p.parent.name}/{p.stem}"
+)
+def test_problems_written_elsewhere_get_a_clean_candidate_or_a_named_reason(path):
+    """KernelBench-shaped problems written apart from the Coder (odd ops, dtypes, returns,
+    signatures, in-place ops, literal sizes): each gets a candidate the static check
+    passes, or one line saying why not -- never an exception out of the Coder."""
+    proposal = BaselineCoder().propose(context(load_problem(path)))
+    if proposal.source is None:
+        failure = proposal.failure or ""
+        assert failure.startswith("no candidate: ") and "\n" not in failure, failure
+        assert "internal" not in failure and "Traceback" not in failure, failure
+        return
+    report = check_candidate(proposal.source, "triton")
+    assert report.violations == [], report.violations
