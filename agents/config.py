@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from kernelbench.request import Backend
+from kernelbench.protocol.request import Backend
 
 AgentKind = Literal["baseline", "llm"]
 ReasoningEffort = Literal["minimal", "low", "medium", "high"]
@@ -23,7 +23,7 @@ class Budget(BaseModel):
 class LLMSettings(BaseModel):
     """How to reach an OpenAI-compatible endpoint. The API key is never stored here."""
 
-    provider: str = "openai"  # a name in agents.chat.PROVIDERS
+    provider: str = "openai"  # a name in agents.providers.chat.PROVIDERS
     model: str = "gpt-4o-mini"
     base_url: str | None = None  # None: the SDK's default (api.openai.com)
     temperature: float | None = Field(default=0.2, ge=0, le=2)  # the OpenAI API's range

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from agents.baseline import BaselineCoder, BaselineJudge
 from agents.config import AgentConfig, AgentKind
 from agents.protocols import Coder, Judge
+from agents.providers.chat import make_client
 from agents.usage import BudgetTracker
 
 
@@ -17,12 +19,10 @@ def make_agents(
 ) -> tuple[Coder, Judge]:
     """The LLM agents import the provider's SDK only when they are asked for."""
     if config.agent == "llm":
-        from agents.chat import make_client
-        from agents.coder import LLMCoder
-        from agents.judge import LLMJudge
+        from agents.llm.coder import LLMCoder  # noqa: PLC0415 - heavy library, imported where used
+        from agents.llm.judge import LLMJudge  # noqa: PLC0415 - heavy library, imported where used
 
         client = make_client(config.llm, api_key, tracker)
         return LLMCoder(client), LLMJudge(client, structured=config.llm.structured_output)
-    from agents.baseline import BaselineCoder, BaselineJudge
 
     return BaselineCoder(), BaselineJudge()

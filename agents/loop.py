@@ -6,8 +6,13 @@ first with code) is reviewed by the Judge (repair mode if failing, optimize mode
 correct), and the next round builds on that pick and the Judge's feedback. After
 `max_repair_rounds` failing rounds in a row the Coder is sent back to the best correct
 kernel. The loop stops after `rounds`, after `patience` rounds without improvement, when
-the Judge has nothing further to suggest, when the budget is spent, or when the LLM
-endpoint keeps failing (the job then ends `failed`, keeping every finished attempt).
+the Judge has nothing further to suggest, when the budget is spent, or when the Coder's
+LLM endpoint keeps failing (the job then ends `failed`, keeping every finished attempt).
+
+Failure policy by role: a Coder call that times out or fails with a 5xx/connection error
+is retried once at the round level (after the provider's own retries) before the job
+fails. The Judge is advisory: its call failing (after the same one retry) gives "no
+advice this round", recorded in the attempt and the summary, and the loop goes on.
 
 Every attempt is recorded in the run directory as it finishes; a resumed run reloads
 finished attempts and redoes nothing that finished.
@@ -19,11 +24,11 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Literal
 
 from agents.config import AgentConfig
-from agents.errors import AgentError
+from agents.errors import AgentError, AgentErrorKind
+from agents.prompts import advice_status, no_advice
 from agents.protocols import (
     AttemptView,
     Coder,
@@ -34,34 +39,27 @@ from agents.protocols import (
     JudgeContext,
     Proposal,
     Review,
-    fallback_feedback,
 )
 from agents.ranking import is_better, pick_of_round
 from agents.rundir import AttemptRecord, BestInfo, FinishedAttempt, ProblemDir, ProblemResult
-from agents.status import AttemptStatus, Phase, ProblemStatus, Unevaluated
+from agents.status import AttemptStatus, Phase, ProblemStatus, RoundProgress, Unevaluated
 from agents.usage import BudgetExceeded, BudgetTracker, Usage, total
-from kernelbench.evaluate import evaluate
-from kernelbench.problem import Problem
-from kernelbench.request import EvalOptions
-from kernelbench.result import EvalResult
+from kernelbench.harness.evaluate import evaluate
+from kernelbench.problems.problem import Problem
+from kernelbench.protocol.request import EvalOptions
+from kernelbench.protocol.result import EvalResult
 from sandbox.base import Sandbox
 
 log = logging.getLogger(__name__)
 
+# Failures worth one more try at the round level (after the provider's own retries).
+ROUND_RETRY_KINDS = (AgentErrorKind.TIMEOUT, AgentErrorKind.SERVER, AgentErrorKind.CONNECTION)
 
-@dataclass
-class Progress:
+
+class Progress(RoundProgress):
     """One update for a live view: where the loop is and how it is doing."""
 
     problem_id: str
-    round: int
-    rounds: int
-    phase: Phase
-    last_status: AttemptStatus | None = None
-    best_status: AttemptStatus | None = None
-    best_speedup: float | None = None
-    usage: Usage = field(default_factory=Usage)
-    message: str = ""
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -164,12 +162,21 @@ class ProblemLoop:
         number = self._attempt_number(ctx.round, ctx.candidate_index)
         self.pdir.start_attempt(number)
         started = time.perf_counter()
+        retried: str | None = None
         try:
-            proposal = self.coder.propose(ctx)
+            try:
+                proposal = self.coder.propose(ctx)
+            except AgentError as exc:
+                if exc.kind not in ROUND_RETRY_KINDS:
+                    raise
+                retried = str(exc)
+                log.warning("round %d: the Coder's call failed (%s); retrying once", ctx.round, exc)
+                self.tracker.check()
+                proposal = self.coder.propose(ctx)
         except AgentError as exc:
             if exc.kind.fatal:
                 raise _Stop(str(exc), "failed") from exc
-            proposal = Proposal(failure=str(exc))
+            proposal = Proposal(failure=str(exc), notes={"reply_kind": "no_candidate"})
         coder_s = time.perf_counter() - started
         path = self.pdir.write_proposal(number, proposal)
         record = AttemptRecord(
@@ -182,6 +189,10 @@ class ProblemLoop:
             coder_s=round(coder_s, 3),
             prompt_chars=len(proposal.prompt),
             prompt_tokens=proposal.usage.prompt_tokens or None,
+            reply_kind=_note(proposal, "reply_kind")
+            or ("candidate" if proposal.source is not None else "no_candidate"),
+            extraction=_note(proposal, "extraction"),
+            coder_retry=retried,
         )
         result: EvalResult | None = None
         if proposal.source is not None and path is not None:
@@ -217,12 +228,21 @@ class ProblemLoop:
         )
         started = time.perf_counter()
         try:
-            review = self.judge.review(ctx)
+            try:
+                review = self.judge.review(ctx)
+            except AgentError as exc:
+                if exc.kind not in ROUND_RETRY_KINDS:
+                    raise
+                log.warning("round %d: the Judge's call failed (%s); retrying once", ctx.round, exc)
+                self.tracker.check()
+                review = self.judge.review(ctx)
         except AgentError as exc:
-            if exc.kind.fatal:
-                raise _Stop(str(exc), "failed") from exc
+            # The Judge is advisory: its endpoint failing, whatever the kind, means no
+            # advice this round, recorded as such; the loop goes on.
+            log.warning("round %d: no advice from the Judge: %s", ctx.round, exc)
             mode: FeedbackMode = "optimize" if pick.view.correct else "repair"
-            review = Review(feedback=fallback_feedback(mode, str(exc), pick.view.failure))
+            review = Review(feedback=no_advice(mode, f"the Judge's call failed: {exc}"))
+        pick.record.advice = advice_status(review.feedback)
         self.pdir.write_review(pick.record, review, time.perf_counter() - started)
         pick.feedback = review.feedback
         return review.feedback
@@ -308,6 +328,11 @@ class ProblemLoop:
         )
         self._emit(rounds_run, "done", message=reason)
         return result
+
+
+def _note(proposal: Proposal, key: str) -> str | None:
+    value = proposal.notes.get(key)
+    return str(value) if value is not None else None
 
 
 def summarize_attempts(

@@ -8,7 +8,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from agents.protocols import CoderContext, Feedback, FeedbackMode, JudgeContext
-from kernelbench.result import EvalResult, Status
+from kernelbench.protocol.result import EvalResult, Status
+from profiler.gpus import UnknownArch, UnknownGpu, arch_limits, gpu_spec
 
 MAX_MESSAGES_CHARS = 3000
 PROFILE_SUMMARY_CHARS = 1500
@@ -39,7 +40,6 @@ class TargetInfo:
     def lines(self) -> list[str]:
         """Datasheet peaks and per-SM limits from the profiler's tables (what a kernel
         engineer keeps in mind: bandwidth vs FLOP/s, registers, shared memory, warps)."""
-        from profiler.gpus import UnknownArch, UnknownGpu, arch_limits, gpu_spec
 
         lines = [f"GPU: {self.name} ({self.arch})"]
         try:
@@ -115,7 +115,39 @@ def timing_text(result: EvalResult | None) -> str:
     )
 
 
+NO_ADVICE = "no_advice"  # Feedback.params key: the Judge gave no advice this round, and why
+
+
+def no_advice(mode: FeedbackMode, why: str) -> Feedback:
+    """The feedback of a round the Judge gave no usable advice for (its reply held none, or
+    its endpoint failed): recorded as such and shown to the Coder as "no advice this
+    round", never as advice."""
+    return Feedback(
+        mode=mode,
+        summary=f"No advice this round ({why}).",
+        source="fallback",
+        params={NO_ADVICE: why},
+    )
+
+
+def is_no_advice(feedback: Feedback | None) -> bool:
+    return feedback is not None and NO_ADVICE in feedback.params
+
+
+def advice_status(feedback: Feedback | None) -> str | None:
+    """What the review of an attempt amounted to, in a few words (run summary, --json)."""
+    if feedback is None:
+        return None
+    if is_no_advice(feedback):
+        return f"no advice: {feedback.params[NO_ADVICE]}"
+    if feedback.source == "fallback":
+        return "not reviewed (no candidate)" if feedback.mode == "repair" else "no advice"
+    return f"advised ({feedback.mode})"
+
+
 def feedback_text(feedback: Feedback) -> str:
+    if is_no_advice(feedback):
+        return f"No advice this round ({feedback.params[NO_ADVICE]}). Work from the verdict above."
     lines = [feedback.summary]
     if feedback.mode == "repair":
         if feedback.critical_issue:
@@ -153,6 +185,7 @@ def coder_messages(ctx: CoderContext) -> list[dict[str, str]]:
         verdict=verdict_text(previous.result, previous.failure) if previous else "",
         feedback=ctx.feedback,
         feedback_text=feedback_text(ctx.feedback) if ctx.feedback else "",
+        no_advice=is_no_advice(ctx.feedback),
         reverted=ctx.reverted,
         best=ctx.best,
         max_repair_rounds=cfg.max_repair_rounds,

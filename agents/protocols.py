@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field
 
 from agents.config import AgentConfig
 from agents.usage import Usage
-from kernelbench.problem import Problem
-from kernelbench.result import EvalResult
+from kernelbench.problems.problem import Problem
+from kernelbench.protocol.result import EvalResult
 
 
 class AttemptView(BaseModel):

@@ -26,7 +26,7 @@ from agents.config import AgentConfig
 from agents.protocols import AttemptView, Feedback, FeedbackMode, Proposal, Review
 from agents.status import AttemptStatus, ProblemStatus, RunStatus, Unevaluated
 from agents.usage import Usage, total
-from kernelbench.result import EvalResult
+from kernelbench.protocol.result import EvalResult
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,11 @@ class AttemptRecord(BaseModel):
     prompt_tokens: int | None = None
     judged: bool = False
     feedback_mode: FeedbackMode | None = None
+    # what the Coder's reply was judged to be: "candidate", "no_candidate" or "refusal"
+    reply_kind: str | None = None
+    extraction: str | None = None  # which block was taken and why (agents.llm.extract)
+    coder_retry: str | None = None  # the round's Coder call failed once and was retried: why
+    advice: str | None = None  # "advised (repair)", "no advice: <why>", ...
 
     @property
     def usage(self) -> Usage:
@@ -225,6 +230,16 @@ class RunDir:
     def load_info(self) -> RunInfo:
         """run.json; RunFileError where it does not validate."""
         return read_model(RunInfo, self.info_path)
+
+    def record_result(self, problem_id: str, result: ProblemResult) -> None:
+        """Put one problem's result into run.json (a result the loop did not write itself,
+        e.g. a worker's interrupted or failed job); a failed result fails the run."""
+        if not self.exists():
+            return
+        info = self.load_info()
+        info.results[problem_id] = result
+        info.status = "failed" if result.status == "failed" else info.status
+        self.save_info(info)
 
     def save_info(self, info: RunInfo) -> None:
         info.updated_at = dt.datetime.now(dt.UTC).isoformat()

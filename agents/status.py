@@ -11,9 +11,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator
+from pydantic import BaseModel, BeforeValidator, Field
 
-from kernelbench.result import Status
+from agents.usage import Usage
+from kernelbench.protocol.result import Status
 
 
 class Unevaluated(StrEnum):
@@ -43,3 +44,17 @@ ProblemStatus = Literal["done", "failed", "cancelled"]
 RunStatus = Literal["running", "done", "failed", "interrupted"]
 # The loop's phase in a progress update.
 Phase = Literal["coder", "eval", "judge", "round done", "done"]
+
+
+class RoundProgress(BaseModel):
+    """Where a problem's loop is and how it is doing (a live view's fields; the fleet
+    stores the latest of a job's as its `JobProgress`)."""
+
+    round: int = 0
+    rounds: int = 0
+    phase: Phase | Literal[""] = ""  # "": no update yet
+    last_status: AttemptStatus | None = None
+    best_status: AttemptStatus | None = None
+    best_speedup: float | None = None
+    usage: Usage = Field(default_factory=Usage)
+    message: str = ""

@@ -38,6 +38,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from profiler.toolchain import find_toolchain
+from sandbox.settings import host_settings  # pydantic-settings: only where a cache is used
+
 log = logging.getLogger(__name__)
 
 # Bump when what the profiler extracts from a compile changes (invalidates old entries).
@@ -45,7 +48,6 @@ PROFILER_VERSION = "1"
 
 
 def cache_root() -> Path:
-    from sandbox.settings import host_settings  # pydantic-settings: only where a cache is used
 
     return host_settings().cache_root
 
@@ -72,7 +74,6 @@ def _version_line(tool: Path | None) -> str:
 @functools.cache
 def toolchain_fingerprint() -> dict[str, str]:
     """Versions of every tool a profile depends on (part of every key)."""
-    from profiler.toolchain import find_toolchain
 
     tc = find_toolchain()
     try:

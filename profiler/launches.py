@@ -99,7 +99,7 @@ COMPILE_OPTIONS = (
 
 def _arg_type(value: Any) -> str | None:
     """Triton signature type of a runtime argument, or None if it is not a kernel argument."""
-    import torch
+    import torch  # noqa: PLC0415 - heavy library, imported where used
 
     if isinstance(value, torch.Tensor):
         return "*" + _TORCH_TO_TRITON.get(str(value.dtype).removeprefix("torch."), "fp32")
@@ -207,7 +207,7 @@ class LaunchRecorder:
 @contextmanager
 def record_triton_launches() -> Iterator[LaunchRecorder]:
     """Wrap the `run` of Triton's JIT and interpreter kernel classes while the block runs."""
-    from triton.runtime import interpreter, jit
+    from triton.runtime import interpreter, jit  # noqa: PLC0415 - heavy library, imported where used
 
     recorder = LaunchRecorder()
     classes = [jit.JITFunction, interpreter.InterpretedFunction]

@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 
 from profiler.protocol import NcuJob
 from profiler.report import FactSource, KernelProfile, ProfileReport
+from sandbox.settings import host_settings
 
 log = logging.getLogger(__name__)
 
@@ -290,7 +291,6 @@ def merge_into_report(report: ProfileReport, launches: list[NcuLaunch]) -> None:
 
 def find_ncu() -> Path | None:
     """$KWRIGHT_NCU, `ncu` on PATH, or the usual install places; None if absent."""
-    from sandbox.settings import host_settings
 
     env = host_settings().ncu
     candidates = [env] if env else []
@@ -374,11 +374,11 @@ def run_ncu(
 
 def run_ncu_for_step(workdir: Path, job: NcuJob) -> tuple[str | None, str | None]:
     """Inside the sandboxed profile step on a GPU: profile one forward of the candidate
-    (`kernelbench.ncu_target`) in a child process."""
+    (`kernelbench.runner.ncu_target`) in a child process."""
     ncu = find_ncu()
     if ncu is None:
         return None, NEEDS_GPU
-    target = [sys.executable, "-m", "kernelbench.ncu_target", str(workdir)]
+    target = [sys.executable, "-m", "kernelbench.runner.ncu_target", str(workdir)]
     command = build_command(
         ncu, target, kernel_names=job.kernel_names, launch_count=job.launch_count
     )

@@ -1,7 +1,7 @@
 """Roofline lower bound of a problem on a GPU: max(FLOPs / peak FLOP/s, bytes / DRAM B/s).
 
 FLOPs and the minimum bytes (every input, output and parameter moved once) come from the
-reference at its default sizes (`kernelbench.reference_step`: torch.utils.flop_counter on the
+reference at its default sizes (`kernelbench.runner.reference_step`: torch.utils.flop_counter on the
 meta device, which counts matmul/conv/attention FLOPs only, so elementwise and reduction
 problems read as 0 FLOPs: memory-bound, which they are). The peak is chosen by the
 problem's dtype: fp16/bf16 use the tensor-core peak, fp32 the CUDA-core FP32 peak (TF32

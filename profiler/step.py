@@ -1,4 +1,4 @@
-"""The profile step: runs inside the sandbox (`python -m kernelbench.child WORKDIR` with
+"""The profile step: runs inside the sandbox (`python -m kernelbench.runner.child WORKDIR` with
 `step == "profile"`), never in the caller.
 
 It compiles what the caller asks for and reports facts:
@@ -22,6 +22,7 @@ from types import ModuleType
 
 from profiler.cuda_compile import compile_cuda
 from profiler.facts import cuda_block_sizes, kernel_profile
+from profiler.ncu import run_ncu_for_step
 from profiler.protocol import CudaJob, JobResult, ProfileStepInput, ProfileStepOutput, TritonJob
 from profiler.ptxas import PtxasFacts, demangle, parse_ptxas_log
 from profiler.report import SassMix
@@ -158,7 +159,5 @@ def profile_step(workdir: Path, inp: ProfileStepInput) -> ProfileStepOutput:
             )
     _attach_sass(output.results, workdir)
     if inp.ncu is not None:
-        from profiler.ncu import run_ncu_for_step
-
         output.ncu_csv, output.ncu_error = run_ncu_for_step(workdir, inp.ncu)
     return output

@@ -14,14 +14,24 @@ Whole lines are dropped from the end to fit `max_chars`.
 
 from __future__ import annotations
 
-from profiler.report import (
+from typing import Protocol
+
+from profiler.parts import (
     KernelProfile,
     OccupancyLimiter,
     Precision,
-    ProfileReport,
     Roofline,
     RooflineBound,
 )
+
+
+class ProfileReport(Protocol):
+    """What the summary reads of a `profiler.report.ProfileReport`."""
+
+    kernels: list[KernelProfile]
+    roofline: Roofline | None
+    errors: list[str]
+
 
 LOW_OCCUPANCY_PCT = 25.0
 

@@ -16,6 +16,8 @@ import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sandbox.settings import host_settings  # read here: this also runs in harness steps
+
 
 class ToolchainMissing(RuntimeError):
     """A needed NVIDIA tool is not installed; the message says how to get it."""
@@ -27,7 +29,7 @@ _INSTALL_HINT = 'pip install "kernelwright[cuda-tools]" (nvcc/ptxas from PyPI, n
 def _pip_cuda_roots() -> list[Path]:
     roots: list[Path] = []
     try:
-        import nvidia
+        import nvidia  # noqa: PLC0415 - heavy library, imported where used
     except ImportError:
         return roots
     for base in getattr(nvidia, "__path__", []):
@@ -85,7 +87,6 @@ def _first_existing(*candidates: Path | None) -> Path | None:
 
 @functools.cache
 def find_toolchain() -> Toolchain:
-    from sandbox.settings import host_settings  # read here: this also runs in harness steps
 
     env_nvcc = host_settings().nvcc
     pip_roots = _pip_cuda_roots()
@@ -122,7 +123,7 @@ def find_toolchain() -> Toolchain:
 
 def torch_extension_includes() -> list[str]:
     """Include flags for CUDA sources written against torch/extension.h."""
-    from torch.utils.cpp_extension import include_paths
+    from torch.utils.cpp_extension import include_paths  # noqa: PLC0415 - heavy library, imported where used
 
     flags = [f"-I{p}" for p in include_paths()]
     flags.append(f"-I{sysconfig.get_paths()['include']}")

@@ -210,7 +210,7 @@ class _FakePointer:
 
 def _constexpr_value(value: Any) -> Any:
     if isinstance(value, dict):
-        import triton.language as tl
+        import triton.language as tl  # noqa: PLC0415 - heavy library, imported where used
 
         if "tl_dtype" in value:
             return tl.str_to_ty(value["tl_dtype"], None)
@@ -244,12 +244,12 @@ class AotCompileError(RuntimeError):
 
 def compile_launch(module: ModuleType, record: LaunchRecord, arch: str) -> TritonCompiled:
     """Compile one recorded launch of a kernel defined in `module` for `arch`."""
-    import triton
-    from triton import knobs
-    from triton.backends.compiler import GPUTarget
-    from triton.compiler import ASTSource
-    from triton.compiler.compiler import make_backend
-    from triton.runtime.jit import JITFunction, create_function_from_signature
+    import triton  # noqa: PLC0415 - heavy library, imported where used
+    from triton import knobs  # noqa: PLC0415 - heavy library, imported where used
+    from triton.backends.compiler import GPUTarget  # noqa: PLC0415 - heavy library, imported where used
+    from triton.compiler import ASTSource  # noqa: PLC0415 - heavy library, imported where used
+    from triton.compiler.compiler import make_backend  # noqa: PLC0415 - heavy library, imported where used
+    from triton.runtime.jit import JITFunction, create_function_from_signature  # noqa: PLC0415 - heavy library, imported where used
 
     warnings.filterwarnings("ignore", message="TRITON_DEFAULT_FP_FUSION")
     fn = getattr(module, record.kernel, None)

@@ -7,7 +7,7 @@ always returns a SandboxOutcome (it never raises for anything the candidate does
 failure of the sandbox itself is `infra_error`), and `close()` releases everything the
 backend holds (also via `with`). A backend must leave no process or container behind,
 whatever the step does. `contains()` says which hostile behaviours (CONTAINMENT) the
-backend contains on this host; the conformance suite (sandbox.conformance) checks them.
+backend contains on this host; the conformance suite (kernelbench.harness.conformance) checks them.
 `sandbox.defaults.shared_sandbox()` keeps one long-lived instance per process.
 
 Backends register by name with `@register_sandbox("name")` and import their SDKs lazily.
@@ -58,7 +58,17 @@ class SandboxLimits(BaseModel):
         return max(1, int(self.cpu_s if self.cpu_s is not None else 2 * self.timeout_s))
 
 
+class StepProgram(BaseModel, frozen=True):
+    """What a step runs: `python -m MODULE WORKDIR` (in a warm zygote: MODULE's
+    `main([MODULE, WORKDIR])`), and the modules a warm zygote imports before it forks.
+    The caller names it; the sandbox knows nothing of what the module does."""
+
+    module: str = Field(pattern=r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
+    preload: tuple[str, ...] = ()
+
+
 class SandboxJob(BaseModel):
+    program: StepProgram  # the step's entry module and its preload list
     workdir: Path  # scratch: the only writable place; holds request.json and the files
     limits: SandboxLimits = Field(default_factory=SandboxLimits)
     env: dict[str, str] = Field(default_factory=dict)  # extra variables (already vetted)
@@ -88,7 +98,7 @@ class SandboxUnavailable(RuntimeError):
 
 
 # What a backend can contain, by name (the conformance suite's vocabulary, see
-# sandbox.conformance): a backend that lacks one must say so in `contains()`.
+# kernelbench.harness.conformance): a backend that lacks one must say so in `contains()`.
 CONTAINMENT = frozenset(
     {
         "time",  # wall-clock (and CPU) limit; the whole tree is killed
@@ -117,7 +127,7 @@ class Sandbox(ABC):
 
     @abstractmethod
     def run_step(self, job: SandboxJob) -> SandboxOutcome:
-        """Run `python -m kernelbench.child WORKDIR` contained; never raises for step faults."""
+        """Run `python -m <job.program.module> WORKDIR` contained; never raises for step faults."""
 
     def allow_parallel(self, steps: int) -> None:
         """Let up to `steps` steps of this caller's threads run at once. A backend that

@@ -2,7 +2,7 @@
 them), scratch and zygote directories, and labelled containers.
 
 Every such resource carries its run id and its owner's pid in its name or labels
-(`sandbox.cgroups.step_name`, `kernelbench.evaluate.scratch_prefix`, the docker backend's
+(`sandbox.cgroups.step_name`, `kernelbench.harness.evaluate.scratch_prefix`, the docker backend's
 labels). Without a run id, only resources whose owner process is gone are touched, so
 cleanup is safe while other workers run; `everything=True` takes all of them.
 """
@@ -20,6 +20,7 @@ from typing import Any
 
 from sandbox import cgroups
 from sandbox.base import safe_tag
+from sandbox.docker_backend import LABEL_OWNER, leftover_containers, remove_containers
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,6 @@ def cleanup_local(
 
 
 def cleanup_docker(client: Any, run_id: str | None = None, everything: bool = False) -> list[str]:
-    from sandbox.docker_backend import LABEL_OWNER, leftover_containers, remove_containers
 
     host = socket.gethostname()
     chosen = []

@@ -1,6 +1,6 @@
-"""PID 1 of a `docker` step: `python -m sandbox.container_entry TIMEOUT_S OUTPUT_BYTES WORKDIR`.
+"""PID 1 of a `docker` step: `python -m sandbox.container_entry TIMEOUT_S OUTPUT_BYTES MODULE WORKDIR`.
 
-Runs the harness step (`python -m kernelbench.child WORKDIR`) as its child, drains and
+Runs the job's step program (`python -m MODULE WORKDIR`) as its child, drains and
 caps the child's stdout/stderr, enforces the wall-clock limit, and prints one result
 line (RESULT_MARK + JSON) on its own stdout, which is all the container logs hold. It
 imports no torch. It makes itself non-dumpable first, so that step processes (same uid)
@@ -26,16 +26,16 @@ PR_SET_DUMPABLE = 4
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 4:
+    if len(argv) != 5:
         sys.stderr.write(
-            "usage: python -m sandbox.container_entry TIMEOUT_S OUTPUT_BYTES WORKDIR\n"
+            "usage: python -m sandbox.container_entry TIMEOUT_S OUTPUT_BYTES MODULE WORKDIR\n"
         )
         return 2
-    timeout_s, limit, workdir = float(argv[1]), int(argv[2]), argv[3]
+    timeout_s, limit, module, workdir = float(argv[1]), int(argv[2]), argv[3], argv[4]
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     started = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kernelbench.child", workdir],
+        [sys.executable, "-m", module, workdir],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

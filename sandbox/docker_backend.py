@@ -97,7 +97,7 @@ class DockerSandbox(Sandbox):
     @classmethod
     def check_available(cls) -> None:
         try:
-            import docker  # noqa: F401
+            import docker  # noqa: PLC0415, F401
         except ModuleNotFoundError as exc:
             raise SandboxUnavailable(
                 "the docker backend needs the SDK: pip install docker"
@@ -117,7 +117,7 @@ class DockerSandbox(Sandbox):
         gpus: bool = True,
         client_timeout_s: float = 120.0,
     ) -> None:
-        import docker
+        import docker  # noqa: PLC0415 - heavy library, imported where used
 
         settings = host_settings()
         self.image = image or settings.docker_image or DEFAULT_IMAGE
@@ -160,7 +160,7 @@ class DockerSandbox(Sandbox):
 
     def container_spec(self, job: SandboxJob, workdir: Path) -> dict[str, Any]:
         """Keyword arguments of `containers.create` for this step (pure: tested directly)."""
-        from docker.types import DeviceRequest, Mount, Ulimit
+        from docker.types import DeviceRequest, Mount, Ulimit  # noqa: PLC0415 - heavy library, imported where used
 
         limits = job.limits
         env = step_env(workdir, job.env)
@@ -183,6 +183,7 @@ class DockerSandbox(Sandbox):
                 "sandbox.container_entry",
                 str(limits.timeout_s),
                 str(limits.output_bytes),
+                job.program.module,
                 str(workdir),
             ],
             "name": f"kw-{safe_tag(job.run_id)}-{safe_tag(job.label)}-{secrets.token_hex(4)}",
@@ -227,7 +228,7 @@ class DockerSandbox(Sandbox):
     # ---------------------------------------------------------------- steps
 
     def run_step(self, job: SandboxJob) -> SandboxOutcome:
-        import docker
+        import docker  # noqa: PLC0415 - heavy library, imported where used
 
         started = time.perf_counter()
         workdir = job.workdir.resolve()
@@ -308,7 +309,7 @@ def _outcome(logs: str, state: dict[str, Any], timed_out: bool) -> SandboxOutcom
 
 
 def _remove(container: Any) -> None:
-    import docker
+    import docker  # noqa: PLC0415 - heavy library, imported where used
 
     try:
         container.remove(force=True)

@@ -6,11 +6,6 @@ import os
 import sys
 from pathlib import Path
 
-import kernelbench
-from sandbox.settings import HostSettings, load_settings
-
-THREADS_VAR = "KWRIGHT_STEP_THREADS"  # read by kernelbench.child
-
 # Variables passed through from the caller when set. Nothing else is: API keys, tokens,
 # broker URLs and cloud credentials never reach candidate code.
 PASSTHROUGH = (
@@ -27,8 +22,9 @@ SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", 
 
 
 def project_root() -> Path:
-    """The directory holding the kernelbench/, profiler/ ... packages (for PYTHONPATH)."""
-    return Path(kernelbench.__file__).resolve().parent.parent
+    """The directory holding this distribution's packages (for PYTHONPATH): the step
+    programs a caller names live beside `sandbox/` (or in site-packages)."""
+    return Path(__file__).resolve().parent.parent
 
 
 def looks_secret(name: str) -> bool:
@@ -50,7 +46,6 @@ def _base_env(home: Path, scratch: Path) -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
             "TRITON_CACHE_DIR": str(home / ".triton"),
             "MPLCONFIGDIR": str(scratch),
-            THREADS_VAR: str(load_settings(HostSettings).step_threads),
         }
     )
     return env
@@ -72,5 +67,5 @@ def zygote_env(home: Path) -> dict[str, str]:
     return _base_env(home, home)
 
 
-def child_argv(workdir: Path) -> list[str]:
-    return [sys.executable, "-m", "kernelbench.child", str(workdir)]
+def child_argv(module: str, workdir: Path) -> list[str]:
+    return [sys.executable, "-m", module, str(workdir)]

@@ -21,6 +21,7 @@ import errno
 import os
 import resource
 import signal
+import sys
 from pathlib import Path
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -268,16 +269,12 @@ def close_fds_except(keep: set[int]) -> None:
 
 def python_paths() -> list[str]:
     """Where this interpreter and its packages live (must stay visible to a step)."""
-    import sys
-
-    import kernelbench
-
     candidates = [
         sys.prefix,
         sys.base_prefix,
         sys.exec_prefix,
         os.path.dirname(os.path.realpath(sys.executable)),
-        str(Path(kernelbench.__file__).resolve().parent.parent),
+        str(Path(__file__).resolve().parent.parent),  # the distribution's packages
         *[p for p in sys.path if p],
     ]
     paths: list[str] = []

@@ -1,4 +1,4 @@
-"""Entry point of a cold, wrapped step: `python -m sandbox.launch LIMITS_JSON WORKDIR`.
+"""Entry point of a cold, wrapped step: `python -m sandbox.launch LIMITS_JSON MODULE WORKDIR`.
 
 Used by the `local` backend when it cannot fork steps from a zygote (no root, so no
 namespaces of its own): the step runs under bubblewrap (or as a plain process) and this
@@ -12,11 +12,12 @@ import random
 import sys
 
 from sandbox import isolation
+from sandbox.entry import runpy_main
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3:
-        sys.stderr.write("usage: python -m sandbox.launch LIMITS_JSON WORKDIR\n")
+    if len(argv) != 4:
+        sys.stderr.write("usage: python -m sandbox.launch LIMITS_JSON MODULE WORKDIR\n")
         return 2
     limits = json.loads(argv[1])
     isolation.apply_rlimits(
@@ -27,9 +28,8 @@ def main(argv: list[str]) -> int:
         limit_nproc=not limits["pids_cgroup"],
     )
     random.seed()
-    from kernelbench.child import main as child_main
-
-    return child_main(["kernelbench.child", argv[2]])
+    module = argv[2]
+    return int(runpy_main(module, argv[3]))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sandbox.base import Sandbox, SandboxJob, SandboxOutcome, register_sandbox
+from sandbox.base import Sandbox, SandboxJob, SandboxOutcome, StepProgram, register_sandbox
 from sandbox.cgroups import StepCgroup, step_name
 from sandbox.env import step_env
 from sandbox.isolation import DEFAULT_MASKS
@@ -51,6 +51,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+# A warm zygote serves steps of one environment flavor and one preload list.
+PoolKey = tuple[tuple[tuple[str, str], ...], tuple[str, ...]]
 
 ISOLATIONS = ("auto", "namespaces", "bwrap", "process")
 PRIVATE_PREFIX = "kw-sandbox-"  # + owner pid: zygote logs; `kwright sandbox cleanup` reads it
@@ -170,21 +172,21 @@ class LocalSandbox(Sandbox):
             self._private = Path(tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{os.getpid()}-"))
         return self._private
 
-    def start(self, env: dict[str, str] | None = None) -> None:
+    def start(self, program: StepProgram, env: dict[str, str] | None = None) -> None:
         """Start the warm pool now instead of on the first step (e.g. when a worker boots).
 
         `env`: the step environment the zygotes are for (see `flavor`); default: the
         Triton interpreter (CPU steps)."""
         if self.mode() != "namespaces" or not self.warm:
             return
-        key = flavor(env if env is not None else {"TRITON_INTERPRET": "1"})
+        key = (flavor(env if env is not None else {"TRITON_INTERPRET": "1"}), program.preload)
         with self._cond:
             missing = self.pool_size - self._count
             self._count += missing
         started = []
         try:
             for _ in range(missing):
-                started.append(ZygoteProcess(self, preload=True, flavor=key))
+                started.append(ZygoteProcess(self, preload=key[1], flavor=key[0]))
             for z in started:
                 z.wait_ready()
         except ZygoteFailed:
@@ -209,14 +211,14 @@ class LocalSandbox(Sandbox):
             self._idle, self._count, self._owner = [], 0, os.getpid()
             self._cond = threading.Condition()
 
-    def _acquire(self, key: tuple[tuple[str, str], ...]) -> ZygoteProcess:
+    def _acquire(self, key: PoolKey) -> ZygoteProcess:
         self._check_fork()
         stale: list[ZygoteProcess] = []
         with self._cond:
             while True:
                 if self._closed:
                     raise ZygoteFailed("sandbox is closed")
-                match = next((z for z in self._idle if z.flavor == key), None)
+                match = next((z for z in self._idle if (z.flavor, z.preload) == key), None)
                 if match is not None:
                     self._idle.remove(match)
                     if match.alive():
@@ -237,7 +239,7 @@ class LocalSandbox(Sandbox):
         if match is not None:
             return match
         try:
-            z = ZygoteProcess(self, preload=True, flavor=key)
+            z = ZygoteProcess(self, preload=key[1], flavor=key[0])
             z.wait_ready()
         except (ZygoteFailed, OSError):
             with self._cond:
@@ -331,6 +333,7 @@ class LocalSandbox(Sandbox):
             else:
                 log.warning("read-only path %s does not exist; not mounted", path)
         return {
+            "module": job.program.module,
             "workdir": str(workdir),
             "env": step_env(workdir, job.env),
             "readonly": readonly,
@@ -350,9 +353,9 @@ class LocalSandbox(Sandbox):
         warm = self.warm
         try:
             if warm:
-                z = self._acquire(flavor(job.env))
+                z = self._acquire((flavor(job.env), job.program.preload))
             else:
-                z = ZygoteProcess(self, preload=False)
+                z = ZygoteProcess(self)
                 z.wait_ready()
         except (ZygoteFailed, OSError) as exc:
             return SandboxOutcome(backend=self.name, infra_error=str(exc))

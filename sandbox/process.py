@@ -70,7 +70,7 @@ class ProcessSandbox(Sandbox):
         started = time.perf_counter()
         with out_path.open("wb") as out, err_path.open("wb") as err:
             proc = subprocess.Popen(
-                child_argv(workdir),
+                child_argv(job.program.module, workdir),
                 cwd=workdir,
                 env=step_env(workdir, job.env),
                 stdin=subprocess.DEVNULL,

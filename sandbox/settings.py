@@ -2,7 +2,7 @@
 
 The `KWRIGHT_` variables the lower layers read (the sandbox, the profiler, the price
 table) are fields of `HostSettings`; `worker.config.Settings` extends it with the fleet's
-and the CLI's, so one pydantic-settings model holds every variable, and the README's
+and the CLI's, so one pydantic-settings model holds every variable, and docs/configuration.md's
 table is generated from it (`python -m worker.config --table`). This module sits at the
 bottom of the package graph (it imports no project module) so every layer can read it.
 An empty variable counts as unset.

@@ -51,7 +51,7 @@ def run_wrapped(
 ) -> SandboxOutcome:
     """Run one step as a cold process (`bwrap` or `process` mode) and drain its output."""
     limits = {k: msg[k] for k in ("cpu_s", "memory_mb", "pids", "memory_cgroup", "pids_cgroup")}
-    argv = [sys.executable, "-m", "sandbox.launch", json.dumps(limits), str(workdir)]
+    argv = [sys.executable, "-m", "sandbox.launch", json.dumps(limits), msg["module"], str(workdir)]
     if mode == "bwrap":
         argv = bwrap_argv(job, workdir, msg["readonly"], masks) + argv
     if group is not None:

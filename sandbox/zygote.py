@@ -2,7 +2,8 @@
 
 Started by the `local` backend as `python -m sandbox.zygote FD CONFIG_JSON` with a
 scrubbed environment; FD is its end of a SOCK_SEQPACKET socket to the caller. With
-`preload`, it imports torch, triton and the harness once (the ~3 s a cold step pays) and
+a preload list (the job's program names it), it imports those modules once (torch and
+the harness: the ~3 s a cold step pays) and
 then stays idle: no threads of its own, no state any candidate can touch. Per request:
 
     zygote (root, idle, torch imported; supervises the step, enforces its wall clock)
@@ -11,7 +12,7 @@ then stays idle: no threads of its own, no state any candidate can touch. Per re
       worker   PID 2, a fresh fork of the zygote: joins the step cgroups, enters new
                mount, network, IPC, UTS and cgroup namespaces, builds the filesystem view
                (sandbox.isolation), then: new session, rlimits, unprivileged uid, no
-               capabilities, no_new_privs, scrubbed environment; runs the harness step
+               capabilities, no_new_privs, scrubbed environment; runs the job's step program
 
 Only one fat process is forked per step (forking and tearing down a process that holds
 torch costs ~25 ms each on 2 cores); the reaper is exec'd, not forked. Every candidate
@@ -26,6 +27,8 @@ of the step's stdout/stderr pipes attached; zygote -> caller: `ready` once, then
 
 from __future__ import annotations
 
+import gc
+import importlib
 import json
 import logging
 import os
@@ -33,6 +36,7 @@ import random
 import select
 import signal
 import socket
+import subprocess
 import sys
 import time
 import traceback
@@ -40,31 +44,13 @@ from typing import Any
 
 from sandbox import isolation
 from sandbox.cgroups import boost_cpu
+from sandbox.entry import runpy_main
 
 log = logging.getLogger("sandbox.zygote")
 
 # Imported once by a warm zygote: torch, triton, the harness, and what a step would
 # otherwise import on first use (the reference step's FLOP count pulls in torch._dynamo
 # and sympy: ~2 s). Importing runs no kernels and starts no OpenMP threads.
-PRELOAD = (
-    "numpy",
-    "numpy.random",
-    "numpy.fft",
-    "torch",
-    "torch._dynamo",
-    "torch.utils.flop_counter",
-    "torch.utils.module_tracker",
-    "torch.utils._device",
-    "triton",
-    "triton.language",
-    "triton.language.extra.libdevice",
-    "triton.runtime.interpreter",
-    "triton.compiler.code_generator",
-    "kernelbench.runner.main",
-    "kernelbench.runner.guard",
-    "kernelbench.reference_step",
-    "kernelbench.child",
-)
 MAX_MESSAGE = 1 << 20
 SETUP_FAILED = 70  # exit code of a step process whose isolation could not be set up
 
@@ -146,9 +132,7 @@ def _worker(job: dict[str, Any], cfg: dict[str, Any], out_fd: int, err_fd: int, 
     os.close(ok_fd)
     rc = 1
     try:
-        from kernelbench.child import main
-
-        rc = main(["kernelbench.child", job["workdir"]])
+        rc = runpy_main(job["module"], job["workdir"])
     except SystemExit as exc:
         rc = exc.code if isinstance(exc.code, int) else 1
     except BaseException:  # noqa: BLE001 - the candidate's fault; show it like Python would
@@ -181,7 +165,6 @@ while True:
 
 def _spawn_reaper(job: dict[str, Any]) -> int:
     """Exec'd, not forked: cheap. Joins the step cgroups so that cleanup finds it."""
-    import subprocess
 
     proc = subprocess.Popen(
         [sys.executable, "-S", "-c", REAPER],
@@ -307,10 +290,7 @@ def main(argv: list[str]) -> int:
         return 1  # the caller died before we could set the death signal
     started = time.perf_counter()
     if cfg["preload"]:
-        import gc
-        import importlib
-
-        for module in PRELOAD:
+        for module in cfg["preload"]:
             importlib.import_module(module)
         gc.collect()
         gc.freeze()  # forks then never touch these objects' pages (less copy-on-write)

@@ -58,7 +58,10 @@ class ZygoteProcess:
     """One warm (or single-use cold) zygote process and its socket."""
 
     def __init__(
-        self, sandbox: ZygoteHost, preload: bool, flavor: tuple[tuple[str, str], ...] = ()
+        self,
+        sandbox: ZygoteHost,
+        preload: tuple[str, ...] = (),
+        flavor: tuple[tuple[str, str], ...] = (),
     ) -> None:
         self.preload = preload
         self.flavor = flavor
@@ -68,7 +71,7 @@ class ZygoteProcess:
             "gid": sandbox.gid,
             "masks": sandbox.masks,
             "tmpfs_mb": sandbox.tmpfs_mb,
-            "preload": preload,
+            "preload": list(preload),
             "parent_pid": os.getpid(),
         }
         home = sandbox.private_dir()

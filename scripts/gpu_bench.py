@@ -17,9 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-from kernelbench.evaluate import evaluate
-from kernelbench.registry import list_problems, solution_path
-from kernelbench.request import EvalOptions
+from kernelbench.harness.evaluate import evaluate
+from kernelbench.problems.registry import list_problems, solution_path
+from kernelbench.protocol.request import EvalOptions
 
 OPTIONS = EvalOptions(
     device="cuda",

@@ -1,5 +1,5 @@
 """Real fleet processes for tests and benchmarks: Celery workers started as a user would
-(`kwright worker` or the plain `celery -A worker.celery_app worker`), in their own process
+(`kwright worker` or the plain `celery -A worker.fleet.celery_app worker`), in their own process
 groups, killed by pid."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import redis
 
 from sandbox.cleanup import pid_alive
 from tests.conftest import ROOT, kwright
-from worker.jobs import Job
-from worker.store_redis import RedisJobStore
+from worker.fleet.jobs import Job
+from worker.fleet.store_redis import RedisJobStore
 
 T = TypeVar("T")
 PROBLEM = "level1/2_ReLU"
@@ -75,7 +75,7 @@ class WorkerProcess:
         self.name = name
         self.log = logdir / f"worker-{name}.log"
         if plain_celery:
-            args = ["-m", "celery", "-A", "worker.celery_app", "worker", "-Q", queues]
+            args = ["-m", "celery", "-A", "worker.fleet.celery_app", "worker", "-Q", queues]
             args += ["-c", str(concurrency), "-n", f"{name}@%h", "--loglevel", "INFO"]
         else:
             args = ["-m", "worker.cli", "worker", "--queues", queues]

@@ -1,4 +1,4 @@
-"""Run the real profile step (a child process, `python -m kernelbench.child`) for tests and
+"""Run the real profile step (a child process, `python -m kernelbench.runner.child`) for tests and
 benchmarks that call `profiler.static.static_profile` directly."""
 
 from __future__ import annotations
@@ -8,7 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kernelbench.request import NONCE_FILE, REPORT_FILE, REQUEST_FILE, StepReport, StepRequest
+from kernelbench.protocol.request import (
+    NONCE_FILE,
+    REPORT_FILE,
+    REQUEST_FILE,
+    StepReport,
+    StepRequest,
+)
 from profiler.launches import LaunchRecord
 from profiler.protocol import ProfileStepInput
 from profiler.static import StepRun
@@ -43,7 +49,7 @@ class LocalStepRunner:
         (workdir / REQUEST_FILE).write_text(req.model_dump_json())
         (workdir / NONCE_FILE).write_text("nonce")
         proc = subprocess.run(
-            [sys.executable, "-m", "kernelbench.child", str(workdir)],
+            [sys.executable, "-m", "kernelbench.runner.child", str(workdir)],
             env=step_env(workdir),
             cwd=workdir,
             capture_output=True,

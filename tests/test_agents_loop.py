@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from agents.config import AgentConfig, Budget, LLMSettings
+from agents.job import run_job
 from agents.prompts import PROFILE_SUMMARY_CHARS
 from agents.rundir import RunDir
-from agents.runner import run_job
-from kernelbench.registry import resolve_problem, solution_path
-from kernelbench.result import EvalResult
+from kernelbench.problems.registry import resolve_problem, solution_path
+from kernelbench.protocol.result import EvalResult
 from sandbox.base import get_sandbox
 from sandbox.defaults import default_sandbox_name
 from tests.conftest import ROOT

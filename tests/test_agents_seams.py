@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from agents import chat
-from agents.chat import ChatReply, UnknownProvider, make_client
 from agents.config import AgentConfig, LLMSettings
 from agents.factory import make_agents
+from agents.providers import chat
+from agents.providers.chat import ChatReply, UnknownProvider, make_client
 from agents.usage import BudgetTracker, Usage
 from tests.conftest import ROOT
 
@@ -32,8 +32,8 @@ class EchoClient:
 def test_the_agent_stack_imports_without_the_openai_sdk():
     code = (
         "import sys; sys.modules['openai'] = None\n"  # any `import openai` now fails
-        "import agents.protocols, agents.loop, agents.rundir, agents.factory, agents.chat\n"
-        "import worker.jobs, worker.cli.run_cmd, worker.cli.jobs_cmd\n"
+        "import agents.protocols, agents.loop, agents.rundir, agents.factory, agents.providers.chat\n"
+        "import worker.fleet.jobs, worker.cli.run_cmd, worker.cli.jobs_cmd\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from agents.config import AgentConfig, Budget
-from agents.extract import extract_candidate
-from agents.judge import (
+from agents.llm.extract import extract_candidate
+from agents.llm.judge import (
     OptimizeAdvice,
     RepairAdvice,
     _coerce,
@@ -19,8 +19,8 @@ from agents.pricing import PriceTable
 from agents.prompts import coder_messages, verdict_text
 from agents.protocols import AttemptView, CoderContext, Feedback
 from agents.usage import BudgetExceeded, BudgetTracker, Usage
-from kernelbench.registry import resolve_problem
-from kernelbench.result import EvalResult, Status, TensorCheck, TrialResult
+from kernelbench.problems.registry import resolve_problem
+from kernelbench.protocol.result import EvalResult, Status, TensorCheck, TrialResult
 
 CODE = "import torch\nimport torch.nn as nn\n\nclass ModelNew(nn.Module):\n    pass\n"
 

@@ -11,17 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from agents.baseline.analyze import analyze
-from agents.baseline.codegen import generate
 from agents.baseline.coder import BaselineCoder
-from agents.baseline.lower import lower
+from agents.baseline.lowering.analyze import analyze
+from agents.baseline.lowering.codegen import generate
+from agents.baseline.lowering.lower import lower
+from agents.baseline.lowering.schedule import schedule
 from agents.baseline.params import read_header
-from agents.baseline.schedule import schedule
 from agents.config import AgentConfig
 from agents.protocols import CoderContext, Feedback
-from kernelbench.problem import load_problem
-from kernelbench.registry import list_problems
-from kernelbench.static_check import check_candidate
+from kernelbench.harness.static.check import check_candidate
+from kernelbench.problems.problem import load_problem
+from kernelbench.problems.registry import list_problems
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "baseline"
 
@@ -120,7 +120,7 @@ def test_layer_norm_on_a_matmul_output_takes_two_kernels(tmp_path):
 
 def test_unsupported_ops_are_named(tmp_path):
     from agents.baseline.coder import failure_text
-    from agents.baseline.ir import Unsupported, UnsupportedKind
+    from agents.baseline.lowering.ir import Unsupported, UnsupportedKind
 
     for body, text, kind, op in (
         ("        return torch.fft.fft(x).real\n", "unsupported op", UnsupportedKind.OP, None),
@@ -281,7 +281,7 @@ def test_constants_that_follow_the_size_are_read_from_self(tmp_path):
     q = load_problem(path)
     analysis = analyze(path, q.sizes, q.check_sizes, seed=0)
     from agents.baseline.coder import failure_text
-    from agents.baseline.ir import Unsupported
+    from agents.baseline.lowering.ir import Unsupported
 
     with pytest.raises(Unsupported) as info:
         lower(analysis)
@@ -319,7 +319,7 @@ def test_a_pooling_window_that_follows_the_size_is_refused_not_baked(tmp_path):
     """KernelBench level2/98: the pool's kernel_size is a size the secret shape redraws
     (16 -> 13); the window was baked as 16 and every value was wrong there."""
     from agents.baseline.coder import failure_text
-    from agents.baseline.ir import Unsupported, UnsupportedKind
+    from agents.baseline.lowering.ir import Unsupported, UnsupportedKind
 
     path = tmp_path / "pool.py"
     path.write_text(POOL_FOLLOWS.format(pool=16))

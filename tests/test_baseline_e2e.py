@@ -12,9 +12,9 @@ import pytest
 
 from agents.baseline.params import read_header
 from agents.config import AgentConfig
-from agents.runner import run_job
-from kernelbench.problem import load_problem
-from kernelbench.static_check import check_candidate
+from agents.job import run_job
+from kernelbench.harness.static.check import check_candidate
+from kernelbench.problems.problem import load_problem
 from sandbox.base import get_sandbox
 from sandbox.defaults import default_sandbox_name
 from tests.conftest import kwright

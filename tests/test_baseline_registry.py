@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from agents.baseline import registry
-from agents.baseline.ir import Unsupported, UnsupportedKind, Value
+from agents.baseline.lowering import registry
+from agents.baseline.lowering.ir import Unsupported, UnsupportedKind, Value
 
 PACKAGE = Path(__file__).resolve().parent.parent / "agents" / "baseline"
 
@@ -43,13 +43,13 @@ def test_handlers_do_not_import_the_lowering_driver():
         str(path.relative_to(PACKAGE))
         for path in sorted((PACKAGE / "handlers").glob("*.py"))
         for mod, _ in _imports(path)
-        if mod == "agents.baseline.lower"
+        if mod == "agents.baseline.lowering.lower"
     ]
     assert offenders == []
 
 
 def test_every_handler_is_registered_once_the_driver_is_imported():
-    import agents.baseline.lower  # noqa: F401
+    import agents.baseline.lowering.lower  # noqa: F401
 
     ops, modules = registry.op_names(), registry.module_names()
     for name in ("relu", "matmul", "conv2d", "conv_transpose3d", "max_pool2d", "layer_norm"):
@@ -59,13 +59,13 @@ def test_every_handler_is_registered_once_the_driver_is_imported():
 
 
 def _x(shape: tuple[int, ...]) -> Value:
-    from agents.baseline.ir import Input
+    from agents.baseline.lowering.ir import Input
 
     return Input(shape=shape, dtype="float32", index=0, name="x")
 
 
 def test_a_call_is_bound_to_its_spec_and_unknown_ops_are_typed():
-    from agents.baseline import lower
+    from agents.baseline.lowering import lower
 
     lw = lower.Lowering({"nodes": []})
     out = registry.invoke(lw, "softmax", [_x((4, 8))], {"dim": -1})

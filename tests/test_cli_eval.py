@@ -20,7 +20,7 @@ def test_problems_json_lists_builtin_suite():
     assert "level1/2_ReLU" in ids and {r["level"] for r in rows} >= {1, 2}
     relu = next(r for r in rows if r["id"] == "level1/2_ReLU")
     assert relu["sizes"] == {"batch_size": 4096, "dim": 16384}
-    assert relu["path"].endswith("kernelbench/level1/2_ReLU.py")
+    assert relu["path"].endswith("kernelbench/problems/level1/2_ReLU.py")
 
 
 def test_problems_of_a_kernelbench_checkout_by_level():

@@ -1,10 +1,10 @@
-"""The tolerance policy (kernelbench.compare)."""
+"""The tolerance policy (kernelbench.protocol.compare)."""
 
 from __future__ import annotations
 
 import torch
 
-from kernelbench.compare import beyond_rounding, compare_outputs
+from kernelbench.protocol.compare import beyond_rounding, compare_outputs
 
 
 def test_identical_outputs_pass():

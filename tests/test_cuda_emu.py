@@ -1,4 +1,4 @@
-"""The emulated CUDA device (kernelbench.cuda_emu): the source rewrite, and real kernels built
+"""The emulated CUDA device (kernelbench.runner.cuda_emu): the source rewrite, and real kernels built
 and run on the CPU: a missing barrier caught by the shuffled thread order, out-of-bounds
 access and unwritten shared memory caught where a GPU stays silent, warp intrinsics."""
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from kernelbench.cuda_emu import rewrite
-from kernelbench.cuda_emu.build import PCH_ENV
-from kernelbench.cuda_emu.emulate import EmulatorRefused, emulate_cuda_on_cpu
+from kernelbench.runner.cuda_emu import rewrite
+from kernelbench.runner.cuda_emu.build import PCH_ENV
+from kernelbench.runner.cuda_emu.emulate import EmulatorRefused, emulate_cuda_on_cpu
 
 PROBES = Path(__file__).parent / "fixtures" / "cuda_emu" / "probes.cu"
 FUNCTIONS = ["reverse", "uninit", "oob", "warp", "atomic_sum", "divergent"]

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from kernelbench.evaluate import evaluate
-from kernelbench.registry import SOLUTIONS_ROOT, resolve_problem, solution_path
-from kernelbench.request import EvalOptions
-from kernelbench.result import Status
+from kernelbench.harness.evaluate import evaluate
+from kernelbench.problems.registry import SOLUTIONS_ROOT, resolve_problem, solution_path
+from kernelbench.protocol.request import EvalOptions
+from kernelbench.protocol.result import Status
 from tests.conftest import kwright
 
 CUDA_SOLUTIONS = sorted(
@@ -83,7 +83,7 @@ def test_llm_loop_with_backend_cuda_on_the_cpu_gets_real_verdicts(tmp_path):
     import json
 
     from agents.config import AgentConfig, LLMSettings
-    from agents.runner import run_job
+    from agents.job import run_job
     from sandbox.base import get_sandbox
     from sandbox.defaults import default_sandbox_name
     from tests.fake_openai import FakeOpenAI, Scripted

@@ -14,7 +14,7 @@ import redis
 
 from agents.config import AgentConfig
 from agents.rundir import ATTEMPT_FILE, RunInfo
-from kernelbench.registry import resolve_problem
+from kernelbench.problems.registry import resolve_problem
 from tests.conftest import kwright
 from tests.fake_openai import FakeOpenAI, Scripted
 from tests.fleet import (
@@ -31,11 +31,12 @@ from tests.fleet import (
 from tests.redis_server import RedisServer, free_port, needs_redis
 from tests.test_agents_loop import GOOD, OPTIMIZE, fenced
 from worker.config import Settings
-from worker.jobs import TERMINAL
-from worker.store import StoreUnavailable, open_store
-from worker.store_redis import RedisJobStore
-from worker.submit import BrokerUnavailable, make_jobs
-from worker.submit import submit as submit_jobs
+from worker.fleet.jobs import TERMINAL
+from worker.fleet.store import StoreUnavailable
+from worker.fleet.store_open import open_store
+from worker.fleet.store_redis import RedisJobStore
+from worker.fleet.submit import BrokerUnavailable, make_jobs
+from worker.fleet.submit import submit as submit_jobs
 
 pytestmark = [pytest.mark.redis, needs_redis]
 
@@ -161,7 +162,7 @@ def test_cli_over_the_fleet_real_evaluation_soft_timeout_and_bad_messages(tmp_pa
             # Malformed messages first: a non-JSON body, a bad argument, an unknown job.
             client = redis.Redis.from_url(server.url)
             client.lpush("cpu", b"\x00not a kombu message")
-            from worker.celery_app import TASK_NAME, make_app
+            from worker.fleet.celery_app import TASK_NAME, make_app
 
             app = make_app(Settings(broker_url=server.url, home=tmp_path / "home"))
             app.send_task(TASK_NAME, args=[42], queue="cpu")

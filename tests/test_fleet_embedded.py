@@ -12,15 +12,15 @@ import time
 import pytest
 
 from agents.config import AgentConfig
-from kernelbench.registry import resolve_problem
+from kernelbench.problems.registry import resolve_problem
 from tests.conftest import kwright
 from tests.fake_openai import FakeOpenAI, Scripted
 from tests.fleet import NO_CODE, wait_for
 from tests.test_agents_loop import GOOD, OPTIMIZE, fenced
 from worker.config import Settings
-from worker.embedded import HomeLock
-from worker.store import open_store
-from worker.submit import make_jobs
+from worker.fleet.embedded import HomeLock
+from worker.fleet.store_open import open_store
+from worker.fleet.submit import make_jobs
 
 PROBLEM = "level1/2_ReLU"
 

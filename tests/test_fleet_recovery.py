@@ -31,8 +31,8 @@ from tests.fleet import (
 )
 from tests.redis_server import RedisServer, needs_redis
 from worker.config import Settings
-from worker.jobs import TERMINAL, Job
-from worker.store_redis import RedisJobStore
+from worker.fleet.jobs import TERMINAL, Job
+from worker.fleet.store_redis import RedisJobStore
 
 pytestmark = [pytest.mark.redis, needs_redis]
 
@@ -268,7 +268,7 @@ def test_queued_jobs_whose_messages_were_lost_are_published_again(tmp_path):
     holding it are found by a sweeper and published again; one still waiting is not."""
     import redis
 
-    from worker.orphans import broker_job_ids, queue_keys
+    from worker.fleet.orphans import broker_job_ids, queue_keys
 
     orphan_after = 6.0
     home = tmp_path / "home"

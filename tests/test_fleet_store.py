@@ -10,15 +10,15 @@ import pytest
 
 from agents.config import AgentConfig
 from agents.rundir import AttemptRecord
-from kernelbench.registry import resolve_problem
+from kernelbench.problems.registry import resolve_problem
 from tests.redis_server import REDIS_SERVER, RedisServer, free_port
 from worker.config import Settings
-from worker.jobs import Job, JobOutcome, JobProgress, MalformedJob, materialize_problem
-from worker.store import JobNotFound, JobStore, StoreUnavailable
-from worker.store_redis import RedisJobStore
-from worker.store_sqlite import SqliteJobStore
-from worker.submit import BrokerUnavailable, make_jobs
-from worker.sweeper import Sweeper
+from worker.fleet.jobs import Job, JobOutcome, JobProgress, MalformedJob, materialize_problem
+from worker.fleet.store import JobNotFound, JobStore, StoreUnavailable
+from worker.fleet.store_redis import RedisJobStore
+from worker.fleet.store_sqlite import SqliteJobStore
+from worker.fleet.submit import BrokerUnavailable, make_jobs
+from worker.fleet.sweeper import Sweeper
 
 RELU = resolve_problem("level1/2_ReLU")
 LEASE = 30.0
@@ -221,7 +221,7 @@ def test_problem_travels_as_source(tmp_path, write):
     """A problem from a local file runs on a worker that has never seen the file."""
     source = RELU.source()
     local = write("elsewhere/level1/2_ReLU.py", source)
-    from kernelbench.problem import load_problem
+    from kernelbench.problems.problem import load_problem
 
     (job,) = make_jobs([load_problem(local)], AgentConfig(), "cpu")
     local.unlink()

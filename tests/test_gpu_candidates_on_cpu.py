@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from kernelbench.evaluate import evaluate
-from kernelbench.registry import resolve_problem
-from kernelbench.request import EvalOptions
-from kernelbench.result import Status
+from kernelbench.harness.evaluate import evaluate
+from kernelbench.problems.registry import resolve_problem
+from kernelbench.protocol.request import EvalOptions
+from kernelbench.protocol.result import Status
 from tests.gpu.test_cuda_c import BODIES, EXPECTED, PROBLEM, candidate_source
 
 pytestmark = pytest.mark.slow

@@ -55,7 +55,7 @@ def test_dry_run_installs_from_the_wheel_folder_and_leaves_the_venvs_torch_alone
     python = out / "venv" / "bin" / "python"
     versions = gpuenv.dist_versions(python, ["torch", "triton", "kernelwright"])
     assert versions == {"torch": "2.11.0", "triton": "3.6.0", "kernelwright": "0.1.0"}
-    probe = "import kernelbench.registry, worker.cli, kernelbench.result as r; print(r.__file__)"
+    probe = "import kernelbench.problems.registry, worker.cli, kernelbench.protocol.result as r; print(r.__file__)"
     bare = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     imported = subprocess.run(
         [str(python), "-c", probe],

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from kernelbench.evaluate import evaluate
-from kernelbench.problem import load_problem
-from kernelbench.registry import resolve_problem, solution_path
-from kernelbench.request import EvalOptions
-from kernelbench.result import ErrorKind, Status
+from kernelbench.harness.evaluate import evaluate
+from kernelbench.problems.problem import load_problem
+from kernelbench.problems.registry import resolve_problem, solution_path
+from kernelbench.protocol.request import EvalOptions
+from kernelbench.protocol.result import ErrorKind, Status
 from tests.conftest import FIXTURES
 
 RELU = resolve_problem("level1/2_ReLU")

@@ -18,7 +18,7 @@ from typing import get_args
 import pytest
 
 from agents.status import Unevaluated
-from kernelbench.result import Status
+from kernelbench.protocol.result import Status
 from tests.conftest import kwright
 from worker.cli.leaderboard_cmd import board_format
 from worker.leaderboard.build import make_board

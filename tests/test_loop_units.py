@@ -14,9 +14,9 @@ from agents.protocols import CoderContext, Feedback, JudgeContext, Proposal, Rev
 from agents.rundir import ProblemDir
 from agents.status import Unevaluated
 from agents.usage import BudgetTracker, Usage
-from kernelbench.problem import Problem
-from kernelbench.registry import resolve_problem
-from kernelbench.result import EvalResult, Status
+from kernelbench.problems.problem import Problem
+from kernelbench.problems.registry import resolve_problem
+from kernelbench.protocol.result import EvalResult, Status
 
 RELU = resolve_problem("level1/2_ReLU")
 

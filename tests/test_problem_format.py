@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kernelbench.problem import ProblemError, load_problem
-from kernelbench.registry import list_problems, resolve_problem, suite_root
+from kernelbench.problems.problem import ProblemError, load_problem
+from kernelbench.problems.registry import list_problems, resolve_problem, suite_root
 from tests.conftest import FIXTURES
 
 GOOD = """

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 
 from agents.config import AgentConfig
-from agents.runner import eval_options
-from kernelbench.evaluate import evaluate
-from kernelbench.problem import load_problem
-from kernelbench.registry import resolve_problem, solution_path
-from kernelbench.request import EvalOptions
-from kernelbench.result import Status
+from agents.job import eval_options
+from kernelbench.harness.evaluate import evaluate
+from kernelbench.problems.problem import load_problem
+from kernelbench.problems.registry import resolve_problem, solution_path
+from kernelbench.protocol.request import EvalOptions
+from kernelbench.protocol.result import Status
 from tests.conftest import kwright
 
 RELU = resolve_problem("level1/2_ReLU")

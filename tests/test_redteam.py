@@ -16,17 +16,25 @@ from pathlib import Path
 
 import pytest
 
-from kernelbench.evaluate import evaluate
-from kernelbench.registry import resolve_problem
-from kernelbench.request import EvalOptions
-from kernelbench.result import EvalResult, Status
+from kernelbench.harness.evaluate import evaluate
+from kernelbench.problems.registry import resolve_problem
+from kernelbench.protocol.request import EvalOptions
+from kernelbench.protocol.result import EvalResult, Status
 
 pytestmark = pytest.mark.slow
 
 CORPUS = Path(__file__).resolve().parent / "redteam"
 CHEATS = sorted((CORPUS / "cheats").glob("*.py"))
 LEGIT = sorted((CORPUS / "legit").glob("*.py"))
-CLASSES = ("reference", "forge", "hidden_compute", "unread_code", "shapes", "timing")
+CLASSES = (
+    "reference",
+    "forge",
+    "hidden_compute",
+    "unread_code",
+    "shapes",
+    "timing",
+    "reexport",
+)
 EXPECTS = (
     "rejected",
     "incorrect",

@@ -9,7 +9,7 @@ from rich.console import Console
 from agents.config import AgentConfig
 from agents.protocols import Proposal
 from agents.rundir import AttemptRecord, BestInfo, ProblemResult, RunDir, RunInfo
-from kernelbench.result import EvalResult, Status
+from kernelbench.protocol.result import EvalResult, Status
 from profiler.report import KernelProfile, ProfileReport
 from worker.cli.agent_options import AgentOptions
 from worker.cli.run_summary import profile_story, summary

@@ -11,7 +11,7 @@ import pytest
 from agents.config import AgentConfig
 from agents.rundir import AttemptRecord, ProblemDir, RunDir, RunFileError
 from agents.status import Unevaluated
-from kernelbench.result import Status
+from kernelbench.protocol.result import Status
 
 
 def old_run_json(attempt_status: str = "no_candidate") -> dict:

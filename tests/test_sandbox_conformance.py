@@ -1,4 +1,4 @@
-"""The conformance suite (sandbox.conformance) against every backend available here.
+"""The conformance suite (kernelbench.harness.conformance) against every backend available here.
 
 Each backend runs the suite once, in a driver process whose environment holds fake API
 keys (and whose HOME holds a secret file), with the static check off so that the hostile
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.conformance import CASES
+from kernelbench.harness.conformance import CASES
 from tests.conftest import ROOT
 
 # Per candidate step. Warm steps start in ~0.1 s; cold ones import torch first (~5 s on a
@@ -68,7 +68,7 @@ def run_suite(
             [
                 sys.executable,
                 "-m",
-                "sandbox.conformance",
+                "kernelbench.harness.conformance",
                 "--backend",
                 backend,
                 "--config",

@@ -10,10 +10,11 @@ import subprocess
 
 import pytest
 
-from kernelbench.evaluate import evaluate
-from kernelbench.registry import resolve_problem, solution_path
-from kernelbench.request import EvalOptions
-from kernelbench.result import Status
+from kernelbench.harness.evaluate import evaluate
+from kernelbench.harness.steps import STEP_PROGRAM
+from kernelbench.problems.registry import resolve_problem, solution_path
+from kernelbench.protocol.request import EvalOptions
+from kernelbench.protocol.result import Status
 from sandbox.base import SandboxJob, SandboxUnavailable, get_sandbox
 from sandbox.docker_backend import LABEL_OWNER, LABEL_RUN
 from tests.conftest import kwright
@@ -52,7 +53,13 @@ def test_unreachable_engine_is_unavailable_with_a_clear_message(tmp_path):
 def test_container_spec_isolates_labels_and_requests_gpus_only_for_cuda(box, tmp_path):
     cache = tmp_path / "cache"
     cache.mkdir()
-    job = SandboxJob(workdir=tmp_path, run_id="spec-run", label="candidate", readonly_paths=[cache])
+    job = SandboxJob(
+        program=STEP_PROGRAM,
+        workdir=tmp_path,
+        run_id="spec-run",
+        label="candidate",
+        readonly_paths=[cache],
+    )
     spec = box.container_spec(job, tmp_path)
     assert spec["network_mode"] == "none" and spec["read_only"] is True
     assert spec["cap_drop"] == ["ALL"] and "no-new-privileges" in spec["security_opt"]

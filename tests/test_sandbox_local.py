@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from kernelbench.evaluate import evaluate
-from kernelbench.registry import resolve_problem, solution_path
-from kernelbench.request import EvalOptions
-from kernelbench.result import ErrorKind, Status
+from kernelbench.harness.evaluate import evaluate
+from kernelbench.harness.steps import STEP_PROGRAM
+from kernelbench.problems.registry import resolve_problem, solution_path
+from kernelbench.protocol.request import EvalOptions
+from kernelbench.protocol.result import ErrorKind, Status
 from sandbox.base import SandboxUnavailable, get_sandbox
 from sandbox.capture import CappedBuffer
 from sandbox.local import LocalSandbox, bwrap_problem, namespaces_problem
@@ -157,7 +158,7 @@ def test_step_threads_follow_kwright_step_threads(value, threads):
     if value is not None:
         env["KWRIGHT_STEP_THREADS"] = value
     code = (
-        "from kernelbench.child import _limit_threads; _limit_threads(); "
+        "from kernelbench.runner.child import _limit_threads; _limit_threads(); "
         "import torch; print(torch.get_num_threads())"
     )
     out = subprocess.run(
@@ -203,7 +204,7 @@ def test_zygote_is_started_without_the_callers_secrets(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-zygote-must-not-see")
     monkeypatch.setenv("KWRIGHT_API_KEY", "kw-zygote-must-not-see")
     with LocalSandbox() as sandbox:
-        sandbox.start()
+        sandbox.start(STEP_PROGRAM)
         environ = Path(f"/proc/{sandbox._idle[0].proc.pid}/environ").read_bytes()
     assert b"must-not-see" not in environ and b"PYTHONPATH=" in environ
 
@@ -231,7 +232,7 @@ def test_a_sandbox_that_cannot_drop_privileges_is_an_infra_error():
 @pytest.mark.slow
 @pytest.mark.skipif(bwrap_problem() is not None, reason=f"bubblewrap unusable: {bwrap_problem()}")
 def test_bubblewrap_fallback_contains_network_and_filesystem(tmp_path):
-    from sandbox.conformance import run_cases
+    from kernelbench.harness.conformance import run_cases
 
     with LocalSandbox(isolation="bwrap") as sandbox:
         assert sandbox.mode() == "bwrap"
@@ -282,7 +283,7 @@ def test_a_pool_of_two_serves_concurrent_callers():
 
 
 def test_the_caller_reads_only_plain_files_inside_a_steps_scratch(tmp_path):
-    from kernelbench.evaluate import UnsafeStepFile, read_step_file
+    from kernelbench.harness.evaluate import UnsafeStepFile, read_step_file
 
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "ok.pt").write_bytes(b"data")

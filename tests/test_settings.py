@@ -1,5 +1,5 @@
 """The settings model: one for every KWRIGHT_ variable, read by every layer, and the
-README's table generated from it."""
+table in docs/configuration.md generated from it."""
 
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("agents", "worker", "sandbox", "profiler", "kernelbench")
 
 
-def test_readme_table_is_the_models():
-    readme = (ROOT / "README.md").read_text()
+def test_configuration_page_table_is_the_models():
+    page = (ROOT / "docs" / "configuration.md").read_text()
     block = re.search(
-        r"<!-- settings-table: begin -->\n(.*?)<!-- settings-table: end -->", readme, re.S
+        r"<!-- settings-table: begin -->\n(.*?)<!-- settings-table: end -->", page, re.S
     )
-    assert block is not None, "README lost its settings table markers"
+    assert block is not None, "docs/configuration.md lost its settings table markers"
     assert block.group(1) == settings_table(), "regenerate it: python -m worker.config"
 
 

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import pytest
 
-from kernelbench.cpu_fit import (
+from kernelbench.problems.cpu_fit import (
     CPU_MAX_FLOPS,
     CPU_MAX_INPUT_ELEMENTS,
     INTERPRETER_HEAVY_FLOPS,
     pow2,
 )
-from kernelbench.meta_work import measure
-from kernelbench.problem import load_problem
-from kernelbench.resize import ResizableProblem
-from kernelbench.sizes import TooLargeForCpu, grown, plan_shapes
+from kernelbench.problems.meta_work import measure
+from kernelbench.problems.problem import load_problem
+from kernelbench.problems.resize import ResizableProblem
+from kernelbench.problems.sizes import TooLargeForCpu, grown, plan_shapes
 
 HEADER = "import torch\nimport torch.nn as nn\n"
 

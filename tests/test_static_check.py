@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
+from pathlib import Path
+
 import pytest
 
-from kernelbench.static_check import CandidateFileError, check_candidate
+from kernelbench.harness.static.allowlist import ALLOWED_MODULES
+from kernelbench.harness.static.check import CandidateFileError, check_candidate
 
 TRITON_OK = """
 import torch, triton
@@ -135,6 +140,8 @@ CHEATS = [
         "inside a @triton.jit body",
     ),
     ((RETURN, "return type('X', (nn.Module,), {})"), "three arguments"),
+    ((RETURN, "return x.clone().apply_(lambda v: max(v, 0.0))"), "apply_"),
+    ((RETURN, "y.map_(x, lambda a, b: max(b, 0.0))\n        return y"), "map_"),
 ]
 
 
@@ -295,3 +302,250 @@ def test_a_function_named_init_inside_forward_is_not_modelnew_init():
     )
     report = check_candidate(patched)
     assert any("torch.matmul" in v for v in report.violations), report.violations
+
+
+# ------------------------------------------------------------ the allowlist (issue 28, point 4)
+
+REPO = Path(__file__).resolve().parents[1]
+SOLUTIONS = sorted((REPO / "kernelbench" / "problems" / "solutions").rglob("*.py"))
+LEGIT_FILES = sorted((REPO / "tests" / "redteam" / "legit").glob("*.py")) + sorted(
+    (REPO / "tests" / "fixtures" / "candidates").glob("*.py")
+)
+
+
+def test_every_built_in_solution_and_legitimate_file_passes_the_static_check():
+    """The allowlist refuses nothing a real kernel file needs: every built-in solution and
+    every legitimate corpus file (red-team legit, fixture candidates) passes."""
+    sources = {p: p.read_text(encoding="utf-8") for p in [*SOLUTIONS, *LEGIT_FILES]}
+    candidates = {p: s for p, s in sources.items() if "class ModelNew" in s}
+    assert len([p for p in candidates if p in SOLUTIONS]) >= 100, len(candidates)
+    refused = {
+        str(p.relative_to(REPO)): check_candidate(s).violations[:2]
+        for p, s in candidates.items()
+        if check_candidate(s).violations
+    }
+    assert refused == {}, refused
+
+
+def _with(source: str, imports: str = "", forward: str = "") -> str:
+    """TRITON_OK with extra imports and extra forward statements before the return."""
+    out = TRITON_OK.replace("import torch, triton\n", f"import torch, triton\n{imports}\n")
+    return out.replace(RETURN, f"{forward}\n        {RETURN}" if forward else RETURN)
+
+
+# Forbidden modules through allowed ones: each path is refused however it is spelled.
+REEXPORTS = [
+    ("import typing", "typing.sys.modules['os']"),
+    ("import enum", "enum.sys.exit(0)"),
+    ("import warnings", "warnings.sys.stdout"),
+    ("import dataclasses", "dataclasses.sys.modules"),
+    ("import functools", "functools.RLock()"),
+    ("import collections", "collections.sys"),
+    ("from typing import sys", "sys.exit(0)"),
+    ("from enum import sys as s", "s.modules"),
+    ("import typing as t", "getattr(t, 'sys')"),
+    ("", "triton.testing.sys"),
+    ("import triton.testing", "triton.testing.os.system('true')"),
+    ("from triton.testing import subprocess", ""),
+    ("", "tl.core.builtins.exec('1')"),
+    ("from triton.language import core", "core.builtins"),
+    ("", "triton.runtime.interpreter.np"),
+    ("", "triton.runtime.build.subprocess.run(['true'])"),
+    ("from triton.runtime import build", ""),
+    ("", "triton.backends.nvidia.driver.ctypes"),
+    ("", "triton.knobs.cache.dir"),
+    ("", "triton.compiler"),
+    ("", "triton.runtime.driver.active.utils"),
+    ("", "torch.nn.functional.np.maximum"),
+    ("", "torch.nn.functional.importlib.import_module('os')"),
+    ("", "torch.cuda.threading.Thread"),
+    ("", "torch.functional.operator.attrgetter('sys')"),
+    ("", "torch.utils.cpp_extension.subprocess.run(['true'])"),
+    ("", "torch.utils.cpp_extension.sys.modules"),
+    ("", "torch.serialization.os.system('true')"),
+    ("", "torch.backends.cuda.contextlib"),
+    ("import torch.utils.data", ""),
+    ("from torch.utils import cpp_extension as ce", "ce.os.environ"),
+    ("import math", "math.__loader__"),
+    ("import os", "os.system('true')"),
+    ("import os", "os.environ['TRITON_INTERPRET'] = '0'"),
+    ("import os", "os.environ.update({})"),
+    ("import importlib", "importlib.import_module('sys')"),
+    ("", "__import__('sys')"),
+    ("", "getattr(triton, name)"),
+    ("", "getattr(triton, '__spec__')"),
+    ("import functools", "functools.reduce(getattr, ['runtime', 'build'], triton)"),
+    ("import typing", "typing.get_type_hints(self.forward)"),
+    ("import typing", "self.t = typing"),
+    ("import typing", "m = [typing][0]"),
+    ("import typing", "m = {'t': typing}"),
+    ("import typing", "(lambda m=typing: m)()"),
+    ("import typing", "f = lambda: typing"),
+]
+
+
+@pytest.mark.parametrize(("imports", "forward"), REEXPORTS, ids=[f"{a}|{b}" for a, b in REEXPORTS])
+def test_forbidden_modules_through_allowed_ones_are_refused(imports, forward):
+    report = check_candidate(_with(TRITON_OK, imports, forward))
+    assert report.violations, (imports, forward)
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [
+        # a module kept in a class body, reached as the class's attribute
+        (
+            "class ModelNew(nn.Module):",
+            "class H:\n    import typing as t\n\nclass ModelNew(nn.Module):",
+        ),
+        (
+            "class ModelNew(nn.Module):",
+            "import typing\nclass H:\n    t = typing\n\nclass ModelNew(nn.Module):",
+        ),
+        # a module as a default argument
+        (
+            "class ModelNew(nn.Module):",
+            "import typing\ndef f(m=typing):\n    return m.sys\n\nclass ModelNew(nn.Module):",
+        ),
+        # an annotation runs at def time; a string one is read by get_type_hints
+        ("def forward(self, x):", "def forward(self, x: __import__('sys').modules):"),
+        ("def forward(self, x):", "def forward(self, x: 'triton.runtime.build.subprocess'):"),
+        ("def forward(self, x):", "def forward(self, x) -> '__import__(\"os\")':"),
+    ],
+)
+def test_modules_kept_out_of_sight_are_refused(patch):
+    assert check_candidate(TRITON_OK.replace(*patch)).violations
+
+
+def test_allowed_paths_still_pass():
+    """What kernel files do use: libdevice, tl.math, math, typing, os.environ.get, aliases."""
+    source = _with(
+        TRITON_OK,
+        "import math, os, typing\nfrom triton.language.extra import libdevice\n"
+        "from triton.language.extra.cuda import libdevice as cuda_libdevice\n"
+        "import torch.nn.functional as F\nfrom torch.utils.cpp_extension import load_inline\n"
+        "T = torch\nlanguage = tl\nfrom dataclasses import dataclass\n",
+        "n = math.ceil(math.log2(x.numel() + 1))\n        interp = os.environ.get('TRITON_INTERPRET')\n"
+        "        z: typing.Optional[int] = None\n        d = T.float32\n"
+        "        w = getattr(torch, 'float16')\n        e = libdevice.erf\n"
+        "        c = cuda_libdevice.tanh\n        m = tl.math.exp2\n        q = language.constexpr\n"
+        "        b = torch.backends.cuda.matmul.allow_tf32",
+    )
+    report = check_candidate(source)
+    assert report.violations == [], report.violations
+
+
+def test_feature_probes_and_a_main_benchmark_block_pass():
+    """`hasattr` on an allowed module is a bool (a missing name is fine); a `__main__` block
+    that benchmarks with triton.testing.do_bench never runs in the harness."""
+    source = _with(TRITON_OK, "", "fast = hasattr(tl, 'not_in_this_triton')") + (
+        "\n\nif __name__ == '__main__':\n    import triton.testing\n"
+        "    x = torch.randn(1 << 20)\n    print(triton.testing.do_bench(lambda: ModelNew()(x)))\n"
+    )
+    assert check_candidate(source).violations == []
+    assert check_candidate(_with(TRITON_OK, "import typing", "ok = hasattr(typing, 'sys')")).violations
+
+
+def _module_attrs(module: object) -> list[tuple[str, str]]:
+    """(attribute, real module name) for every attribute of `module` that is a module."""
+    found = []
+    for name in dir(module):
+        try:
+            value = getattr(module, name)
+        except Exception:
+            continue
+        if inspect.ismodule(value):
+            found.append((name, value.__name__))
+    return found
+
+
+WALKED = ["typing", "enum", "warnings", "dataclasses", "functools", "collections", "math",
+          "torch", "torch.nn", "torch.nn.functional", "torch.cuda", "torch.autograd",
+          "torch.utils.cpp_extension", "torch.backends.cuda", "torch.functional",
+          "triton", "triton.runtime", "triton.language", "triton.language.math",
+          "triton.language.extra", "triton.language.extra.libdevice",
+          "triton.language.extra.cuda"]  # fmt: skip
+
+
+def test_every_module_reachable_from_an_allowed_one_is_refused_unless_allowlisted():
+    """Walks every attribute of the allowed modules that is itself a module: a candidate
+    reaching it (by attribute, by `from X import`, by getattr with a literal) is refused
+    unless the module is on the allowlist, and passes when it is."""
+    checked = refused = 0
+    for parent in WALKED:
+        module = importlib.import_module(parent)
+        for name, real in _module_attrs(module):
+            path = f"{parent}.{name}"
+            if name.startswith("__") or (parent.split(".")[-1] == name and real == parent):
+                continue
+            root = parent.split(".")[0]
+            imports = f"import {parent}" if root != parent else f"import {root}"
+            uses = [f"x{checked} = {path}.anything", f"x{checked} = {path}"]
+            if real not in ALLOWED_MODULES:
+                for use in [*uses, f"z = getattr({parent}, {name!r})"]:
+                    report = check_candidate(_with(TRITON_OK, imports, use))
+                    assert report.violations, (path, real, use)
+                report = check_candidate(_with(TRITON_OK, f"from {parent} import {name}", ""))
+                assert report.violations, (path, real, "from-import")
+                refused += 1
+            checked += 1
+    assert refused >= 100 and checked > refused, (checked, refused)
+
+
+def test_a_walked_sample_of_non_module_attributes_passes_or_is_refused_for_a_reason():
+    """Public functions and classes of triton.language and math pass; their re-exports from
+    modules outside the allowlist (functools.RLock from _thread) do not."""
+    for name in ("load", "store", "arange", "program_id", "dot", "sum", "max", "where", "exp"):
+        assert check_candidate(_with(TRITON_OK, "", f"f = tl.{name}")).violations == [], name
+    for name in ("sqrt", "ceil", "log2", "prod", "pi", "inf"):
+        assert check_candidate(_with(TRITON_OK, "import math", f"f = math.{name}")).violations == []
+
+
+# ------------------------------------------------------------ the file's own get_inputs (issue 30)
+
+KB_INPUTS = """
+
+batch_size = 16
+dim = 16384
+
+
+def get_inputs():
+    x = torch.randn(batch_size, dim)
+    torch.manual_seed(0)
+    return [x]
+
+
+def get_init_inputs():
+    return []
+"""
+
+
+def test_unreferenced_get_inputs_copied_from_the_problem_are_ignored():
+    report = check_candidate(TRITON_OK + KB_INPUTS)
+    assert report.violations == [], report.violations
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [
+        (RETURN, "x = get_inputs()[0]\n        return y"),
+        ("super().__init__()", "super().__init__()\n        self.x = get_inputs()"),
+        (RETURN, "g = get_inputs\n        return y"),
+        (RETURN, "return globals_()['get_inputs']"),
+    ],
+)
+def test_get_inputs_that_the_candidate_calls_is_host_code(patch):
+    source = (TRITON_OK + KB_INPUTS).replace(*patch)
+    report = check_candidate(source)
+    assert any("torch.randn" in v or "RNG" in v for v in report.violations), report.violations
+
+
+def test_unreferenced_get_inputs_is_still_read_for_everything_else():
+    source = (TRITON_OK + KB_INPUTS).replace(
+        "    return [x]\n", "    import typing\n    typing.sys.exit(0)\n    return [x]\n"
+    )
+    assert any("typing.sys" in v for v in check_candidate(source).violations)
+    nested = TRITON_OK.replace(
+        RETURN, "def get_inputs():\n            return torch.randn(4)\n        return y"
+    )
+    assert any("torch.randn" in v for v in check_candidate(nested).violations)

@@ -13,13 +13,13 @@ from collections import Counter
 import pytest
 import torch
 
-from kernelbench.compare import flatten_outputs
-from kernelbench.evaluate import evaluate
-from kernelbench.loading import load_module, set_sizes
-from kernelbench.problem import Problem, ProblemError
-from kernelbench.registry import list_problems, solution_path
-from kernelbench.result import Status
-from kernelbench.sizes import CPU_MAX_FLOPS, CPU_MAX_INPUT_ELEMENTS, estimate_work
+from kernelbench.harness.evaluate import evaluate
+from kernelbench.problems.loading import load_module, set_sizes
+from kernelbench.problems.problem import Problem, ProblemError
+from kernelbench.problems.registry import list_problems, solution_path
+from kernelbench.problems.sizes import CPU_MAX_FLOPS, CPU_MAX_INPUT_ELEMENTS, estimate_work
+from kernelbench.protocol.compare import flatten_outputs
+from kernelbench.protocol.result import Status
 from tests.conftest import kwright
 
 BUILTIN = list_problems()
@@ -117,7 +117,7 @@ def test_reference_solution_is_correct(problem_id):
     result = evaluate(problem, solution_path(problem).read_text())
     assert result.status == Status.CORRECT, (result.reason, result.messages[-2000:])
     shapes = {tuple(t.sizes.items()) for t in result.trials}
-    # every CHECK_SIZES entry, plus one shape drawn from a secret seed (kernelbench.sizes)
+    # every CHECK_SIZES entry, plus one shape drawn from a secret seed (kernelbench.problems.sizes)
     # (a problem whose sizes cannot move may drop it: then the result says so in a flag)
     dropped = [f for f in result.flags if f.startswith("shapes dropped")]
     assert result.random_shape is not None or dropped, result.flags

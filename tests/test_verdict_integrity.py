@@ -7,10 +7,10 @@ import textwrap
 
 import pytest
 
-from kernelbench.evaluate import evaluate
-from kernelbench.registry import resolve_problem, solution_path
-from kernelbench.request import EvalOptions
-from kernelbench.result import Status
+from kernelbench.harness.evaluate import evaluate
+from kernelbench.problems.registry import resolve_problem, solution_path
+from kernelbench.protocol.request import EvalOptions
+from kernelbench.protocol.result import Status
 
 RELU = resolve_problem("level1/2_ReLU")
 SOFTPLUS = resolve_problem("level1/11_Softplus")

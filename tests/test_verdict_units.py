@@ -7,12 +7,12 @@ import json
 
 import torch
 
-from kernelbench.loading import hash_values
-from kernelbench.request import StepReport, TrialOutput
-from kernelbench.runner import protocol as p
+from kernelbench.harness.verdict import below_roofline, guard_finding, judge_trials, timed_samples
+from kernelbench.problems.loading import hash_values
+from kernelbench.protocol import runner_files as p
+from kernelbench.protocol.request import StepReport, TrialOutput
 from kernelbench.runner.guard import ComputeGuard
 from kernelbench.runner.timed import Rotation
-from kernelbench.verdict import below_roofline, guard_finding, judge_trials, timed_samples
 
 
 def _ref(x: torch.Tensor) -> StepReport:

@@ -145,7 +145,7 @@ def get_settings() -> Settings:
 
 
 def settings_table() -> str:
-    """The README's table of every KWRIGHT_ variable, from the model (a test compares)."""
+    """The table of every KWRIGHT_ variable (docs/configuration.md), from the model (a test compares)."""
     rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
     for name, field in Settings.model_fields.items():
         if field.default_factory is not None:  # a path under the user's home

@@ -13,13 +13,13 @@ import logging
 import threading
 from typing import Any
 
-from agents.baseline.codegen import generate
-from agents.baseline.ir import Unsupported, UnsupportedKind
-from agents.baseline.lower import lower
-from agents.baseline.reading import DEFAULT_TIMEOUT_S, ReadError, read_reference
-from agents.baseline.schedule import Schedule, schedule
+from agents.baseline.lowering.codegen import generate
+from agents.baseline.lowering.ir import Unsupported, UnsupportedKind
+from agents.baseline.lowering.lower import lower
+from agents.baseline.lowering.reading import DEFAULT_TIMEOUT_S, ReadError, read_reference
+from agents.baseline.lowering.schedule import Schedule, schedule
 from agents.protocols import CoderContext, Proposal
-from kernelbench.problem import Problem
+from kernelbench.problems.problem import Problem
 
 log = logging.getLogger(__name__)
 

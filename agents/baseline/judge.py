@@ -5,7 +5,7 @@ EvalResult and the per-kernel facts from its ProfileReport, and answers with con
 knobs for every kernel in `Feedback.params["kernels"]` (plus `alternatives` for parallel
 candidates). It never proposes a configuration it has already proposed or seen, works
 from the best correct attempt when the last one was worse, and says `stop=True` when no
-rule applies. The tables below are the documentation (the README renders them).
+rule applies. The tables below are the documentation (the docs/baseline-agent.md renders them).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from agents.baseline.params import DEFAULTS, read_header
 from agents.protocols import AttemptView, Feedback, JudgeContext, Review
 from agents.ranking import is_better
-from kernelbench.result import EvalResult, Status
+from kernelbench.protocol.result import EvalResult, Status
 from profiler.report import KernelProfile, OccupancyLimiter, ProfileReport, RooflineBound
 
 log = logging.getLogger(__name__)

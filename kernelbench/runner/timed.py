@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from kernelbench.runner import protocol as p
-from kernelbench.timing import time_gpu
+from kernelbench.protocol import runner_files as p
+from kernelbench.protocol.timing import time_gpu
 
 ROTATING_BUFFERS = 3
 SAMPLE_PROBABILITY = 0.1

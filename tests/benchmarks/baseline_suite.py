@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from agents.baseline.params import read_header
 from agents.config import AgentConfig
+from agents.job import run_job
 from agents.rundir import ProblemResult, RunDir
-from agents.runner import run_job
-from kernelbench.registry import list_problems, resolve_problem
-from kernelbench.result import EvalResult
+from kernelbench.problems.registry import list_problems, resolve_problem
+from kernelbench.protocol.result import EvalResult
 from sandbox.base import get_sandbox
 from sandbox.defaults import default_sandbox_name
 

@@ -11,12 +11,12 @@ KWRIGHT_SWEEP_INTERVAL_S (default: the defaults). The jobs are cheap on
 purpose, so the figures are about the queue: one round whose Coder reply has no code (one
 LLM call over loopback, attempt files written, nothing evaluated). Measured:
 
-* submit: wall time of `worker.submit.submit` per job (store write + publish);
+* submit: wall time of `worker.fleet.submit.submit` per job (store write + publish);
 * submit->start, idle worker: one job at a time, from its submission to the moment the
   worker claimed it (store timestamps, same clock), `--samples` times;
 * batch of N: from submitting N jobs to the last one finishing (store timestamps), and
   the hand-off between consecutive jobs (one finished -> the next started), against the
-  same N jobs run one after another in this process with `agents.runner.run_job` (what
+  same N jobs run one after another in this process with `agents.job.run_job` (what
   `kwright run` does); the difference divided by N is the per-job queue overhead;
 * recovery delay, `--kills` times: a long job runs on one of two workers; that whole
   worker is SIGKILLed; measured from the kill to the job being back on its queue (the
@@ -41,16 +41,16 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from agents.config import AgentConfig, LLMSettings  # noqa: E402
-from agents.runner import run_job  # noqa: E402
-from kernelbench.registry import resolve_problem  # noqa: E402
+from agents.job import run_job  # noqa: E402
+from kernelbench.problems.registry import resolve_problem  # noqa: E402
 from sandbox.base import get_sandbox  # noqa: E402
 from tests.fake_openai import FakeOpenAI, Scripted  # noqa: E402
 from tests.fleet import NO_CODE, WorkerProcess, fleet_env, wait_for  # noqa: E402
 from tests.redis_server import REDIS_SERVER, RedisServer  # noqa: E402
 from worker.config import Settings  # noqa: E402
-from worker.jobs import TERMINAL, Job  # noqa: E402
-from worker.store_redis import RedisJobStore  # noqa: E402
-from worker.submit import make_jobs, submit  # noqa: E402
+from worker.fleet.jobs import TERMINAL, Job  # noqa: E402
+from worker.fleet.store_redis import RedisJobStore  # noqa: E402
+from worker.fleet.submit import make_jobs, submit  # noqa: E402
 
 PROBLEM = resolve_problem("level1/2_ReLU")
 API_KEY = "sk-test-not-a-real-key"

@@ -5,7 +5,7 @@
 One candidate step (the built-in Triton solution of a problem, on the CPU interpreter)
 is prepared once, then run over and over on fresh copies of its scratch dir:
 
-* `work`: in this process, warmed up: the runner (`kernelbench.child.main`) alone, i.e. the
+* `work`: in this process, warmed up: the runner (`kernelbench.runner.child.main`) alone, i.e. the
   step's own work (loading the candidate, running the kernel, saving outputs);
 * `warm`: the local backend's warm pool (fork from a zygote, full isolation);
 * `cold`: the local backend with `warm=False`: a fresh process per candidate that
@@ -33,12 +33,13 @@ from pathlib import Path
 os.environ["TRITON_INTERPRET"] = "1"  # before triton is imported: in-process work is interpreted
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from kernelbench.child import main as child_main
-from kernelbench.evaluate import evaluate
-from kernelbench.registry import resolve_problem, solution_path
-from kernelbench.request import RunnerReport
-from kernelbench.runner.main import run_candidate_step
-from kernelbench.runner.protocol import CANDIDATE_FILE, RUNNER_REPORT, RUNNER_REQUEST
+from kernelbench.harness.evaluate import evaluate
+from kernelbench.harness.steps import STEP_PROGRAM
+from kernelbench.problems.registry import resolve_problem, solution_path
+from kernelbench.protocol.request import RunnerReport
+from kernelbench.protocol.runner_files import CANDIDATE_FILE, RUNNER_REPORT, RUNNER_REQUEST
+from kernelbench.runner.candidate_step import run_candidate_step
+from kernelbench.runner.child import main as child_main
 from sandbox.base import Sandbox, SandboxJob, SandboxLimits, get_sandbox
 from sandbox.local import LocalSandbox
 
@@ -74,7 +75,7 @@ def prepare(problem_id: str, root: Path) -> Path:
 def run_step(workdir: Path) -> int:
     if (workdir / RUNNER_REQUEST).is_file():  # the runner ends its process: keep ours
         return run_candidate_step(workdir, in_process=True)
-    return child_main(["kernelbench.child", str(workdir)])
+    return child_main(["kernelbench.runner.child", str(workdir)])
 
 
 def fresh(template: Path, root: Path) -> tuple[Path, str]:
@@ -102,6 +103,7 @@ def time_in_process(template: Path, root: Path) -> float:
 def time_sandboxed(box: Sandbox, template: Path, root: Path) -> float:
     workdir, nonce = fresh(template, root)
     job = SandboxJob(
+        program=STEP_PROGRAM,
         workdir=workdir,
         env={"TRITON_INTERPRET": "1"},
         limits=SandboxLimits(timeout_s=300),

@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from kernelbench.cuda_emu.build import emulator_step_env
-from kernelbench.evaluate import evaluate
-from kernelbench.registry import SOLUTIONS_ROOT, resolve_problem, solution_path
-from kernelbench.request import EvalOptions
+from kernelbench.harness.evaluate import evaluate
+from kernelbench.problems.registry import SOLUTIONS_ROOT, resolve_problem, solution_path
+from kernelbench.protocol.request import EvalOptions
+from kernelbench.runner.cuda_emu.build import emulator_step_env
 
 
 def _timed(problem_id: str, backend: str) -> tuple[str, float]:

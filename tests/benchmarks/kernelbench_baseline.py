@@ -3,7 +3,7 @@ cannot lower.
 
 Each problem runs in a child process of its own (this script, re-invoked) under a time
 limit, so a hang or a crash is recorded as such and the sweep goes on. The child runs the
-real loop -- `agents.runner.run_job`, what `kwright run` calls: baseline Coder -> sandbox ->
+real loop -- `agents.job.run_job`, what `kwright run` calls: baseline Coder -> sandbox ->
 harness -> profiler -> baseline Judge -- for `--rounds` rounds, or with `--plan-only` only
 the baseline Coder's plan (read the reference, lower, schedule, write the source; nothing
 is evaluated): a fast count of the problems that get a candidate at all.
@@ -48,8 +48,8 @@ from pydantic import BaseModel, ValidationError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from kernelbench.problem import Problem
-from kernelbench.registry import list_problems, resolve_problem
+from kernelbench.problems.problem import Problem
+from kernelbench.problems.registry import list_problems, resolve_problem
 from sandbox.process import kill_group
 
 log = logging.getLogger("kernelbench_baseline")
@@ -128,7 +128,7 @@ def child_plan(problem: Problem) -> SweepRecord:
 
 def child_run(problem: Problem, rounds: int, home: Path, args: argparse.Namespace) -> SweepRecord:
     from agents.config import AgentConfig
-    from agents.runner import run_job
+    from agents.job import run_job
     from sandbox.base import get_sandbox
     from sandbox.defaults import default_sandbox_name
 

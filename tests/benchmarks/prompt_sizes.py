@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from agents.config import AgentConfig
 from agents.prompts import as_markdown, coder_messages, judge_messages
 from agents.protocols import AttemptView, CoderContext, Feedback, JudgeContext
-from kernelbench.registry import resolve_problem, solution_path
-from kernelbench.result import EvalResult, Status
+from kernelbench.problems.registry import resolve_problem, solution_path
+from kernelbench.protocol.result import EvalResult, Status
 
 DEFAULT = ["level1/2_ReLU", "level1/5_LayerNorm", "level2/1_Gemm_Bias_ReLU"]
 

@@ -30,10 +30,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from kernelbench.evaluate import evaluate
-from kernelbench.problem import Problem, ProblemError
-from kernelbench.registry import list_problems, solution_path
-from kernelbench.result import EvalResult
+from kernelbench.harness.evaluate import evaluate
+from kernelbench.problems.problem import Problem, ProblemError
+from kernelbench.problems.registry import list_problems, solution_path
+from kernelbench.protocol.result import EvalResult
 
 
 def _children_cpu_s() -> float:
@@ -45,10 +45,10 @@ def _children_cpu_s() -> float:
 ONE = """
 import json, sys
 try:
-    from kernelbench.evaluate import evaluate
+    from kernelbench.harness.evaluate import evaluate
 except ImportError:
     from sandbox.evaluate import evaluate
-from kernelbench.registry import resolve_problem, solution_path
+from kernelbench.problems.registry import resolve_problem, solution_path
 from sandbox.defaults import shared_sandbox
 shared_sandbox().start()
 problem = resolve_problem(sys.argv[1])

@@ -1,9 +1,9 @@
-"""tests/gpu: what only a CUDA GPU can show (marker `gpu`; see README "GPU machines").
+"""tests/gpu: what only a CUDA GPU can show (marker `gpu`; see docs/gpu.md).
 
 Every test here is skipped, with the reason, where `torch.cuda.is_available()` is false,
 so CI on CPU collects them (import-clean) and stays green. On a GPU machine
 `scripts/gpu-check` runs them with `python -m pytest tests/gpu -m gpu`.
-Evaluations go through the real entry point (`kernelbench.evaluate.evaluate`) with the
+Evaluations go through the real entry point (`kernelbench.harness.evaluate.evaluate`) with the
 default sandbox, as `kwright eval --device cuda` does.
 """
 
@@ -12,10 +12,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kernelbench.evaluate import evaluate
-from kernelbench.registry import resolve_problem
-from kernelbench.request import EvalOptions
-from kernelbench.result import EvalResult
+from kernelbench.harness.evaluate import evaluate
+from kernelbench.problems.registry import resolve_problem
+from kernelbench.protocol.request import EvalOptions
+from kernelbench.protocol.result import EvalResult
 
 
 def no_gpu_reason() -> str | None:

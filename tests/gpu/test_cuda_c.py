@@ -11,7 +11,7 @@ import importlib.util
 
 import pytest
 
-from kernelbench.result import Status
+from kernelbench.protocol.result import Status
 from tests.gpu.conftest import gpu_evaluate
 
 pytestmark = pytest.mark.gpu

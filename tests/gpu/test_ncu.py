@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from kernelbench.registry import resolve_problem, solution_path
-from kernelbench.result import Status
+from kernelbench.problems.registry import resolve_problem, solution_path
+from kernelbench.protocol.result import Status
 from profiler.ncu import PERMISSION_ERROR, find_ncu
 from tests.gpu.conftest import gpu_evaluate
 

@@ -1,7 +1,7 @@
 """The local sandbox on a GPU machine: a step asked for `cuda` sees the GPU (a Triton
 kernel runs on it and the verdict is `correct` where the case computes one), and the same step is still isolated:
 it writes nothing outside scratch and reaches no loopback listener. The hostile cases
-are the conformance suite's own (sandbox.conformance), here evaluated on the GPU."""
+are the conformance suite's own (kernelbench.harness.conformance), here evaluated on the GPU."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import shutil
 
 import pytest
 
+from kernelbench.harness.conformance import CASES as HOSTILE
+from kernelbench.harness.conformance import run_cases
 from sandbox.base import get_sandbox
-from sandbox.conformance import CASES as HOSTILE
-from sandbox.conformance import run_cases
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.gpu

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from kernelbench.registry import list_problems, solution_path
-from kernelbench.result import Status
+from kernelbench.problems.registry import list_problems, solution_path
+from kernelbench.protocol.result import Status
 from tests.gpu.conftest import gpu_evaluate
 
 pytestmark = pytest.mark.gpu

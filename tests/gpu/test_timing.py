@@ -1,4 +1,4 @@
-"""CUDA-event timing (kernelbench.timing.time_gpu) on a real GPU: it agrees with Triton's
+"""CUDA-event timing (kernelbench.protocol.timing.time_gpu) on a real GPU: it agrees with Triton's
 own timer on a kernel of known cost, its L2 flush does what it says, and an evaluation
 fills its speedup fields consistently."""
 
@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kernelbench.registry import resolve_problem, solution_path
-from kernelbench.result import Status
-from kernelbench.timing import time_gpu
+from kernelbench.problems.registry import resolve_problem, solution_path
+from kernelbench.protocol.result import Status
+from kernelbench.protocol.timing import time_gpu
 from profiler.gpus import UnknownGpu, gpu_spec
 from tests.gpu.conftest import gpu_evaluate
 

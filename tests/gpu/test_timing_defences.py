@@ -1,5 +1,5 @@
 """The timing defences of issue 9 on a real GPU (kernelbench.runner.timed,
-kernelbench.timed_verdict), against the red-team corpus's timing cheats:
+kernelbench.harness.timed_verdict), against the red-team corpus's timing cheats:
 
 * a model that returns its last output from the third call on (`tm_relu_call_counter`):
   two correctness calls pass, the timed calls are stale, and only the re-check of the
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import pytest
 
-from kernelbench.registry import resolve_problem, solution_path
-from kernelbench.result import Status
+from kernelbench.problems.registry import resolve_problem, solution_path
+from kernelbench.protocol.result import Status
 from tests.conftest import ROOT
 from tests.gpu.conftest import gpu_evaluate
 

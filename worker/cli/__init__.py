@@ -21,7 +21,7 @@ from worker.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_INTERRUPTED,
     CliError,
-    ErrorKind,
+    ExitKind,
     help_when_bare,
     report_error,
 )
@@ -70,6 +70,7 @@ COMMANDS = {
     "eval": "eval_cmd",
     "profile": "profile_cmd",
     "run": "run_cmd",
+    "runs": "runs_cmd",
     "submit": "jobs_cmd",
     "status": "jobs_cmd",
     "watch": "jobs_cmd",
@@ -97,17 +98,17 @@ def _configure_logging() -> None:
     )
 
 
-def _click_error(exc: typer.TyperException) -> tuple[str, ErrorKind]:
+def _click_error(exc: typer.TyperException) -> tuple[str, ExitKind]:
     """Click's error (typer vendors Click) as one line naming the command, and its kind.
     Usage errors (bad option, value or command) carry the context they arose in."""
     message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
     message = message.replace("Value error, ", "")  # pydantic's prefix on typer's coercion
     ctx = getattr(exc, "ctx", None)
     if ctx is None:
-        return message, ErrorKind.USAGE if hasattr(exc, "ctx") else ErrorKind.BAD_INPUT
+        return message, ExitKind.USAGE if hasattr(exc, "ctx") else ExitKind.BAD_INPUT
     command = ctx.command_path.removeprefix("kwright").strip()
     where = f"{command}: " if command else ""
-    return f"{where}{message} (see {ctx.command_path} --help)", ErrorKind.USAGE
+    return f"{where}{message} (see {ctx.command_path} --help)", ExitKind.USAGE
 
 
 def run(args: list[str]) -> int:
@@ -125,14 +126,14 @@ def run(args: list[str]) -> int:
         report_error(line, kind, as_json=as_json)
         return int(getattr(exc, "exit_code", EXIT_BAD_INPUT))
     except ConfigError as exc:  # a bad KWRIGHT_ setting, from any command
-        report_error(str(exc), ErrorKind.CONFIG, as_json=as_json)
+        report_error(str(exc), ExitKind.CONFIG, as_json=as_json)
         return EXIT_BAD_INPUT
     except (typer.Abort, KeyboardInterrupt):
         code = EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_BAD_INPUT
     if code == EXIT_INTERRUPTED:
-        report_error("interrupted", ErrorKind.INTERRUPTED, as_json=as_json)
+        report_error("interrupted", ExitKind.INTERRUPTED, as_json=as_json)
     return code if isinstance(code, int) else 0
 
 

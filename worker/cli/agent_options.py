@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 from collections.abc import Callable
@@ -17,12 +18,12 @@ from typing import Annotated, Any, get_type_hints
 import typer
 from pydantic import ValidationError
 
-from agents.chat import PROVIDERS
 from agents.config import AgentConfig, AgentKind, Budget, LLMSettings, ReasoningEffort
 from agents.factory import default_agent
-from kernelbench.problem import Problem, ProblemError
-from kernelbench.registry import list_problems, resolve_problem
-from kernelbench.request import Backend
+from agents.providers.chat import PROVIDERS
+from kernelbench.problems.problem import Problem, ProblemError
+from kernelbench.problems.registry import list_problems, resolve_problem
+from kernelbench.protocol.request import Backend
 from profiler.gpus import GPUS, UnknownArch, UnknownGpu, gpu_spec, normalize_arch
 
 
@@ -38,7 +39,7 @@ def positive(value: float | None) -> float | None:
 
 
 def known_provider(value: str) -> str:
-    """Click callback: a name in the provider registry (agents.chat.PROVIDERS)."""
+    """Click callback: a name in the provider registry (agents.providers.chat.PROVIDERS)."""
     if value not in PROVIDERS:
         known = ", ".join(sorted(PROVIDERS))
         raise typer.BadParameter(f"unknown LLM provider {value!r} (known: {known})")
@@ -113,13 +114,30 @@ class AgentOptions:
             return "the default where an API key is set"
         return "the offline default: no OPENAI_API_KEY/KWRIGHT_API_KEY or --base-url"
 
-    def config(self, api_key: str | None, *, require_endpoint: bool = True) -> AgentConfig:
+    def config(
+        self,
+        api_key: str | None,
+        *,
+        require_endpoint: bool = True,
+        given: set[str] | frozenset[str] = frozenset(),
+    ) -> AgentConfig:
         """The AgentConfig these options ask for. `require_endpoint`: `--agent llm` needs a
-        key or `--base-url` in this process (false for a fleet, whose workers hold keys)."""
+        key or `--base-url` in this process (false for a fleet, whose workers hold keys).
+        `given`: the options the user set (`given_options`); an LLM-only one is refused
+        where the baseline agent runs, which would ignore it."""
         kind = self.agent or default_agent(api_key, self.base_url)
         if kind == "llm" and require_endpoint and not (api_key or self.base_url):
             raise AgentOptionError(
                 "--agent llm needs an endpoint: set OPENAI_API_KEY/KWRIGHT_API_KEY or --base-url"
+            )
+        llm_only = sorted(given & LLM_ONLY)
+        if kind == "baseline" and llm_only:
+            why = "--agent baseline" if self.agent else "no OPENAI_API_KEY/KWRIGHT_API_KEY"
+            raise AgentOptionError(
+                f"{', '.join(option_flag(n) for n in llm_only)}: only the LLM agent reads "
+                f"{'it' if len(llm_only) == 1 else 'them'}, and the baseline agent runs "
+                f"({why}); pass --agent llm with an API key or --base-url, or leave "
+                f"{'it' if len(llm_only) == 1 else 'them'} out"
             )
         try:
             gpu_spec(self.gpu)
@@ -127,12 +145,35 @@ class AgentOptions:
         except (UnknownGpu, UnknownArch) as exc:
             option = "--gpu" if isinstance(exc, UnknownGpu) else "--arch"
             raise AgentOptionError(f"{option}: {exc}") from exc
+        if kind == "baseline" and self.backend == "cuda":
+            raise AgentOptionError(
+                "--backend cuda: the baseline agent writes Triton kernels only; use "
+                "--backend triton, or --agent llm with an API key or --base-url"
+            )
         try:
             return self._config(kind, arch)
         except ValidationError as exc:  # a value the options' ranges let through
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise AgentOptionError(f"bad agent option ({where}): {first['msg']}") from exc
+
+    def differences(self, given: set[str], stored: AgentConfig) -> list[str]:
+        """The options in `given` (AgentOptions field names) whose value differs from what
+        `stored` (a run's configuration) holds, as `--model M (the run's: N)`."""
+        found = []
+        for name in sorted(given & set(CONFIG_PATHS)):
+            mine: Any = getattr(self, name)
+            theirs: Any = stored.model_dump()
+            for part in CONFIG_PATHS[name].split("."):
+                theirs = theirs[part]
+            if name == "arch":
+                with contextlib.suppress(UnknownArch):
+                    mine = normalize_arch(mine)
+            if name == "json_in_text":
+                theirs = not theirs
+            if mine != theirs:
+                found.append(f"{option_flag(name)} {mine} (the run's: {theirs})")
+        return found
 
     def _config(self, kind: AgentKind, arch: str) -> AgentConfig:
         return AgentConfig(
@@ -159,6 +200,65 @@ class AgentOptions:
                 max_usd=self.max_usd, max_tokens=self.max_total_tokens, max_wall_s=self.max_wall
             ),
         )
+
+
+# AgentOptions field -> where AgentConfig keeps its value (json_in_text: negated).
+CONFIG_PATHS = {
+    "agent": "agent",
+    "provider": "llm.provider",
+    "model": "llm.model",
+    "base_url": "llm.base_url",
+    "rounds": "rounds",
+    "candidates": "candidates_per_round",
+    "patience": "patience",
+    "backend": "backend",
+    "gpu": "target_gpu",
+    "arch": "arch",
+    "eval_timeout": "eval_timeout_s",
+    "temperature": "llm.temperature",
+    "reasoning_effort": "llm.reasoning_effort",
+    "max_tokens": "llm.max_tokens",
+    "max_usd": "budget.max_usd",
+    "max_total_tokens": "budget.max_tokens",
+    "max_wall": "budget.max_wall_s",
+    "request_timeout": "llm.request_timeout_s",
+    "retries": "llm.max_retries",
+    "json_in_text": "llm.structured_output",
+}
+
+
+# The options only the LLM agent reads (the baseline would silently ignore them).
+LLM_ONLY = frozenset(
+    {
+        "provider",
+        "model",
+        "base_url",
+        "temperature",
+        "reasoning_effort",
+        "max_tokens",
+        "max_usd",
+        "max_total_tokens",
+        "request_timeout",
+        "retries",
+        "json_in_text",
+    }
+)
+
+
+def option_flag(name: str) -> str:
+    """An AgentOptions field's option as typed: `--max-tokens-budget` for max_total_tokens."""
+    return "--max-tokens-budget" if name == "max_total_tokens" else "--" + name.replace("_", "-")
+
+
+def given_options(ctx: typer.Context) -> set[str]:
+    """The AgentOptions fields the user set (on the command line or from the environment),
+    as opposed to left at their defaults."""
+    found = set()
+    for name in CONFIG_PATHS:
+        source = ctx.get_parameter_source(name)
+        if source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT"):
+            found.add(name)
+    return found
 
 
 def with_agent_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -202,6 +302,8 @@ def with_agent_options(command: Callable[..., None]) -> Callable[..., None]:
 
 
 def select_problems(ids: list[str], suite: Path | None, level: int | None) -> list[Problem]:
+    if ids and level is not None:
+        raise ProblemError("name PROBLEMs or pass --level (all of a level), not both")
     if ids:
         return [resolve_problem(i, suite) for i in ids]
     if suite is None and level is None:

@@ -10,10 +10,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from kernelbench.problem import Problem, ProblemError
-from kernelbench.registry import resolve_problem, solution_path
-from kernelbench.request import Backend, Device, EvalOptions
-from kernelbench.result import ErrorKind, EvalResult, Status
+from kernelbench.problems.problem import Problem, ProblemError
+from kernelbench.problems.registry import resolve_problem, solution_path
+from kernelbench.protocol.request import Backend, Device, EvalOptions
+from kernelbench.protocol.result import ErrorKind, EvalResult, Status
 from worker.cli.common import (
     EXIT_BAD_INPUT,
     EXIT_NOT_CORRECT,
@@ -68,7 +68,10 @@ def run_harness(
 ) -> EvalResult:
     """The harness's verdict on `source`, run in the sandbox `--sandbox` names."""
     box = open_sandbox(sandbox)
-    from kernelbench.evaluate import GpuUnavailable, evaluate  # torch: once the input is good
+    from kernelbench.harness.evaluate import (  # torch: once the input is good  # noqa: PLC0415 - heavy library, imported where used
+        GpuUnavailable,
+        evaluate,
+    )
 
     with box:
         try:

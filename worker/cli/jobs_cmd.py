@@ -8,6 +8,7 @@ works the same way in both modes. A job or batch id works wherever JOB is asked 
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,10 +19,11 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
 
-from kernelbench.problem import ProblemError
+from kernelbench.problems.problem import ProblemError
 from worker.cli.agent_options import (
     AgentOptionError,
     AgentOptions,
+    given_options,
     select_problems,
     with_agent_options,
 )
@@ -32,7 +34,9 @@ from worker.cli.common import (
     console,
     err_console,
     fail,
+    is_terminal,
     print_json,
+    require_writable_home,
 )
 from worker.cli.jobs_view import (
     correct,
@@ -45,9 +49,10 @@ from worker.cli.jobs_view import (
     status_text,
 )
 from worker.config import Settings, api_key_from_env, get_settings
-from worker.jobs import TERMINAL, Job, MalformedJob
-from worker.queues import QueueError, check_queue, default_queue
-from worker.store import JobStore, StoreUnavailable, open_store
+from worker.fleet.jobs import TERMINAL, Job, MalformedJob
+from worker.fleet.queues import QueueError, check_queue, default_queue
+from worker.fleet.store import JobStore, StoreUnavailable
+from worker.fleet.store_open import open_store
 
 STORE_OUTAGE_S = 60.0  # watch rides out a store outage this long
 
@@ -80,6 +85,7 @@ def _lookup(store: JobStore, ref: str) -> list[Job]:
 # ------------------------------------------------------------------ submit
 @with_agent_options
 def submit_command(
+    ctx: typer.Context,
     problems: Annotated[list[str] | None, typer.Argument(help="Problem ids or .py paths.")] = None,
     suite: Annotated[Path | None, typer.Option(help="A KernelBench-shaped folder.")] = None,
     level: Annotated[int | None, typer.Option(min=1, help="All problems of this level.")] = None,
@@ -97,16 +103,20 @@ def submit_command(
     With KWRIGHT_BROKER_URL the jobs go to the fleet's queue; without it they run on this
     machine in a background worker (log: $KWRIGHT_HOME/worker.log).
     """
-    from worker.submit import BrokerUnavailable, make_jobs, submit
+    from worker.fleet.submit import BrokerUnavailable, make_jobs, submit  # noqa: PLC0415 - heavy library, imported where used
 
     settings = get_settings()
     try:
         chosen = select_problems(problems or [], suite, level)
         target = check_queue(queue) if queue else default_queue(settings.queue)
         # A fleet's workers hold their own API keys; an embedded worker inherits ours.
-        config = agent_options.config(api_key_from_env(), require_endpoint=not settings.broker_url)
+        config = agent_options.config(
+            api_key_from_env(), require_endpoint=not settings.broker_url, given=given_options(ctx)
+        )
     except (ProblemError, QueueError, AgentOptionError) as exc:
         fail(str(exc))
+    if not settings.broker_url:  # the embedded store and its worker live under the home
+        require_writable_home(settings.home)
     store = _store(settings)
     jobs = make_jobs(chosen, config, target)
     try:
@@ -219,7 +229,7 @@ def _watch(store: JobStore, settings: Settings, ref: str, as_json: bool, interva
     jobs = _lookup(store, ref)
     grace = settings.recovery_grace_s
     if not settings.broker_url and any(j.status not in TERMINAL for j in jobs):
-        from worker.embedded import spawn_embedded_worker
+        from worker.fleet.embedded import spawn_embedded_worker  # noqa: PLC0415 - heavy library, imported where used
 
         spawn_embedded_worker(settings)  # a worker that died would leave them waiting
     batch = ref.startswith("b-")
@@ -341,7 +351,9 @@ def results_command(
 ) -> None:
     """The best kernel of a finished job: source, verdict, speedup, cost.
 
-    Exit 0 if it is correct, 1 if the job found none, failed, or has not finished.
+    Piped or redirected (`kwright results J > best.py`), stdout gets exactly the kernel's
+    source and the verdict goes to stderr. Exit 0 if it is correct, 1 if the job found
+    none, failed, or has not finished.
     """
     settings = get_settings()
     store = _store(settings)
@@ -362,12 +374,22 @@ def results_command(
             markup=False,
             highlight=False,
         )
-    else:
+    elif is_terminal(sys.stdout):
         console.print(job_panel(found, grace))
         if o is not None and o.best_source:
             console.print(Syntax(o.best_source, "python", line_numbers=False))
             if o.run_dir:
                 console.print(f"run directory: {o.run_dir}", markup=False, highlight=False)
+    elif out is not None or o is None or not o.best_source:
+        console.print(job_panel(found, grace))  # piped, and no source bound for stdout
+        if o is not None and o.run_dir:
+            console.print(f"run directory: {o.run_dir}", markup=False, highlight=False)
+    else:  # piped (`kwright results J > best.py`): stdout is the kernel's file, exactly
+        err_console.print(job_panel(found, grace))
+        if o.run_dir:
+            err_console.print(f"run directory: {o.run_dir}", markup=False, highlight=False)
+        sys.stdout.write(o.best_source)
+        sys.stdout.flush()
     if out is not None:
         if o is None or not o.best_source:
             fail(f"{found.id}: no kernel to write to {out}", EXIT_NOT_CORRECT)

@@ -16,8 +16,8 @@ from rich.table import Table
 
 from worker.cli.common import err_console
 from worker.config import Settings
-from worker.jobs import TERMINAL, Job, now
-from worker.liveness import no_worker_note, queue_workers, workers_for
+from worker.fleet.jobs import TERMINAL, Job, now
+from worker.fleet.liveness import no_worker_note, queue_workers, workers_for
 
 QUEUED_NOTE_S = 60.0  # a job queued this long gets a hint that no worker may be serving it
 

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from kernelbench.problems.problem import ProblemError
 from worker.cli.common import fail
 from worker.config import get_settings
 from worker.leaderboard.records import BASELINE_NAMES, Baseline, BoardFormat
@@ -54,10 +55,9 @@ def leaderboard(
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
 ) -> None:
     """Rank rows (agent x model x target GPU x device) by KernelBench's metrics."""
-    from kernelbench.problem import ProblemError
-    from worker.leaderboard.build import make_board
-    from worker.leaderboard.kernelbench_io import KernelBenchFormatError, export
-    from worker.leaderboard.render import RENDERERS, render_summary
+    from worker.leaderboard.build import make_board  # noqa: PLC0415 - heavy library, imported where used
+    from worker.leaderboard.kernelbench_io import KernelBenchFormatError, export  # noqa: PLC0415 - heavy library, imported where used
+    from worker.leaderboard.render import RENDERERS, render_summary  # noqa: PLC0415 - heavy library, imported where used
 
     if runs_dir is not None and not runs_dir.is_dir():
         fail(f"--runs-dir {runs_dir}: no such directory")

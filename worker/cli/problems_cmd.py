@@ -11,8 +11,11 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from kernelbench.problem import Problem, ProblemError
-from kernelbench.registry import list_problems
+from kernelbench.problems.problem import Problem, ProblemError
+from kernelbench.problems.registry import list_problems
+from kernelbench.protocol.request import EvalOptions
+from sandbox.base import SandboxUnavailable
+from sandbox.defaults import sandbox_for
 from worker.cli.common import EXIT_NOT_CORRECT, JsonFlag, console, err_console, fail, print_json
 
 
@@ -35,10 +38,7 @@ def _list(found: list[Problem], suite: Path | None) -> None:
 def _check(
     found: list[Problem], sandbox: str | None, timeout: float, jobs: int, as_json: bool
 ) -> None:
-    from kernelbench.problem_check import check_problems
-    from kernelbench.request import EvalOptions
-    from sandbox.base import SandboxUnavailable
-    from sandbox.defaults import sandbox_for
+    from kernelbench.harness.problem_check import check_problems  # noqa: PLC0415 - heavy library, imported where used
 
     try:
         box = sandbox_for(sandbox)

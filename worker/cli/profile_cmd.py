@@ -16,8 +16,8 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
-from kernelbench.request import EvalOptions
-from kernelbench.result import EvalResult
+from kernelbench.protocol.request import EvalOptions
+from kernelbench.protocol.result import EvalResult
 from profiler.gpus import GPUS, Arch, UnknownGpu, gpu_spec
 from profiler.report import ProfileReport
 from worker.cli.common import EXIT_NOT_CORRECT, EXIT_OK, JsonFlag, console, fail, print_json

@@ -43,6 +43,41 @@ def profile_story(attempts: list[FinishedAttempt]) -> list[str]:
     return [f"{name} {' -> '.join(values)}" for name, values in series.items() if len(values) > 1]
 
 
+def round_lines(r: ProblemResult) -> list[dict[str, Any]]:
+    """Per attempt: what the Coder's reply was judged to be (candidate / no candidate with
+    the reason / refusal), what became of it, and whether the Judge advised."""
+    rows = []
+    for a in r.attempts:
+        kind = a.reply_kind or ("candidate" if a.candidate_path else "no_candidate")
+        rows.append(
+            {
+                "attempt": a.attempt,
+                "round": a.round,
+                "reply": kind,
+                "reason": None if kind == "candidate" else a.reason,
+                "extraction": a.extraction,
+                "status": str(a.status),
+                "coder_retry": a.coder_retry,
+                "judge": a.advice,
+            }
+        )
+    return rows
+
+
+def round_text(row: dict[str, Any]) -> str:
+    reply = "candidate" if row["reply"] == "candidate" else row["reply"].replace("_", " ")
+    parts = [f"round {row['round']}: {reply}"]
+    if row["reply"] != "candidate" and row["reason"]:
+        parts[0] += f" ({row['reason'][:120]})"
+    else:
+        parts.append(row["status"])
+    if row["coder_retry"]:
+        parts.append(f"Coder call retried once ({row['coder_retry'][:80]})")
+    if row["judge"]:
+        parts.append(f"Judge: {row['judge'][:120]}")
+    return "; ".join(parts)
+
+
 def _speed(r: ProblemResult) -> str:
     if r.best is None:
         return ""
@@ -70,6 +105,8 @@ def summary(info: RunInfo, rundir: RunDir, agent_reason: str) -> Group:
         table.add_row(*row, r.stop_reason)
         if r.best is not None:
             notes.append(Text(f"{pid}: best kernel {r.best.candidate_path}"))
+        if llm:
+            notes.extend(Text(f"{pid}: {round_text(row)}") for row in round_lines(r))
         if not llm:
             story = profile_story(rundir.problem(pid).load())
             if story:
@@ -91,6 +128,7 @@ def run_json(info: RunInfo, rundir: RunDir, agent_reason: str) -> dict[str, Any]
                 "stop_reason": r.stop_reason,
                 "best": r.best.model_dump() if r.best else None,
                 "attempts": [a.model_dump() for a in r.attempts],
+                "rounds": round_lines(r),
                 "usage": r.usage.model_dump(),
             }
             for pid, r in info.results.items()

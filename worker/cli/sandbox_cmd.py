@@ -21,7 +21,7 @@ def _group(ctx: typer.Context) -> None:
 
 def _docker_client(url: str | None, report: CleanupReport, required: bool) -> object | None:
     try:
-        import docker
+        import docker  # noqa: PLC0415 - heavy library, imported where used
     except ModuleNotFoundError:
         if required:
             fail("--docker-url needs the docker SDK: pip install docker")

@@ -1,7 +1,7 @@
 """`kwright worker`: serve jobs on this machine.
 
 With `KWRIGHT_BROKER_URL` set this is a Celery worker, exactly
-`celery -A worker.celery_app worker --queues Q --concurrency N` (extra arguments are passed
+`celery -A worker.fleet.celery_app worker --queues Q --concurrency N` (extra arguments are passed
 on to Celery, e.g. `--hostname gpu0@%h`). Without a broker it is the embedded worker,
 which runs the jobs of the SQLite store under `KWRIGHT_HOME` (every queue unless
 `--queues` is given).
@@ -14,10 +14,10 @@ from typing import Annotated
 
 import typer
 
-from worker.cli.common import EXIT_NOT_CORRECT, fail
+from worker.cli.common import EXIT_NOT_CORRECT, fail, require_writable_home
 from worker.config import get_settings
-from worker.queues import QueueError, check_queue, default_queue
-from worker.store import StoreUnavailable
+from worker.fleet.queues import QueueError, check_queue, default_queue
+from worker.fleet.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,10 @@ def worker_command(
         names = [check_queue(q) for q in queues.split(",") if q.strip()] if queues else None
     except QueueError as exc:
         fail(str(exc))
+    require_writable_home(settings.home)  # the runs of its jobs (and the embedded store)
     logging.getLogger().setLevel(loglevel.upper())
     if not settings.broker_url:
-        from worker.embedded import EmbeddedWorker, WorkerRunning
+        from worker.fleet.embedded import EmbeddedWorker, WorkerRunning  # noqa: PLC0415 - heavy library, imported where used
 
         try:
             EmbeddedWorker(
@@ -54,7 +55,7 @@ def worker_command(
         except (WorkerRunning, StoreUnavailable) as exc:
             fail(str(exc), EXIT_NOT_CORRECT)
         return
-    from worker.celery_app import app
+    from worker.fleet.celery_app import app  # noqa: PLC0415 - heavy library, imported where used
 
     argv = [
         "worker",

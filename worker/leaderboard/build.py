@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from kernelbench.problems.registry import list_problems
 from worker.leaderboard.board import Board, build_board, choose_problems
 from worker.leaderboard.collect import Entries, collect_entries, load_runs
 from worker.leaderboard.kernelbench_io import KernelBenchFormatError, import_run
@@ -28,8 +29,6 @@ def make_board(
     suite_ids = None
     suite_name = ""
     if suite is not None:
-        from kernelbench.registry import list_problems
-
         problems = list_problems(None if suite == "builtin" else suite, level)
         suite_ids = [p.id for p in problems]
         suite_name = "builtin suite" if suite == "builtin" else f"suite {suite}"

@@ -47,7 +47,7 @@ class Chart:
 
 def _figure(width: float, height: float) -> tuple[Any, Any]:
     """A bare Figure (no pyplot: no global state, no GUI backend, a faster import)."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # noqa: PLC0415 - heavy library, imported where used
 
     fig = Figure(figsize=(width, height), layout="constrained")
     return fig, fig.add_subplot()
@@ -96,9 +96,9 @@ def heatmap(board: Board) -> Chart:
     ids, rows = board.problem_set.ids, board.rows
     if not ids or not rows:
         return Chart(title, None, "the problem set is empty")
-    import numpy as np
-    from matplotlib.colors import ListedColormap
-    from matplotlib.patches import Patch
+    import numpy as np  # noqa: PLC0415 - heavy library, imported where used
+    from matplotlib.colors import ListedColormap  # noqa: PLC0415 - heavy library, imported where used
+    from matplotlib.patches import Patch  # noqa: PLC0415 - heavy library, imported where used
 
     speed = np.full((len(ids), len(rows)), np.nan)
     status = np.zeros((len(ids), len(rows)))  # 0 correct untimed, 1 failed, 2 missing

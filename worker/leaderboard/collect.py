@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from kernelbench.result import Status
+from kernelbench.protocol.result import Status
 from worker.leaderboard.records import (
     COMPILED_STATUSES,
     Baseline,

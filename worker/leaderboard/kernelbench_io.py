@@ -23,7 +23,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from kernelbench.result import Status
+from kernelbench.protocol.result import Status
 from worker.leaderboard.board import Board
 from worker.leaderboard.collect import Entries
 from worker.leaderboard.metrics import row_stats

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from agents.status import AttemptStatus, Unevaluated
-from kernelbench.result import Status
+from kernelbench.protocol.result import Status
 
 SCHEMA_VERSION = 1
 P_VALUES: tuple[float, ...] = (0.0, 0.5, 0.8, 1.0, 1.5, 2.0)  # KernelBench's fast_p thresholds

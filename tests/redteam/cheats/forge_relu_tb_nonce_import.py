@@ -31,8 +31,8 @@ def _frame_with(name):
 
 
 def _settle():
-    from kernelbench.loading import hash_values, make_init_inputs, make_inputs, seed_all
-    from kernelbench.request import StepReport, TrialOutput, write_report
+    from kernelbench.problems.loading import hash_values, make_init_inputs, make_inputs, seed_all
+    from kernelbench.protocol.request import StepReport, TrialOutput, write_report
 
     top = _frame_with("nonce")
     if top is None:

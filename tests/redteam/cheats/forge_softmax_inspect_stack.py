@@ -33,7 +33,7 @@ def _harness_locals(*names):
 
 
 def _sign_and_leave():
-    from kernelbench.loading import hash_values, make_inputs
+    from kernelbench.problems.loading import hash_values, make_inputs
 
     loc = _harness_locals("nonce", "req", "workdir", "problem")
     req, problem, workdir = loc["req"], loc["problem"], loc["workdir"]

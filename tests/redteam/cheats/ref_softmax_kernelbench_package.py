@@ -9,8 +9,8 @@ import triton
 import triton.language as tl
 from torch import nn
 
-from kernelbench.loading import load_module
-from kernelbench.registry import resolve_problem
+from kernelbench.problems.loading import load_module
+from kernelbench.problems.registry import resolve_problem
 
 
 @triton.jit

@@ -1,0 +1,1 @@
+"""The baseline's fx-to-Triton compiler: trace, analyze, lower, generate."""

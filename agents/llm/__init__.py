@@ -1,0 +1,1 @@
+"""The LLM Coder and Judge: prompts in, candidates and advice out."""

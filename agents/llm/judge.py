@@ -1,0 +1,367 @@
+"""The LLM Judge: repair mode for a failing candidate, optimize mode for a correct one.
+
+It asks for JSON through structured outputs (`response_format` json_schema built from the
+pydantic model, strict) or, for endpoints without them, JSON in text parsed tolerantly
+(every balanced object in the reply is tried, fenced or not, with prose and braces around
+it; common key spellings and nestings map onto the schema). A reply with no usable advice
+never stops the loop and is never passed off as advice: the feedback is marked "no advice
+this round" (`agents.prompts.no_advice`) and the Coder is told so.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from agents.llm.coder import reply_markdown
+from agents.llm.extract import normalize, split_reasoning
+from agents.prompts import as_markdown, judge_messages, no_advice
+from agents.protocols import Feedback, FeedbackMode, JudgeContext, Review
+from kernelbench.protocol.result import Status
+
+if TYPE_CHECKING:
+    from agents.providers.chat import ChatClient
+
+log = logging.getLogger(__name__)
+
+
+class RepairAdvice(BaseModel):
+    critical_issue: str
+    why_it_matters: str
+    minimal_fix: str
+
+
+class OptimizeAdvice(BaseModel):
+    bottleneck: str
+    method: str
+    plan: list[str]
+
+
+def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema in the strict form structured outputs require."""
+
+    def tighten(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "object" and "properties" in node:
+                node["additionalProperties"] = False
+                node["required"] = list(node["properties"])
+            node.pop("title", None)
+            for value in node.values():
+                tighten(value)
+        elif isinstance(node, list):
+            for item in node:
+                tighten(item)
+
+    schema = model.model_json_schema()
+    tighten(schema)
+    return schema
+
+
+def response_format_for(model: type[BaseModel]) -> dict[str, Any]:
+    return {
+        "type": "json_schema",
+        "json_schema": {
+            "name": model.__name__.lower(),
+            "strict": True,
+            "schema": strict_json_schema(model),
+        },
+    }
+
+
+_TRAILING_COMMA = re.compile(r",\s*([}\]])")
+_MAX_OBJECT_STARTS = 400
+_MAX_OBJECT_CHARS = 20000  # no advice object is longer; bounds the scan of a stray brace
+
+
+def _balanced_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every balanced {...} in `text` (strings respected), outermost
+    first by position; an opening brace that never closes yields nothing."""
+    spans: list[tuple[int, int]] = []
+    starts = [i for i, ch in enumerate(text) if ch == "{"][:_MAX_OBJECT_STARTS]
+    for start in starts:
+        depth, in_string, escaped = 0, False, False
+        for i in range(start, min(len(text), start + _MAX_OBJECT_CHARS)):
+            ch = text[i]
+            if in_string:
+                if escaped:
+                    escaped = False
+                elif ch == "\\":
+                    escaped = True
+                elif ch == '"':
+                    in_string = False
+                continue
+            if ch == '"':
+                in_string = True
+            elif ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+                if depth == 0:
+                    spans.append((start, i + 1))
+                    break
+    return spans
+
+
+def _loads(raw: str) -> Any:
+    for attempt in (raw, _TRAILING_COMMA.sub(r"\1", raw)):
+        try:
+            return json.loads(attempt, strict=False)
+        except json.JSONDecodeError:
+            continue
+    try:  # a Python dict literal ({'key': 'value'}), as some chat models write
+        return ast.literal_eval(raw)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+
+
+def json_objects(text: str) -> list[dict[str, Any]]:
+    """Every JSON object in `text` that parses (fenced or not, prose with braces around
+    it tolerated, trailing commas forgiven), in order of position; an object nested in
+    one already found is not repeated. Reasoning blocks are looked at last."""
+    answer, reasoning = split_reasoning(normalize(text))
+    found: list[dict[str, Any]] = []
+    for part in (answer, reasoning):
+        covered: list[tuple[int, int]] = []
+        for start, end in _balanced_spans(part):
+            if any(a <= start and end <= b for a, b in covered):
+                continue
+            value = _loads(part[start:end])
+            if isinstance(value, dict):
+                found.append(value)
+                covered.append((start, end))
+    return found
+
+
+def parse_json_object(text: str) -> dict[str, Any] | None:
+    """The first JSON object in `text`, tolerating fences, prose and trailing commas."""
+    objects = json_objects(text)
+    return objects[0] if objects else None
+
+
+# key spellings models use, mapped onto the schema's keys
+_SYNONYMS: dict[str, tuple[str, ...]] = {
+    field: tuple(words.split())
+    for field, words in {
+        "critical_issue": "issue critical problem critical_problem main_issue root_cause bug "
+        "error the_critical_issue critical_bug diagnosis",
+        "why_it_matters": "why why_matters reason rationale impact explanation why_this_matters",
+        "minimal_fix": "fix minimal_change suggested_fix recommended_fix proposed_fix solution "
+        "remedy min_fix minimum_fix the_fix",
+        "bottleneck": "main_bottleneck primary_bottleneck bottlenecks limiter limiting_factor "
+        "bound diagnosis issue problem",
+        "method": "optimization_method optimization optimization_technique technique approach "
+        "strategy recommended_method suggested_method fix recommendation",
+        "plan": "modification_plan optimization_plan implementation_plan action_plan steps "
+        "plan_steps changes modifications concrete_plan next_steps",
+    }.items()
+}
+_WRAPPERS = (
+    "advice",
+    "feedback",
+    "review",
+    "result",
+    "response",
+    "answer",
+    "repair",
+    "optimize",
+    "optimization",
+    "judge",
+    "output",
+    "data",
+    "analysis",
+)
+_STEP_KEYS = (
+    "description",
+    "action",
+    "change",
+    "step",
+    "detail",
+    "details",
+    "text",
+    "what",
+    "instruction",
+    "task",
+    "modification",
+)
+
+
+def _key(k: str) -> str:
+    k = re.sub(r"[\s\-]+", "_", str(k).strip().lower())
+    return k.replace("optimisation", "optimization").replace("optimise", "optimize")
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, int | float | bool):
+        return str(value)
+    if isinstance(value, list):
+        parts = [t for v in value if (t := _as_text(v))]
+        return "; ".join(parts) or None
+    if isinstance(value, dict):
+        parts = [f"{k}: {t}" for k, v in value.items() if (t := _as_text(v))]
+        return "; ".join(parts) or None
+    return str(value)
+
+
+def _step_text(step: Any) -> str | None:
+    if isinstance(step, dict):
+        norm = {_key(k): v for k, v in step.items()}
+        for key in _STEP_KEYS:
+            text = _as_text(norm.get(key)) if not isinstance(norm.get(key), int) else None
+            if text:
+                rest = [
+                    f"{k}: {t}"
+                    for k, v in norm.items()
+                    if k not in (key, "step", "id", "index", "order", "number", "priority")
+                    and (t := _as_text(v))
+                ]
+                return text + (f" ({'; '.join(rest)})" if rest else "")
+        return _as_text({k: v for k, v in norm.items() if k not in ("id", "index", "order")})
+    return _as_text(step)
+
+
+def _as_plan(value: Any) -> list[str]:
+    if isinstance(value, str):
+        lines = re.split(r"\n+|;\s*", value)
+        return [re.sub(r"^\s*(\d+[.)]|[-*•])\s*", "", p).strip() for p in lines if p.strip()]
+    if isinstance(value, dict):
+        return [t for v in value.values() if (t := _step_text(v))]
+    if isinstance(value, list):
+        return [t for v in value if (t := _step_text(v))]
+    text = _as_text(value)
+    return [text] if text else []
+
+
+def _normalized(model: type[BaseModel], data: dict[str, Any]) -> dict[str, Any]:
+    data = {_key(k): v for k, v in data.items()}
+    if model is OptimizeAdvice:
+        # a ranked list of bottlenecks: the first one, with its own method and plan
+        for key in ("bottlenecks", "ranked_bottlenecks", "suggestions", "recommendations"):
+            items = data.get(key)
+            if isinstance(items, list) and items and isinstance(items[0], dict):
+                first = {_key(k): v for k, v in items[0].items()}
+                data.pop(key)
+                for k, v in first.items():
+                    data.setdefault(k, v)
+                if "name" in data and "bottleneck" not in data:
+                    data["bottleneck"] = data.pop("name")
+    out: dict[str, Any] = {}
+    for field in model.model_fields:
+        for key in (field, *_SYNONYMS.get(field, ())):
+            if key in data and data[key] not in (None, "", [], {}):
+                out[field] = data[key]
+                break
+    if "plan" in model.model_fields:
+        out["plan"] = _as_plan(out.get("plan"))
+        if not out["plan"]:
+            out.pop("plan")
+    for field in list(out):
+        if field != "plan":
+            text = _as_text(out[field])
+            if text is None:
+                out.pop(field)
+            else:
+                out[field] = text
+    return out
+
+
+def _coerce(model: type[BaseModel], data: dict[str, Any]) -> BaseModel | None:
+    """Validate, accepting common key spellings, nestings ({"advice": {...}}), a plan given
+    as a string, a dict or a list of step objects; `why_it_matters` and `plan` may be
+    missing. Returns None where the object holds no usable advice."""
+    inner = [(k, v) for k, v in data.items() if isinstance(v, dict)]
+    inner.sort(key=lambda kv: _key(kv[0]) not in _WRAPPERS)  # {"advice": {...}} first
+    candidates = [data, *(v for _k, v in inner)]
+    for candidate in candidates:
+        out = _normalized(model, candidate)
+        if model is RepairAdvice:
+            out.setdefault("why_it_matters", "")
+        if model is OptimizeAdvice and "plan" not in out and "method" in out:
+            out["plan"] = []
+        try:
+            return model.model_validate(out)
+        except ValidationError:
+            continue
+    return None
+
+
+def advice_from(model: type[BaseModel], text: str) -> BaseModel | None:
+    """The first object in `text` that holds usable advice for `model`."""
+    for obj in json_objects(text):
+        advice = _coerce(model, obj)
+        if advice is not None:
+            return advice
+    return None
+
+
+class LLMJudge:
+    name = "llm"
+
+    def __init__(self, client: ChatClient, *, structured: bool = True) -> None:
+        self.client = client
+        self.structured = structured
+
+    def review(self, ctx: JudgeContext) -> Review:
+        attempt = ctx.attempt
+        if attempt.source is None:
+            # Nothing to review: the Coder's reply had no usable code; say so directly.
+            failure = attempt.failure or "no code in the reply"
+            feedback = Feedback(
+                mode="repair",
+                summary="Your reply contained no usable candidate.",
+                critical_issue=failure,
+                minimal_fix="Reply with exactly one ```python block holding the whole file, "
+                "including `class ModelNew`.",
+                source="fallback",
+            )
+            return Review(feedback=feedback)
+        correct = attempt.result is not None and attempt.result.status == Status.CORRECT
+        mode: FeedbackMode = "optimize" if correct else "repair"
+        model: type[BaseModel] = OptimizeAdvice if correct else RepairAdvice
+        keys = ", ".join(f'"{k}"' for k in model.model_fields)
+        messages = judge_messages(ctx, mode, structured=self.structured, keys=keys)
+        prompt = as_markdown(messages)
+        reply = self.client.chat(
+            messages, response_format=response_format_for(model) if self.structured else None
+        )
+        advice = advice_from(model, reply.text)
+        if advice is None and reply.reasoning:
+            advice = advice_from(model, reply.reasoning)
+        if advice is None:
+            why = (
+                f"the Judge refused: {reply.refusal.strip()[:200]}"
+                if reply.refusal
+                else "the Judge's reply held no usable advice"
+                if reply.text.strip()
+                else "the Judge's reply was empty"
+            )
+            log.warning("round %d: %s; no advice this round", ctx.round, why)
+            feedback = no_advice(mode, why)
+        elif isinstance(advice, RepairAdvice):
+            feedback = Feedback(
+                mode="repair",
+                summary=advice.critical_issue.splitlines()[0][:200],
+                critical_issue=advice.critical_issue,
+                why=advice.why_it_matters,
+                minimal_fix=advice.minimal_fix,
+            )
+        else:
+            assert isinstance(advice, OptimizeAdvice)
+            feedback = Feedback(
+                mode="optimize",
+                summary=advice.bottleneck.splitlines()[0][:200],
+                bottleneck=advice.bottleneck,
+                method=advice.method,
+                plan=advice.plan,
+            )
+        return Review(
+            feedback=feedback, prompt=prompt, reply=reply_markdown(reply), usage=reply.usage
+        )

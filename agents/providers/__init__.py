@@ -1,0 +1,1 @@
+"""LLM endpoints: the OpenAI-compatible client and chat plumbing."""

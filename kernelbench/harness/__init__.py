@@ -1,0 +1,1 @@
+"""The trusted caller of an evaluation: steps, verdict, comparison, static check."""

@@ -1,0 +1,1 @@
+"""The static check of a candidate file (before anything of it runs)."""

@@ -1,0 +1,1 @@
+"""Problems: the KernelBench format, loading, the built-in suite and its sizes."""

@@ -1,0 +1,161 @@
+// Kernel launches (the rewrite turns `k<<<g, b, smem, s>>>(args)` into kw::launch) and the
+// C entry points the Python loader calls the host functions through (no pybind11 here).
+#pragma once
+
+namespace kw {
+
+inline int64_t g_launches = 0;  // kernel launches in the current kw_call (the harness's evidence)
+
+template <class... P, class... A>
+void launch(void (*k)(P...), const char* name, dim3 grid, dim3 block, size_t smem, cudaStream_t, A&&... a) {
+  static_assert(sizeof...(P) == sizeof...(A), "kernel launched with the wrong number of arguments");
+  ++g_launches;
+  std::tuple<std::decay_t<P>...> args(std::forward<A>(a)...);
+  Launch L;
+  L.kernel = name;
+  L.grid = grid;
+  L.block = block;
+  L.dyn_smem = smem;
+  L.body = [&] { std::apply(k, args); };
+  run_launch(L);
+}
+template <class S>
+cudaStream_t as_stream(const S&) { return nullptr; }
+
+// ---------------------------------------------------------------- exports
+struct Arg {  // filled by the Python loader (ctypes)
+  int64_t kind;  // 0 none, 1 tensor (TensorImpl*), 2 int, 3 float, 4 bool, 5 int list
+  int64_t i;
+  double d;
+  void* p;
+  int64_t n;
+};
+struct Out {
+  int64_t kind;  // 0 none, 1 one tensor, 2 int, 3 float, 4 bool, 5 list of tensors, 6 tuple of tensors
+  int64_t n;
+  int64_t i;
+  double d;
+  void* t[64];  // DLManagedTensor*
+};
+
+inline at::Tensor tensor_of(const Arg& a) {
+  if (a.kind == 0) return at::Tensor();
+  if (a.kind != 1) throw std::invalid_argument("expected a tensor argument");
+  auto* impl = static_cast<c10::TensorImpl*>(a.p);
+  at::Tensor t(c10::intrusive_ptr<c10::TensorImpl, c10::UndefinedTensorImpl>::reclaim_copy(impl));
+  register_tensor(t);
+  return t;
+}
+
+template <class T>
+T from_arg(const Arg& a) {
+  using D = std::decay_t<T>;
+  if constexpr (std::is_same_v<D, at::Tensor>) {
+    return tensor_of(a);
+  } else if constexpr (std::is_same_v<D, std::optional<at::Tensor>> || std::is_same_v<D, c10::optional<at::Tensor>>) {
+    if (a.kind == 0) return D();
+    return D(tensor_of(a));
+  } else if constexpr (std::is_same_v<D, bool>) {
+    return a.kind == 4 || a.kind == 2 ? a.i != 0 : a.d != 0;
+  } else if constexpr (std::is_integral_v<D>) {
+    if (a.kind != 2 && a.kind != 4) throw std::invalid_argument("expected an integer argument");
+    return D(a.i);
+  } else if constexpr (std::is_floating_point_v<D>) {
+    return a.kind == 3 ? D(a.d) : D(a.i);
+  } else if constexpr (std::is_same_v<D, std::vector<int64_t>>) {
+    auto* v = static_cast<const int64_t*>(a.p);
+    return D(v, v + a.n);
+  } else {
+    static_assert(sizeof(D) == 0, "host function argument type outside the emulated surface");
+  }
+}
+
+inline void put_tensor(Out& o, const at::Tensor& t) {
+  if (o.n >= 64) throw std::invalid_argument("more than 64 tensors returned");
+  o.t[o.n++] = at::toDLPack(t);
+}
+
+template <class R>
+void to_out(Out& o, R&& r) {
+  using D = std::decay_t<R>;
+  if constexpr (std::is_same_v<D, at::Tensor>) {
+    o.kind = 1; put_tensor(o, r);
+  } else if constexpr (std::is_same_v<D, std::vector<at::Tensor>>) {
+    o.kind = 5; for (auto& t : r) put_tensor(o, t);  // pybind11: a list, even of one
+  } else if constexpr (std::is_same_v<D, bool>) {
+    o.kind = 4; o.i = r;
+  } else if constexpr (std::is_integral_v<D>) {
+    o.kind = 2; o.i = r;
+  } else if constexpr (std::is_floating_point_v<D>) {
+    o.kind = 3; o.d = r;
+  } else {
+    o.kind = 6;  // std::tuple / std::pair: pybind11 gives a tuple
+    std::apply([&](auto&... t) { (put_tensor(o, t), ...); }, r);
+  }
+}
+
+using Caller = std::function<void(const Arg*, int, Out&)>;
+struct Fn { std::string name; Caller call; int arity; };
+inline std::vector<Fn>& functions() {
+  static std::vector<Fn> v;
+  return v;
+}
+
+template <class R, class... A, size_t... I>
+void invoke(R (*f)(A...), const Arg* a, Out& o, std::index_sequence<I...>) {
+  if constexpr (std::is_void_v<R>) {
+    f(from_arg<A>(a[I])...);
+    o.kind = 0;
+  } else {
+    to_out(o, f(from_arg<A>(a[I])...));
+  }
+}
+
+struct Module {  // what PYBIND11_MODULE's `m` and load_inline's `functions=` register into
+  template <class R, class... A, class... Extra>
+  Module& def(const char* name, R (*f)(A...), Extra&&...) {
+    functions().push_back({name, [f](const Arg* a, int n, Out& o) {
+      if (n != int(sizeof...(A)))
+        throw std::invalid_argument("takes " + std::to_string(sizeof...(A)) + " arguments, got " + std::to_string(n));
+      invoke(f, a, o, std::index_sequence_for<A...>{});
+    }, int(sizeof...(A))});
+    return *this;
+  }
+  template <class... X>
+  Module& attr(X&&...) { return *this; }
+};
+struct ArgName {
+  template <class V> ArgName operator=(V&&) const { return *this; }
+};
+
+}  // namespace kw
+
+namespace py {
+inline ::kw::ArgName arg(const char*) { return {}; }
+}
+namespace pybind11 { using py::arg; }
+#define PYBIND11_MODULE(name, m)                                  \
+  static void kw_module_init(::kw::Module& m);                    \
+  static const int kw_module_reg = (kw_module_init(*new ::kw::Module()), 0); \
+  static void kw_module_init(::kw::Module& m)
+#define TORCH_LIBRARY(ns, m) static_assert(false, "kernelwright-emulator: TORCH_LIBRARY is outside the emulated surface")
+
+extern "C" {
+__attribute__((visibility("default"))) int kw_nfunctions() { return int(::kw::functions().size()); }
+__attribute__((visibility("default"))) const char* kw_function_name(int i) { return ::kw::functions()[i].name.c_str(); }
+__attribute__((visibility("default"))) int64_t kw_launch_count() { return ::kw::g_launches; }
+__attribute__((visibility("default"))) int kw_call(int i, const ::kw::Arg* a, int n, ::kw::Out* o, char* err, int errlen, uint64_t seed, int fibers) {
+  try {
+    ::kw::install_allocator();
+    ::kw::set_seed(seed);
+    ::kw::g_fibers_needed = fibers != 0;
+    o->n = 0;
+    ::kw::g_launches = 0;
+    ::kw::functions()[i].call(a, n, *o);
+    return 0;
+  } catch (const std::exception& e) {
+    std::snprintf(err, errlen, "%s", e.what());
+    return 1;
+  }
+}
+}

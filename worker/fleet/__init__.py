@@ -1,0 +1,1 @@
+"""The fleet: Celery app and tasks, the job store and its backends, sweeper, orphans."""
