@@ -71,7 +71,9 @@ def env_home(env: dict[str, str]) -> Path:
     return Path(env["KWRIGHT_HOME"])
 
 
-@pytest.mark.parametrize("line", [f"run {R} --rounds 1", f"submit {R}", "worker"])
+@pytest.mark.parametrize(
+    "line", [f"run {R} --rounds 1", f"submit {R}", "worker", "status", "results j-0123456789"]
+)
 def test_an_unwritable_home_is_refused_before_any_work(env, tmp_path, line):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")

@@ -171,7 +171,8 @@ class AgentOptions:
                     mine = normalize_arch(mine)
             if name == "json_in_text":
                 theirs = not theirs
-            if mine != theirs:
+            same = str(mine).lower() == str(theirs).lower() if name == "gpu" else mine == theirs
+            if not same:
                 found.append(f"{option_flag(name)} {mine} (the run's: {theirs})")
         return found
 

@@ -52,13 +52,16 @@ from worker.config import Settings, api_key_from_env, get_settings
 from worker.fleet.jobs import TERMINAL, Job, MalformedJob
 from worker.fleet.queues import QueueError, check_queue, default_queue
 from worker.fleet.store import JobStore, StoreUnavailable
-from worker.fleet.store_open import open_store
+from worker.fleet.store_open import open_store, store_location
 
 STORE_OUTAGE_S = 60.0  # watch rides out a store outage this long
 
 
 def _store(settings: Settings) -> JobStore:
-    """The job store; a bad KWRIGHT_ setting reaches `kwright`'s handler as a ConfigError."""
+    """The job store; a bad KWRIGHT_ setting reaches `kwright`'s handler as a ConfigError.
+    The embedded store lives under KWRIGHT_HOME: one that cannot be written is exit 2."""
+    if store_location(settings) == f"sqlite:///{settings.home / 'jobs.sqlite'}":
+        require_writable_home(settings.home)
     try:
         return open_store(settings)
     except StoreUnavailable as exc:
@@ -115,7 +118,7 @@ def submit_command(
         )
     except (ProblemError, QueueError, AgentOptionError) as exc:
         fail(str(exc))
-    if not settings.broker_url:  # the embedded store and its worker live under the home
+    if not settings.broker_url:  # the embedded worker's runs live under the home
         require_writable_home(settings.home)
     store = _store(settings)
     jobs = make_jobs(chosen, config, target)
