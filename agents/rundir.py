@@ -241,6 +241,19 @@ class RunDir:
         info.status = "failed" if result.status == "failed" else info.status
         self.save_info(info)
 
+    def extend_rounds(self, info: RunInfo, rounds: int) -> None:
+        """Give a resumed run `rounds` rounds per problem: a problem that ran all of its old
+        rounds runs again (its finished rounds are replayed from disk, never redone)."""
+        old = info.config.rounds
+        if rounds == old:
+            return
+        info.config = info.config.model_copy(update={"rounds": rounds})
+        if rounds > old:
+            for pid, result in list(info.results.items()):
+                if result.status == "done" and result.rounds_run >= old:
+                    del info.results[pid]
+        self.save_info(info)
+
     def save_info(self, info: RunInfo) -> None:
         info.updated_at = dt.datetime.now(dt.UTC).isoformat()
         write_atomic(self.info_path, info.model_dump_json(indent=2))

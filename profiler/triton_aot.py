@@ -119,6 +119,33 @@ def _clean_function(fn: ast.FunctionDef) -> ast.FunctionDef | None:
     return fn
 
 
+def _jit_call(stmt: ast.stmt, plain: dict[str, ast.FunctionDef]) -> list[ast.stmt] | None:
+    """`k = triton.jit(f)` (f an undecorated module-level function): f as a kernel, and k
+    bound to it."""
+    if not (
+        isinstance(stmt, ast.Assign)
+        and len(stmt.targets) == 1
+        and isinstance(stmt.targets[0], ast.Name)
+        and isinstance(stmt.value, ast.Call)
+        and len(stmt.value.args) == 1
+        and isinstance(stmt.value.args[0], ast.Name)
+        and stmt.value.args[0].id in plain
+    ):
+        return None
+    call = stmt.value
+    target = call.args[0]
+    decorator = _jit_decorator(ast.Call(func=call.func, args=[], keywords=call.keywords))
+    if decorator is None or not isinstance(target, ast.Name):
+        return None
+    fn = plain[target.id]
+    fn.decorator_list = [decorator]
+    clean = _clean_function(fn)
+    if clean is None:
+        return None
+    alias = ast.Assign(targets=stmt.targets, value=ast.Name(id=fn.name, ctx=ast.Load()))
+    return [clean, alias]
+
+
 def _constant_value(node: ast.expr) -> bool:
     """A literal, or tl.constexpr(<literal>) / triton.language.constexpr(<literal>)."""
     if _is_literal(node):
@@ -138,6 +165,7 @@ def extract_kernels(source: str) -> ExtractedKernels:
     ]
     kernels: list[str] = []
     dropped: list[str] = []
+    plain: dict[str, ast.FunctionDef] = {}  # undecorated functions (`k = triton.jit(f)`)
     for stmt in tree.body:
         if isinstance(stmt, ast.Import):
             names = [a for a in stmt.names if a.name.split(".")[0] in ALLOWED_IMPORT_ROOTS]
@@ -152,6 +180,11 @@ def extract_kernels(source: str) -> ExtractedKernels:
             if clean is not None:
                 body.append(clean)
                 kernels.append(stmt.name)
+            else:
+                plain[stmt.name] = stmt
+        elif (jitted := _jit_call(stmt, plain)) is not None:
+            body.extend(jitted)
+            kernels.append(stmt.value.args[0].id)  # type: ignore[attr-defined]
         elif (
             isinstance(stmt, ast.Assign)
             and all(isinstance(t, ast.Name) for t in stmt.targets)

@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from kernelbench.harness.blind import replay_failure, write_decoys
 from kernelbench.harness.profiling import CandidateProfiler
 from kernelbench.harness.reference_request import reference_failure, reference_request, timing_spec
 from kernelbench.harness.static.check import CandidateFileError, check_candidate, detect_backend
@@ -200,7 +201,15 @@ class _Evaluation:
                 error_kind=ErrorKind.BAD_PROBLEM,
             )
         (cand_dir / CANDIDATE_FILE).write_text(self.source, encoding="utf-8")
+        blind, replay_dir = (
+            self.options.blind and self.backend == "triton",
+            self.workroot / "replay",
+        )
+        if blind:
+            shapes = sorted({t.shape_index for t in ref.trials})
+            write_decoys(cand_dir, replay_dir, [t.trial for t in ref.trials], shapes)
         request: dict[str, object] = {
+            "blind": blind,
             "backend": self.backend,
             "device": self.device,
             "trials": _runner_trials(ref),
@@ -239,7 +248,16 @@ class _Evaluation:
             )
         if self.options.allow_torch_ops and (cand.guard or {}).get("violations"):
             self.result.flags.append(f"torch ops allowed: {cand.guard['violations'][0]}")  # type: ignore[index]
-        trials, failure = judge_trials(ref, ref_outputs, cand_dir, self.problem.tolerance)
+        if blind:
+            found = replay_failure(
+                self.steps, self.source, cand_dir, replay_dir, _runner_trials(ref)
+            )
+            if found is not None:
+                status, reason, text = found
+                return self._finish(_STEP_STATUS.get(status, Status(status)), reason, messages=text)
+            self.result.flags.append("blind: judged on the replay of the recorded program")
+        verdict_dir = replay_dir if blind else cand_dir
+        trials, failure = judge_trials(ref, ref_outputs, verdict_dir, self.problem.tolerance)
         self.result.trials = trials
         self.result.messages = messages(outcome)
         self._finish(Status.INCORRECT, failure) if failure else self._finish(Status.CORRECT)

@@ -158,12 +158,28 @@ class StepRunner:
         self, workdir: Path, request: dict[str, object]
     ) -> tuple[SandboxOutcome, RunnerReport | None, str | None]:
         """The runner step: (outcome, its report or None, why the report is unusable)."""
-        (workdir / p.RUNNER_REQUEST).write_text(json.dumps(request), encoding="utf-8")
-        outcome = self.outcome(workdir, "candidate")
+        return self._untrusted(workdir, request, p.RUNNER_REQUEST, p.RUNNER_REPORT, "candidate")
+
+    def replay(
+        self, workdir: Path, request: dict[str, object]
+    ) -> tuple[SandboxOutcome, RunnerReport | None, str | None]:
+        """The replay step of a blind evaluation (kernelbench.runner.replay)."""
+        return self._untrusted(workdir, request, p.REPLAY_REQUEST, p.REPLAY_REPORT, "replay")
+
+    def _untrusted(
+        self,
+        workdir: Path,
+        request: dict[str, object],
+        request_file: str,
+        report_file: str,
+        label: str,
+    ) -> tuple[SandboxOutcome, RunnerReport | None, str | None]:
+        (workdir / request_file).write_text(json.dumps(request), encoding="utf-8")
+        outcome = self.outcome(workdir, label)
         if outcome.timed_out:
             return outcome, None, None
         try:
-            raw = read_step_file(workdir, p.RUNNER_REPORT, MAX_REPORT_BYTES)
+            raw = read_step_file(workdir, report_file, MAX_REPORT_BYTES)
         except ValueError:
             return outcome, None, None
         try:

@@ -58,6 +58,9 @@ class EvalOptions(BaseModel):
     # Tests and debugging only: skip the static check so that code it would reject runs
     # (the sandbox conformance suite needs hostile candidates to reach the sandbox).
     static_check: bool = True
+    # Blind host code (Triton): the candidate's process gets stand-in data and its program is
+    # replayed on the real data in a clean process (kernelbench.harness.blind). Opt-in.
+    blind: bool = False
 
     @field_validator("arch")
     @classmethod

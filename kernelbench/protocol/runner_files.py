@@ -22,6 +22,12 @@ RUNNER_REPORT = "report.json"
 IN_DIR = "in"
 OUT_DIR = "out"
 CANDIDATE_FILE = "candidate.py"
+# Blind evaluation (kernelbench.runner.program, kernelbench.runner.replay): the runner records
+# the program its host code builds on stand-ins; the replay step runs it on the real data.
+PROGRAM_FILE = "out/program.json"
+REPLAY_REQUEST = "replay.json"
+REPLAY_REPORT = "replay_report.json"
+KERNELS_FILE = "kernels.py"
 
 
 def trial_inputs_file(trial: int) -> str:

@@ -39,6 +39,7 @@ from kernelbench.protocol.errors import (
 )
 from kernelbench.runner.cuda_emu.loader import emulated_launches
 from kernelbench.runner.guard import ComputeGuard
+from kernelbench.runner.program import Recorder, intercept_launches
 from profiler.launches import record_triton_launches
 
 
@@ -167,13 +168,24 @@ class Runner:
         if self.emulated:
             self.report["cuda_launches_per_trial"] = {}
         self.guard = ComputeGuard()
+        # Blind: the inputs and weights handed over are stand-ins; the program the host code
+        # builds is recorded (kernelbench.runner.program) and replayed elsewhere on the data.
+        self.blind = bool(self.req.get("blind"))
+        self.program = Recorder()
+
+    def _recording(self, in_forward: bool) -> contextlib.AbstractContextManager[Any]:
+        if not self.blind:
+            return contextlib.nullcontext()
+        self.program.in_forward = in_forward
+        return self.program
 
     def _model(self, cls: type[torch.nn.Module], shape: int) -> torch.nn.Module:
 
         init = self.inits[shape]
         try:
-            model = cls(*init["init"])
-        except CudaNotRun:
+            with self._recording(in_forward=False):
+                model = cls(*init["init"])
+        except (CudaNotRun, StepFailed):
             raise
         except Exception as exc:
             if is_compile_error(exc):
@@ -187,7 +199,12 @@ class Runner:
             ) from exc
         if type(model) is not cls:
             raise StepFailed("rejected", "ModelNew(...) returned an object of another class")
-        with _paused(self.guard):
+        if self.program.failure is not None:
+            raise self.program.failure
+        with _paused(self.guard), self._recording(in_forward=False):
+            for key, value in init["state"].items():
+                if self.blind and isinstance(value, torch.Tensor):
+                    self.program.source(value, f"state:{shape}:{key}")
             copy_matching_state(model, init["state"])
             model = model.to(self.device)
         return model
@@ -198,10 +215,10 @@ class Runner:
 
         self.guard.begin_forward()
         try:
-            with torch.no_grad():
+            with torch.no_grad(), self._recording(in_forward=True):
                 output = cls.forward(model, *inputs)
             _sync(self.device)
-        except CudaNotRun:
+        except (CudaNotRun, StepFailed):
             raise
         except Exception as exc:
             status: StepStatus = "compile_error" if is_compile_error(exc) else "runtime_error"
@@ -230,7 +247,13 @@ class Runner:
                             dst.copy_(src)
                     inputs = target
             launched, cuda_launched = recorder.total_launches, emulated_launches()
+            if self.blind:
+                for i, x in enumerate(inputs):
+                    if isinstance(x, torch.Tensor):
+                        self.program.source(x, f"input:{trial}:{i}")
             output = self._forward(cls, models[shape], inputs)
+            if self.program.failure is not None:
+                raise self.program.failure
             cuda_count = emulated_launches() - cuda_launched
             count = recorder.total_launches - launched + cuda_count
             if self.emulated:
@@ -247,11 +270,18 @@ class Runner:
             with _paused(self.guard):
                 flat = p.flatten_outputs(output)
                 _check_outputs(flat)
+                if self.blind:
+                    self.program.outputs(trial, flat)
                 torch.save(
                     {"outputs": flat, "inputs": inputs}, self.workdir / p.trial_output_file(trial)
                 )
             self.report["trials_done"].append(trial)
         self.report["kernel_launches"] = total
+        if self.blind:
+            with _paused(self.guard):
+                (self.workdir / p.PROGRAM_FILE).write_text(
+                    json.dumps(self.program.program()), encoding="utf-8"
+                )
         if self.req.get("timing", {}).get("enabled") and self.device == "cuda" and self.trials:
             first = self.trials[0]
             from kernelbench.runner.timed import time_candidate  # noqa: PLC0415 - heavy library, imported where used
@@ -279,7 +309,12 @@ class Runner:
         elif self.backend == "cuda":
             cuda_ctx = record_cuda_sources()
         try:
-            with cuda_ctx as captured:
+            blind_ctx: Any = (
+                intercept_launches(self.program, recorder)
+                if self.blind
+                else contextlib.nullcontext()
+            )
+            with cuda_ctx as captured, blind_ctx:
                 module = _import_candidate(self.workdir)
                 cls = checked_class(module, self.workdir / p.CANDIDATE_FILE)
                 self.run_trials(cls, recorder)

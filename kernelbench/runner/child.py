@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from kernelbench.protocol.request import REQUEST_FILE, THREADS_VAR
-from kernelbench.protocol.runner_files import RUNNER_REQUEST
+from kernelbench.protocol.runner_files import REPLAY_REQUEST, RUNNER_REQUEST
 from kernelbench.runner.profile_step import run_profile_step
 
 
@@ -56,6 +56,11 @@ def main(argv: list[str]) -> int:
         from kernelbench.runner.candidate_step import run_candidate_step  # noqa: PLC0415 - heavy library, imported where used
 
         return run_candidate_step(workdir)
+    if (workdir / REPLAY_REQUEST).is_file():
+        _limit_threads()
+        from kernelbench.runner.replay import run_replay_step  # noqa: PLC0415 - heavy library, imported where used
+
+        return run_replay_step(workdir)
     if _step_name(workdir) == "profile":
         return run_profile_step(workdir)
     _limit_threads()

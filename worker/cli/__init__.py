@@ -75,7 +75,7 @@ COMMANDS = {
     "status": "jobs_cmd",
     "watch": "jobs_cmd",
     "cancel": "jobs_cmd",
-    "results": "jobs_cmd",
+    "results": "results_cmd",
     "worker": "worker_cmd",
     "leaderboard": "leaderboard_cmd",
     "sandbox": "sandbox_cmd",

@@ -1,4 +1,5 @@
-"""`kwright submit | status | watch | cancel | results`: jobs on the fleet or embedded.
+"""`kwright submit | status | watch | cancel`: jobs on the fleet or embedded (results:
+`worker.cli.results_cmd`).
 
 With `KWRIGHT_BROKER_URL` set, jobs go to Celery workers through Redis and are recorded in
 the Redis job store. Without it (the embedded default), they are recorded in SQLite under
@@ -8,7 +9,6 @@ works the same way in both modes. A job or batch id works wherever JOB is asked 
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,7 +17,6 @@ import typer
 from rich.console import Group
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.syntax import Syntax
 
 from kernelbench.problems.problem import ProblemError
 from worker.cli.agent_options import (
@@ -34,7 +33,6 @@ from worker.cli.common import (
     console,
     err_console,
     fail,
-    is_terminal,
     print_json,
     require_writable_home,
 )
@@ -45,8 +43,6 @@ from worker.cli.jobs_view import (
     job_panel,
     jobs_table,
     live_workers,
-    round_text,
-    status_text,
 )
 from worker.config import Settings, api_key_from_env, get_settings
 from worker.fleet.jobs import TERMINAL, Job, MalformedJob
@@ -57,7 +53,7 @@ from worker.fleet.store_open import open_store, store_location
 STORE_OUTAGE_S = 60.0  # watch rides out a store outage this long
 
 
-def _store(settings: Settings) -> JobStore:
+def open_job_store(settings: Settings) -> JobStore:
     """The job store; a bad KWRIGHT_ setting reaches `kwright`'s handler as a ConfigError.
     The embedded store lives under KWRIGHT_HOME: one that cannot be written is exit 2."""
     if store_location(settings) == f"sqlite:///{settings.home / 'jobs.sqlite'}":
@@ -68,7 +64,7 @@ def _store(settings: Settings) -> JobStore:
         fail(str(exc), EXIT_NOT_CORRECT)
 
 
-def _lookup(store: JobStore, ref: str) -> list[Job]:
+def lookup_jobs(store: JobStore, ref: str) -> list[Job]:
     """A job id -> [job]; a batch id -> its jobs. Unknown -> exit 2."""
     try:
         if ref.startswith("b-"):
@@ -120,7 +116,7 @@ def submit_command(
         fail(str(exc))
     if not settings.broker_url:  # the embedded worker's runs live under the home
         require_writable_home(settings.home)
-    store = _store(settings)
+    store = open_job_store(settings)
     jobs = make_jobs(chosen, config, target)
     try:
         sub = submit(jobs, settings, store)
@@ -166,7 +162,7 @@ def status_command(
 ) -> None:
     """Show a job, a batch, or the most recent jobs."""
     settings = get_settings()
-    store = _store(settings)
+    store = open_job_store(settings)
     grace = settings.recovery_grace_s
     if job is None:
         try:
@@ -174,7 +170,7 @@ def status_command(
         except (StoreUnavailable, MalformedJob) as exc:
             fail(str(exc), EXIT_NOT_CORRECT)
     else:
-        jobs = _lookup(store, job)
+        jobs = lookup_jobs(store, job)
     live = live_workers(settings, jobs)
 
     def summary(j: Job) -> dict[str, Any]:
@@ -196,7 +192,7 @@ def status_command(
             detail = summary(one)
             detail["progress"] = one.progress.model_dump() if one.progress else None
             detail["deliveries_log"] = [d.model_dump() for d in one.state.history]
-            detail["ledger"] = [a.model_dump() for a in _attempts(store, one.id)]
+            detail["ledger"] = [a.model_dump() for a in job_attempts(store, one.id)]
             print_json(detail)
     elif job.startswith("b-"):
         console.print(jobs_table(jobs, f"batch {job}: {counts_text(jobs)}", grace))
@@ -206,7 +202,7 @@ def status_command(
     raise typer.Exit(EXIT_NOT_CORRECT if failed else EXIT_OK)
 
 
-def _attempts(store: JobStore, job_id: str) -> list[Any]:
+def job_attempts(store: JobStore, job_id: str) -> list[Any]:
     try:
         return store.attempts(job_id)
     except StoreUnavailable as exc:
@@ -224,12 +220,12 @@ def watch_command(
     Exit 0 if every job found a correct kernel.
     """
     settings = get_settings()
-    store = _store(settings)
+    store = open_job_store(settings)
     raise typer.Exit(_watch(store, settings, job, as_json, interval))
 
 
 def _watch(store: JobStore, settings: Settings, ref: str, as_json: bool, interval: float) -> int:
-    jobs = _lookup(store, ref)
+    jobs = lookup_jobs(store, ref)
     grace = settings.recovery_grace_s
     if not settings.broker_url and any(j.status not in TERMINAL for j in jobs):
         from worker.fleet.embedded import spawn_embedded_worker  # noqa: PLC0415 - heavy library, imported where used
@@ -322,8 +318,8 @@ def cancel_command(
     A queued job is cancelled at once; a running one stops after its current round.
     """
     settings = get_settings()
-    store = _store(settings)
-    jobs = _lookup(store, job)
+    store = open_job_store(settings)
+    jobs = lookup_jobs(store, job)
     results: dict[str, str] = {}
     for j in jobs:
         try:
@@ -344,68 +340,8 @@ def cancel_command(
     raise typer.Exit(EXIT_OK if acted else EXIT_NOT_CORRECT)
 
 
-# ------------------------------------------------------------------ results
-def results_command(
-    job: Annotated[str, typer.Argument(help="A job id.")],
-    out: Annotated[
-        Path | None, typer.Option(help="Also write the best kernel's source to this file.")
-    ] = None,
-    as_json: JsonFlag = False,
-) -> None:
-    """The best kernel of a finished job: source, verdict, speedup, cost.
-
-    Piped or redirected (`kwright results J > best.py`), stdout gets exactly the kernel's
-    source and the verdict goes to stderr. Exit 0 if it is correct, 1 if the job found
-    none, failed, or has not finished.
-    """
-    settings = get_settings()
-    store = _store(settings)
-    if job.startswith("b-"):
-        fail("results takes a job id; `kwright status BATCH` lists a batch's jobs")
-    found = _lookup(store, job)[0]
-    grace = settings.recovery_grace_s
-    o = found.state.outcome
-    if as_json:
-        detail = found.summary(grace)
-        detail["outcome"] = o.model_dump() if o else None
-        detail["ledger"] = [a.model_dump() for a in _attempts(store, found.id)]
-        print_json(detail)
-    elif found.status not in TERMINAL:
-        err_console.print(
-            f"{found.id}: not finished yet ({status_text(found, grace)}, round {round_text(found)}); "
-            f"`kwright watch {found.id}` follows it",
-            markup=False,
-            highlight=False,
-        )
-    elif is_terminal(sys.stdout):
-        console.print(job_panel(found, grace))
-        if o is not None and o.best_source:
-            console.print(Syntax(o.best_source, "python", line_numbers=False))
-            if o.run_dir:
-                console.print(f"run directory: {o.run_dir}", markup=False, highlight=False)
-    elif out is not None or o is None or not o.best_source:
-        console.print(job_panel(found, grace))  # piped, and no source bound for stdout
-        if o is not None and o.run_dir:
-            console.print(f"run directory: {o.run_dir}", markup=False, highlight=False)
-    else:  # piped (`kwright results J > best.py`): stdout is the kernel's file, exactly
-        err_console.print(job_panel(found, grace))
-        if o.run_dir:
-            err_console.print(f"run directory: {o.run_dir}", markup=False, highlight=False)
-        sys.stdout.write(o.best_source)
-        sys.stdout.flush()
-    if out is not None:
-        if o is None or not o.best_source:
-            fail(f"{found.id}: no kernel to write to {out}", EXIT_NOT_CORRECT)
-        try:
-            out.write_text(o.best_source, encoding="utf-8")
-        except OSError as exc:
-            fail(f"{out}: cannot write: {exc.strerror}")
-    raise typer.Exit(EXIT_OK if correct(found) else EXIT_NOT_CORRECT)
-
-
 def register(app: typer.Typer) -> None:
     app.command("submit")(submit_command)
     app.command("status")(status_command)
     app.command("watch")(watch_command)
     app.command("cancel")(cancel_command)
-    app.command("results")(results_command)

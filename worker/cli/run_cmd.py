@@ -187,20 +187,6 @@ def _resume_plan(
     return chosen, info
 
 
-def _extend(rundir: RunDir, info: RunInfo, rounds: int) -> None:
-    """Give a resumed run `rounds` rounds per problem: a problem that ran all of its old
-    rounds runs again (its finished rounds are replayed from disk, never redone)."""
-    old = info.config.rounds
-    if rounds == old:
-        return
-    info.config = info.config.model_copy(update={"rounds": rounds})
-    if rounds > old:
-        for pid, result in list(info.results.items()):
-            if result.status == "done" and result.rounds_run >= old:
-                del info.results[pid]
-    rundir.save_info(info)
-
-
 def resume_command(run_id: str, problems: list[Problem], suite: Path | None) -> str:
     """The command that resumes the run: its id, and what run.json cannot name again
     (problems read from files, the suite)."""
@@ -257,7 +243,7 @@ def run_command(
     box = open_sandbox(sandbox)
     rundir = RunDir(settings.home, run_id)
     if info is not None and "rounds" in given_options(ctx):
-        _extend(rundir, info, agent_options.rounds)
+        rundir.extend_rounds(info, agent_options.rounds)
     llm = config.agent == "llm"
     view: LiveView | ProgressLines | None = None
     if not quiet:
