@@ -381,6 +381,9 @@ REEXPORTS = [
     ("import typing", "m = {'t': typing}"),
     ("import typing", "(lambda m=typing: m)()"),
     ("import typing", "f = lambda: typing"),
+    ("import warnings", "w = warnings.catch_warnings()._module.sys"),
+    ("", "d = torch.cuda.get_device_properties.__defaults__"),
+    ("", "k.fn.__globals__['triton']"),
 ]
 
 
@@ -443,7 +446,9 @@ def test_feature_probes_and_a_main_benchmark_block_pass():
         "    x = torch.randn(1 << 20)\n    print(triton.testing.do_bench(lambda: ModelNew()(x)))\n"
     )
     assert check_candidate(source).violations == []
-    assert check_candidate(_with(TRITON_OK, "import typing", "ok = hasattr(typing, 'sys')")).violations
+    assert check_candidate(
+        _with(TRITON_OK, "import typing", "ok = hasattr(typing, 'sys')")
+    ).violations
 
 
 def _module_attrs(module: object) -> list[tuple[str, str]]:

@@ -201,10 +201,10 @@ class _Evaluation:
                 error_kind=ErrorKind.BAD_PROBLEM,
             )
         (cand_dir / CANDIDATE_FILE).write_text(self.source, encoding="utf-8")
-        blind, replay_dir = (
-            self.options.blind and self.backend == "triton",
-            self.workroot / "replay",
-        )
+        # Blind runs Triton on the CPU for now: on a GPU the timed calls still run in the
+        # candidate's process (kernelbench.runner.timed), where launches must be real.
+        blind = self.options.blind and self.backend == "triton" and self.device == "cpu"
+        replay_dir = self.workroot / "replay"
         if blind:
             shapes = sorted({t.shape_index for t in ref.trials})
             write_decoys(cand_dir, replay_dir, [t.trial for t in ref.trials], shapes)

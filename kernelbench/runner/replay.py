@@ -28,8 +28,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from kernelbench.protocol import runner_files as p
 from kernelbench.protocol.errors import StepFailed, describe, format_traceback
-from kernelbench.runner import guard as guard_module
 from kernelbench.runner.guard import ALLOWED_OPS, UNINITIALISED_OPS, poison
+from kernelbench.runner.interpreter_shims import interpreter_shims
 from kernelbench.runner.program import PROGRAM_VERSION, Taint, op_name
 
 MAX_PROGRAM_BYTES = 64 << 20
@@ -206,9 +206,7 @@ class Replay:
         self.load_sources(trials)
         (self.workdir / p.OUT_DIR).mkdir(exist_ok=True)
         if os.environ.get("TRITON_INTERPRET") == "1":
-            shims = getattr(guard_module, "interpreter_shims", None)
-            if callable(shims):
-                shims()
+            interpreter_shims()
         kernels = _import_kernels(self.workdir / p.KERNELS_FILE)
         done: list[int] = []
         for step in program.get("steps", []):

@@ -50,9 +50,10 @@ from kernelbench.harness.static.rules import (
     NN_HOLDERS,
     STREAM_APIS,
     TRITON_KERNEL_DECORATORS,
+    StaticReport,
     cuda_compute_calls,
 )
-from kernelbench.harness.static.visitor import SourceChecker, StaticReport
+from kernelbench.harness.static.visitor import SourceChecker
 
 __all__ = ["CandidateFileError", "StaticReport", "check_candidate", "detect_backend"]
 

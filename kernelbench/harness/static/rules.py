@@ -3,8 +3,11 @@ which names and attributes it may never touch, and how a resolved torch name is 
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from kernelbench.harness.static.allowlist import ALLOWED_ROOTS
 from kernelbench.harness.static.names import lookup
@@ -128,7 +131,9 @@ BANNED_ATTRS = frozenset(
      "register_backward_hook", "register_full_backward_pre_hook",
      "register_module_forward_hook", "register_module_forward_pre_hook",
      "_forward_hooks", "_forward_pre_hooks", "_global_forward_hooks",
-     "untyped_storage", "storage", "_storage", "_typed_storage"}
+     "untyped_storage", "storage", "_storage", "_typed_storage",
+     # function state that can hold other modules (`def f(x, _os=os)`)
+     "__defaults__", "__kwdefaults__"}
 )  # fmt: skip
 
 # Tensor methods that do a problem's heavy lifting, refused by name in host code (the
@@ -185,3 +190,35 @@ def torch_host_verdict(path: str) -> str | None:
     if parts[-1] in FACTORIES and len(parts) == 2:
         return None
     return "a torch compute function"
+
+
+@dataclass
+class StaticReport:
+    backend: str
+    violations: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    kernels: list[str] = field(default_factory=list)
+
+
+def banned_root(module: str) -> str:
+    """The longest BANNED_TORCH prefix of `module`."""
+    return max((b for b in BANNED_TORCH if module == b or module.startswith(b + ".")), key=len)
+
+
+def mark_stored(values: Sequence[ast.expr | None]) -> None:
+    """Names and attributes put into a container are values stored away (a module kept in
+    a list or a dict is refused where it is used: kernelbench.harness.static.visitor)."""
+    for value in values:
+        if isinstance(value, ast.Name | ast.Attribute):
+            value._kw_stored = True  # type: ignore[union-attr]
+
+
+def parse_annotation(node: ast.Constant) -> ast.expr | None:
+    """A string annotation as the code it may be evaluated as (None: not an expression)."""
+    try:
+        parsed = ast.parse(str(node.value).strip(), mode="eval").body
+    except SyntaxError:
+        return None
+    for inner in ast.walk(parsed):
+        inner.lineno = getattr(node, "lineno", 0)  # type: ignore[attr-defined]
+    return parsed

@@ -1,10 +1,9 @@
-"""The AST walk of the static check (kernelbench.harness.static.check): one pass over a candidate
-file that records violations and warnings in a `StaticReport` (rules: kernelbench.harness.static.rules)."""
+"""The static check's AST walk: one pass over a candidate file recording violations and
+warnings in a `StaticReport` (tables: kernelbench.harness.static.rules)."""
 
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
 
 from kernelbench.harness.static.allowlist import UNRESOLVED, is_module_path, path_verdict
 from kernelbench.harness.static.names import LOCAL, Names, dotted
@@ -18,16 +17,12 @@ from kernelbench.harness.static.rules import (
     NAME_LOOKUPS,
     RNG_TORCH,
     TRITON_KERNEL_DECORATORS,
+    StaticReport,
+    banned_root,
+    mark_stored,
+    parse_annotation,
     torch_host_verdict,
 )
-
-
-@dataclass
-class StaticReport:
-    backend: str
-    violations: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    kernels: list[str] = field(default_factory=list)
 
 
 class SourceChecker(ast.NodeVisitor):
@@ -70,7 +65,7 @@ class SourceChecker(ast.NodeVisitor):
         if root not in ALLOWED_IMPORTS:
             self.violation(f"imports {module}: not a module a kernel needs", node)
         elif any(module == b or module.startswith(b + ".") for b in BANNED_TORCH):
-            self.violation(f"imports {module}: {BANNED_TORCH[_banned_root(module)]}", node)
+            self.violation(f"imports {module}: {BANNED_TORCH[banned_root(module)]}", node)
         elif (why := path_verdict(module)) is not None:
             self.violation(f"imports {module}: {why}", node)
         if self.class_stack and self.depth == 0:
@@ -154,12 +149,10 @@ class SourceChecker(ast.NodeVisitor):
         """Annotations run at def time, and a string one may be evaluated later
         (typing.get_type_hints): both are read as code."""
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            try:
-                parsed = ast.parse(node.value.strip(), mode="eval").body
-            except SyntaxError:
+            parsed = parse_annotation(node)
+            if parsed is None:
                 return
             for inner in ast.walk(parsed):
-                inner.lineno = getattr(node, "lineno", 0)  # type: ignore[attr-defined]
                 if isinstance(inner, ast.Attribute):
                     self.module_ok.add(id(inner.value))
                 if isinstance(inner, ast.Call):
@@ -285,6 +278,14 @@ class SourceChecker(ast.NodeVisitor):
     def visit_Attribute(self, node: ast.Attribute) -> None:
         if node.attr in BANNED_ATTRS:
             self.violation(f"uses .{node.attr} (introspection or hooks a kernel never needs)", node)
+        # an object's private state (`warnings.catch_warnings()._module`) is a path no check follows
+        private = node.attr.startswith("_") and not node.attr.startswith("__")
+        own = (dotted(node.value) or "").split(".")[0] in {"self", "cls"}
+        if private and not own and not self.names.resolve(node.value):
+            self.violation(
+                f"reads the private attribute .{node.attr} of an object the file did not define",
+                node,
+            )
         if not self._resolved_use(node):
             self.generic_visit(node)
 
@@ -389,19 +390,11 @@ class SourceChecker(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Dict(self, node: ast.Dict) -> None:
-        for value in [*node.keys, *node.values]:
-            if isinstance(value, ast.Name | ast.Attribute):
-                value._kw_stored = True  # type: ignore[union-attr]
+        mark_stored([*node.keys, *node.values])
         self.generic_visit(node)
 
     def visit_List(self, node: ast.List) -> None:
-        for value in node.elts:
-            if isinstance(value, ast.Name | ast.Attribute):
-                value._kw_stored = True  # type: ignore[union-attr]
+        mark_stored(node.elts)
         self.generic_visit(node)
 
     visit_Tuple = visit_List  # type: ignore[assignment]
-
-
-def _banned_root(module: str) -> str:
-    return max((b for b in BANNED_TORCH if module == b or module.startswith(b + ".")), key=len)
