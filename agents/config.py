@@ -31,6 +31,8 @@ class LLMSettings(BaseModel):
     max_tokens: int = Field(default=16000, ge=256)
     request_timeout_s: float = Field(default=300.0, gt=0)
     max_retries: int = Field(default=3, ge=0, le=10)
+    # The longest server-directed wait (Retry-After) honoured before a retry, in seconds.
+    max_retry_after_s: float = Field(default=60.0, gt=0)
     structured_output: bool = True  # False: the Judge asks for JSON in text (tolerant parse)
 
 

@@ -20,7 +20,6 @@ from agents.llm.extract import SEPARATE_BLOCKS_HELP, extract_candidate
 from agents.llm.judge import LLMJudge
 from agents.prompts import coder_messages, is_no_advice
 from agents.protocols import AttemptView, CoderContext, JudgeContext
-from agents.providers import openai_client
 from agents.providers.openai_client import LLMClient
 from agents.usage import BudgetTracker
 from kernelbench.harness.static.check import check_candidate
@@ -71,7 +70,6 @@ class Shape:
         default_factory=lambda: {"prompt_tokens": 900, "completion_tokens": 400}
     )
     backend: str = "triton"
-    holds: str | None = None  # a static-check-clean kernel the reply holds, where not `expect`
 
 
 def content(text: str | None, **extra: Any) -> dict[str, Any]:
@@ -538,15 +536,16 @@ def test_no_usable_advice_is_said_so_to_the_coder(fake, reply):
 
 
 # ---------------------------------------------------------------------- retries
-def test_a_long_retry_after_is_capped(fake, monkeypatch):
-    monkeypatch.setattr(openai_client, "MAX_RETRY_AFTER_S", 0.2)
+def test_a_long_retry_after_is_capped(fake):
     fake.script(
         "coder",
         Scripted(status=429, raw_body='{"error": {}}', headers={"retry-after": "3600"}),
         Scripted(content=py(GOOD)),
     )
     started = time.monotonic()
-    reply = client(fake, max_retries=1).chat([{"role": "user", "content": "x"}])
+    reply = client(fake, max_retries=1, max_retry_after_s=0.2).chat(
+        [{"role": "user", "content": "x"}]
+    )
     assert time.monotonic() - started < 10 and "ModelNew" in reply.text
 
 
@@ -581,23 +580,35 @@ def run_loop(fake: FakeOpenAI, home, **kw: Any):
 
 
 def test_a_failing_judge_endpoint_gives_no_advice_and_the_loop_goes_on(tmp_path):
+    """Why 5 and 7 through the loop: a refusal is recorded (record, reply.md, summary); the
+    Judge answering 500 gives no advice, said so to the Coder, and the job ends `done`."""
     from worker.cli.run_summary import run_json, summary
 
+    refusal = Shape("r", content(None, refusal="I can't help with that."), None)
     with FakeOpenAI() as server:  # the judge script is empty: every Judge call answers 500
-        server.script("coder", Scripted(content=py(GOOD)), Scripted(content=py(GOOD)))
-        rundir, info = run_loop(server, tmp_path, rounds=2, patience=5)
+        server.script(
+            "coder",
+            Scripted(raw_body=body(refusal)),
+            Scripted(content=py(GOOD)),
+            Scripted(content=py(GOOD)),
+        )
+        rundir, info = run_loop(server, tmp_path, rounds=3, patience=5)
         coder = server.requests_for("coder")
     result = info.results[RELU.id]
     assert info.status == "done" and result.status == "done"  # exit 0, not `failed`
-    assert result.best is not None and result.best.correct and len(result.attempts) == 2
-    first = result.attempts[0]
-    assert first.judged and first.advice is not None and first.advice.startswith("no advice")
-    assert "500" in first.advice
-    assert "No advice this round" in coder[1].user and "Improve memory access" not in coder[1].user
+    assert result.best is not None and result.best.correct and len(result.attempts) == 3
+    first, second = result.attempts[:2]
+    assert first.reply_kind == "refusal" and "I can't help with that." in (first.reason or "")
+    reply_md = (rundir.problem(RELU.id).attempt_dir(1) / "reply.md").read_text()
+    assert "I can't help with that." in reply_md
+    assert second.judged and second.advice is not None and second.advice.startswith("no advice")
+    assert "500" in second.advice
+    assert "No advice this round" in coder[2].user and "Improve memory access" not in coder[2].user
     rounds = run_json(info, rundir, "test")["problems"][0]["rounds"]
-    assert rounds[0]["reply"] == "candidate" and rounds[0]["judge"].startswith("no advice")
+    assert [r["reply"] for r in rounds] == ["refusal", "candidate", "candidate"]
+    assert rounds[1]["judge"].startswith("no advice")
     text = " ".join(str(r) for r in summary(info, rundir, "test").renderables)
-    assert "no advice" in text
+    assert "round 1: refusal" in text and "no advice" in text
 
 
 def test_a_timed_out_coder_round_is_retried_once(tmp_path):
@@ -618,3 +629,16 @@ def test_a_coder_endpoint_that_keeps_failing_still_ends_the_job(tmp_path):
         assert len(server.requests_for("coder")) == 2  # one try, one round-level retry
     result = info.results[RELU.id]
     assert result.status == "failed" and "500" in result.stop_reason
+
+
+def test_a_judge_endpoint_without_structured_outputs_gets_json_in_text(fake):
+    fake.script(
+        "judge",
+        Scripted(status=400, raw_body='{"error": {"message": "response_format not supported"}}'),
+        Scripted(content="Here:\n" + json.dumps(REPAIR)),
+    )
+    judge = LLMJudge(client(fake), structured=True)
+    feedback = judge.review(judge_context(False)).feedback
+    assert feedback.critical_issue == "the mask is missing" and not judge.structured
+    last = fake.requests_for("judge")[-1]
+    assert "response_format" not in last.body and '"critical_issue"' in last.system

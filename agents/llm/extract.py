@@ -256,7 +256,9 @@ def _extract(
             )
     if natives_seen:
         hint = f" ({assembly_notes[0]})" if assembly_notes else ""
-        return Extraction(None, SEPARATE_BLOCKS_HELP + hint, kind="no_candidate")
+        what = "the reply has its CUDA code in a separate block and no Python file defining "
+        what += "`class ModelNew` that builds it: "
+        return Extraction(None, what + SEPARATE_BLOCKS_HELP + hint, kind="no_candidate")
     if _REFUSAL.search(answer) and len(answer) < 600 and not fenced_blocks(answer):
         return Extraction(
             None,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
+from agents.errors import AgentError, AgentErrorKind
 from agents.llm.coder import reply_markdown
 from agents.llm.extract import normalize, split_reasoning
 from agents.prompts import as_markdown, judge_messages, no_advice
@@ -328,10 +329,20 @@ class LLMJudge:
         model: type[BaseModel] = OptimizeAdvice if correct else RepairAdvice
         keys = ", ".join(f'"{k}"' for k in model.model_fields)
         messages = judge_messages(ctx, mode, structured=self.structured, keys=keys)
+        try:
+            reply = self.client.chat(
+                messages, response_format=response_format_for(model) if self.structured else None
+            )
+        except AgentError as exc:
+            if not (self.structured and exc.kind == AgentErrorKind.BAD_REQUEST):
+                raise
+            # An endpoint without structured outputs (many local servers answer 400):
+            # JSON in text from now on.
+            log.warning("the Judge's endpoint refused structured outputs (%s): JSON in text", exc)
+            self.structured = False
+            messages = judge_messages(ctx, mode, structured=False, keys=keys)
+            reply = self.client.chat(messages)
         prompt = as_markdown(messages)
-        reply = self.client.chat(
-            messages, response_format=response_format_for(model) if self.structured else None
-        )
         advice = advice_from(model, reply.text)
         if advice is None and reply.reasoning:
             advice = advice_from(model, reply.reasoning)

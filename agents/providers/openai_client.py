@@ -3,8 +3,8 @@
 Retries are done here, not by the SDK (its `max_retries` is 0): 429, 408, 409, 5xx,
 timeouts and connection errors are retried up to `LLMSettings.max_retries` times with
 exponential backoff from 0.5 s to 8 s, or after the server's `Retry-After`
-(`retry-after-ms`) honoured up to `MAX_RETRY_AFTER_S` (a module constant, overridden by
-the `KWRIGHT_LLM_MAX_RETRY_AFTER_S` environment variable) and never past the job's
+(`retry-after-ms`) honoured up to `LLMSettings.max_retry_after_s` (`--max-retry-after`,
+default 60 s) and never past the job's
 wall-clock budget: a wait that would outlast it ends the retries at once. A call that
 still fails raises `AgentError` with a one-line reason and a kind. Usage and cost are
 accounted per call; the job's `Budget` is checked before every call, and a request never
@@ -21,7 +21,6 @@ import email.utils
 import json
 import logging
 import math
-import os
 import random
 import time
 from typing import Any
@@ -37,8 +36,6 @@ from agents.usage import BudgetTracker, Usage
 log = logging.getLogger(__name__)
 
 NO_KEY = "not-needed"  # local OpenAI-compatible servers often need no key; the SDK needs one
-# The longest server-directed wait (Retry-After) honoured before a retry, in seconds.
-MAX_RETRY_AFTER_S = float(os.environ.get("KWRIGHT_LLM_MAX_RETRY_AFTER_S", "60"))
 INITIAL_BACKOFF_S, MAX_BACKOFF_S = 0.5, 8.0
 _RETRY_STATUSES = {408, 409, 429}
 _REASONING_FIELDS = ("reasoning_content", "reasoning", "thinking")
@@ -230,7 +227,7 @@ class LLMClient:
                     raise _error_from(exc, attempt) from exc
                 after = retry_after_s(exc)
                 if after is not None and after > 0:
-                    wait = min(after, MAX_RETRY_AFTER_S)
+                    wait = min(after, self.settings.max_retry_after_s)
                 else:
                     wait = min(INITIAL_BACKOFF_S * 2.0**attempt, MAX_BACKOFF_S)
                     wait *= 1 - 0.25 * random.random()

@@ -99,6 +99,10 @@ class AgentOptions:
         float, typer.Option(callback=positive, help="Seconds per LLM request.")
     ] = 300.0
     retries: Annotated[int, typer.Option(min=0, max=10, help="Retries per LLM request.")] = 3
+    max_retry_after: Annotated[
+        float,
+        typer.Option(callback=positive, help="Longest server Retry-After honoured, seconds."),
+    ] = 60.0
     json_in_text: Annotated[
         bool,
         typer.Option(help="Judge asks for JSON in text (endpoints without structured outputs)."),
@@ -188,6 +192,7 @@ class AgentOptions:
                 max_tokens=self.max_tokens,
                 request_timeout_s=self.request_timeout,
                 max_retries=self.retries,
+                max_retry_after_s=self.max_retry_after,
                 structured_output=not self.json_in_text,
             ),
             backend=self.backend,
@@ -224,6 +229,7 @@ CONFIG_PATHS = {
     "max_wall": "budget.max_wall_s",
     "request_timeout": "llm.request_timeout_s",
     "retries": "llm.max_retries",
+    "max_retry_after": "llm.max_retry_after_s",
     "json_in_text": "llm.structured_output",
 }
 
@@ -241,6 +247,7 @@ LLM_ONLY = frozenset(
         "max_total_tokens",
         "request_timeout",
         "retries",
+        "max_retry_after",
         "json_in_text",
     }
 )
