@@ -41,16 +41,23 @@ class BaselineCoder:
         self._plans: dict[str, tuple[dict[str, Any], Schedule] | str] = {}
         self._lock = threading.Lock()  # parallel candidates of a round share one reading
 
-    def plan(self, problem: Problem) -> tuple[dict[str, Any], Schedule] | str:
-        """(analysis, schedule) for a problem, or why there is none (cached per source)."""
+    def plan(
+        self, problem: Problem, timeout_s: float | None = None
+    ) -> tuple[dict[str, Any], Schedule] | str:
+        """(analysis, schedule) for a problem, or why there is none (cached per source).
+        Reading the reference takes at most `timeout_s` (the run's --eval-timeout), and
+        never more than `read_timeout_s`."""
         key = problem.source_sha256 or str(problem.path)
+        limit = min(self.read_timeout_s, timeout_s or self.read_timeout_s)
         with self._lock:
-            return self._plan_locked(key, problem)
+            return self._plan_locked(key, problem, limit)
 
-    def _plan_locked(self, key: str, problem: Problem) -> tuple[dict[str, Any], Schedule] | str:
+    def _plan_locked(
+        self, key: str, problem: Problem, timeout_s: float
+    ) -> tuple[dict[str, Any], Schedule] | str:
         if key not in self._plans:
             try:
-                analysis = read_reference(problem, self.read_timeout_s)
+                analysis = read_reference(problem, timeout_s)
                 self._plans[key] = (analysis, schedule(lower(analysis)))
             except ReadError as exc:
                 self._plans[key] = f"no candidate: {exc}"
@@ -64,7 +71,7 @@ class BaselineCoder:
         return self._plans[key]
 
     def propose(self, ctx: CoderContext) -> Proposal:
-        planned = self.plan(ctx.problem)
+        planned = self.plan(ctx.problem, ctx.config.eval_timeout_s)
         if isinstance(planned, str):
             log.info("%s: %s", ctx.problem.id, planned)
             return Proposal(failure=planned)

@@ -71,6 +71,7 @@ COMMANDS = {
     "profile": "profile_cmd",
     "run": "run_cmd",
     "runs": "runs_cmd",
+    "show": "show_cmd",
     "submit": "jobs_cmd",
     "status": "jobs_cmd",
     "watch": "jobs_cmd",
@@ -79,6 +80,7 @@ COMMANDS = {
     "worker": "worker_cmd",
     "leaderboard": "leaderboard_cmd",
     "sandbox": "sandbox_cmd",
+    "clean": "clean_cmd",
 }
 
 

@@ -4,6 +4,7 @@ and cost columns only where an LLM ran."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rich.console import Group
@@ -41,6 +42,29 @@ def profile_story(attempts: list[FinishedAttempt]) -> list[str]:
             if not values or values[-1] != value:
                 values.append(value)
     return [f"{name} {' -> '.join(values)}" for name, values in series.items() if len(values) > 1]
+
+
+# Where a reason blames the reference itself (the harness's reference step, or the
+# baseline Coder's reading of it): it raised, hung, crashed or is ill-conditioned.
+REFERENCE_FAULT = re.compile(
+    r"(reading|running) the reference|the reference (reader|timed out|raised|crashed|step)"
+    r"|ill-conditioned"
+)
+
+
+def reference_fault(attempts: list[FinishedAttempt]) -> str | None:
+    """Why no kernel could be judged, where the reference is to blame: no attempt was
+    compared with it, and one failed because of it (its reason); None otherwise."""
+    causes = []
+    for a in attempts:
+        result = a.view.result
+        if result is not None and result.status in {"correct", "incorrect"}:
+            return None
+        bad_problem = result is not None and result.error_kind == "bad_problem"
+        reason = (result.reason if bad_problem and result else None) or a.record.reason or ""
+        if bad_problem or REFERENCE_FAULT.search(reason):
+            causes.append(reason.removeprefix("no candidate: "))
+    return causes[-1] if causes else None
 
 
 def round_lines(r: ProblemResult) -> list[dict[str, Any]]:
@@ -107,8 +131,14 @@ def summary(info: RunInfo, rundir: RunDir, agent_reason: str) -> Group:
             notes.append(Text(f"{pid}: best kernel {r.best.candidate_path}"))
         if llm:
             notes.extend(Text(f"{pid}: {round_text(row)}") for row in round_lines(r))
+        attempts = rundir.problem(pid).load()
+        fault = reference_fault(attempts) if r.best is None else None
+        if fault:
+            notes.append(
+                Text(f"{pid}: no kernel could be judged because of the reference: {fault}")
+            )
         if not llm:
-            story = profile_story(rundir.problem(pid).load())
+            story = profile_story(attempts)
             if story:
                 notes.append(Text(f"{pid}: profile by round: " + "; ".join(story)))
     return Group(table, *notes)
@@ -130,6 +160,7 @@ def run_json(info: RunInfo, rundir: RunDir, agent_reason: str) -> dict[str, Any]
                 "attempts": [a.model_dump() for a in r.attempts],
                 "rounds": round_lines(r),
                 "usage": r.usage.model_dump(),
+                "reference_fault": None if r.best else reference_fault(rundir.problem(pid).load()),
             }
             for pid, r in info.results.items()
         ],
