@@ -2,8 +2,10 @@
 (issue 30, point 2): Python-side CUDA placement, the CUDA runtime's device functions,
 pybind11's return types, and a forward that launches no kernel refused.
 
-The slow tests build extensions with g++ (tens of seconds each): one module of probe
-functions, and two candidates judged end to end through the real harness."""
+The slow tests build extensions with g++ (tens of seconds each): two modules of probe
+functions (the returns and launch counts apart from the device functions and list
+arguments, so that each point fails on its own before the change), and two candidates
+judged end to end through the real harness."""
 
 from __future__ import annotations
 
@@ -56,11 +58,29 @@ DEVICE_PROBE = r"""
 #include <torch/extension.h>
 #include <cuda_runtime.h>
 
+__global__ void big_smem_kernel(float* y) { extern __shared__ float s[]; y[0] = 0.f; }
+__global__ void scale_kernel(const float* __restrict__ x, float* __restrict__ y, float s, int n) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += blockDim.x * gridDim.x)
+        y[i] = x[i] * s;
+}
+std::vector<torch::Tensor> scale_each(std::vector<torch::Tensor> xs, std::vector<double> scales,
+                                      torch::IntArrayRef shape) {
+    std::vector<torch::Tensor> out;
+    for (size_t k = 0; k < xs.size(); ++k) {
+        auto y = torch::empty(shape, xs[k].options());
+        int n = xs[k].numel();
+        scale_kernel<<<(n + 255) / 256, 256>>>(xs[k].data_ptr<float>(), y.data_ptr<float>(), (float)scales[k], n);
+        out.push_back(y);
+    }
+    return out;
+}
+
 torch::Tensor device_info() {
     int count = -1, dev = -1, sms = 0;
     cudaGetDeviceCount(&count);
-    cudaError_t set0 = cudaSetDevice(0);
-    cudaError_t set1 = cudaSetDevice(1);  // there is one device
+    cudaError_t set0 = cudaSetDevice(0) == cudaSuccess ? cudaSetDevice(-1) : cudaErrorInvalidValue;
+    cudaError_t set1 = cudaSetDevice(1);  // there is one device (-1: a CPU tensor's index)
+    cudaFuncSetAttribute(big_smem_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 100 * 1024);
     cudaGetDevice(&dev);
     cudaDeviceProp prop;
     cudaGetDeviceProperties(&prop, dev);
@@ -95,14 +115,17 @@ __global__ void relu_kernel(const float* __restrict__ x, float* __restrict__ y, 
     }
 }
 
+#define CUDA_CHECK(call) do { cudaError_t err = (call); \\
+    TORCH_CHECK(err == cudaSuccess, "CUDA error: ", cudaGetErrorString(err)); } while (0)
+
 std::vector<torch::Tensor> relu_cuda(torch::Tensor x, torch::Tensor out) {
     int count = 0, device = -1;
-    cudaGetDeviceCount(&count);
+    CUDA_CHECK(cudaGetDeviceCount(&count));
     TORCH_CHECK(count > 0, "no CUDA device");
-    cudaSetDevice(0);
-    cudaGetDevice(&device);
+    CUDA_CHECK(cudaSetDevice(x.get_device()));
+    CUDA_CHECK(cudaGetDevice(&device));
     cudaDeviceProp prop;
-    cudaGetDeviceProperties(&prop, device);
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
     int n = x.numel();
     const int threads = 256;
     int blocks = std::min((n + threads - 1) / threads, prop.multiProcessorCount * 4);
@@ -202,6 +225,11 @@ def probes() -> Any:
     return _build("parity_probes", PROBES, FUNCTIONS)
 
 
+@pytest.fixture(scope="module")
+def device_probes() -> Any:
+    return _build("parity_device", DEVICE_PROBE, ["device_info", "scale_each"])
+
+
 # ---------------------------------------------------------------- (a) Python-side placement
 
 
@@ -260,8 +288,8 @@ def test_the_verdict_refuses_an_emulated_cuda_forward_that_launched_nothing():
 
 
 @pytest.mark.slow
-def test_cuda_runtime_device_functions_report_one_h100():
-    info = _build("parity_device", DEVICE_PROBE, ["device_info"]).device_info().tolist()
+def test_cuda_runtime_device_functions_report_one_h100(device_probes):
+    info = device_probes.device_info().tolist()
     assert info[:3] == [1, 0, 90]  # one device, device 0, sm_90
     assert info[3] == 132 and info[8] == 132  # SMs, from the properties and the attribute
     assert info[4:6] == [32, 1024]
@@ -279,6 +307,17 @@ def test_returns_keep_pybind11_types(probes):
     assert isinstance(single, tuple) and len(single) == 1 and torch.equal(single[0], 3 * x)
     pair = probes.as_pair(x)
     assert isinstance(pair, tuple) and torch.equal(pair[0], 2 * x) and torch.equal(pair[1], 3 * x)
+
+
+@pytest.mark.slow
+def test_arguments_take_pybind11_lists(device_probes):
+    x = torch.arange(6.0).view(2, 3)
+    got = device_probes.scale_each(
+        [x, x + 1], [2.0, 0.5], [3, 2]
+    )  # vector<Tensor>, vector<double>, IntArrayRef
+    assert isinstance(got, list) and len(got) == 2
+    assert torch.equal(got[0], (2 * x).view(3, 2)) and torch.equal(got[1], ((x + 1) / 2).view(3, 2))
+    assert device_probes.scale_each([], [], [0]) == []
 
 
 @pytest.mark.slow

@@ -1,5 +1,8 @@
 """The candidate step's hook: while a CUDA C candidate is imported and run on a CPU,
-`load_inline` / `load` build the sources for the emulated device instead of nvcc.
+`load_inline` / `load` build the sources for the emulated device instead of nvcc, and
+Python-side CUDA placement (`.cuda()`, `.to("cuda")`, `device="cuda"`,
+`torch.device("cuda")`) lands on that device (the CPU) instead of raising "Torch not
+compiled with CUDA enabled".
 
 The sources are still recorded (the caller compiles them with nvcc for the static sm_90
 profile, and for the compile verdict when the emulator cannot build them)."""

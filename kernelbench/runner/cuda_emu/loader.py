@@ -57,6 +57,17 @@ def _pack(value: Any, keep: list[Any]) -> Arg:
         arr = (ctypes.c_int64 * max(1, len(value)))(*value)
         keep.append(arr)
         return Arg(kind=5, p=ctypes.cast(arr, ctypes.c_void_p), n=len(value))
+    if isinstance(value, (list, tuple)) and all(isinstance(v, torch.Tensor) for v in value):
+        if any(v.device.type != "cpu" for v in value):
+            raise TypeError("the emulated device takes CPU tensors")
+        keep.append(list(value))
+        impls = (ctypes.c_void_p * len(value))(*[v._cdata for v in value])
+        keep.append(impls)
+        return Arg(kind=6, p=ctypes.cast(impls, ctypes.c_void_p), n=len(value))
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float)) for v in value):
+        floats = (ctypes.c_double * len(value))(*value)
+        keep.append(floats)
+        return Arg(kind=7, p=ctypes.cast(floats, ctypes.c_void_p), n=len(value))
     raise TypeError(f"argument of type {type(value).__name__} is outside the emulated surface")
 
 

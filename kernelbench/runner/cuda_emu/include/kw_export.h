@@ -24,7 +24,8 @@ cudaStream_t as_stream(const S&) { return nullptr; }
 
 // ---------------------------------------------------------------- exports
 struct Arg {  // filled by the Python loader (ctypes)
-  int64_t kind;  // 0 none, 1 tensor (TensorImpl*), 2 int, 3 float, 4 bool, 5 int list
+  int64_t kind;  // 0 none, 1 tensor (TensorImpl*), 2 int, 3 float, 4 bool, 5 int list,
+                 // 6 tensor list (TensorImpl* array), 7 float list (double array)
   int64_t i;
   double d;
   void* p;
@@ -47,14 +48,41 @@ inline at::Tensor tensor_of(const Arg& a) {
   return t;
 }
 
+template <class T, class = void> struct is_optional : std::false_type {};  // std:: or c10::optional
+template <class T>
+struct is_optional<T, std::void_t<typename T::value_type, decltype(std::declval<const T&>().has_value())>>
+    : std::true_type {};
+
 template <class T>
 T from_arg(const Arg& a) {
   using D = std::decay_t<T>;
   if constexpr (std::is_same_v<D, at::Tensor>) {
     return tensor_of(a);
-  } else if constexpr (std::is_same_v<D, std::optional<at::Tensor>> || std::is_same_v<D, c10::optional<at::Tensor>>) {
+  } else if constexpr (is_optional<D>::value) {
     if (a.kind == 0) return D();
-    return D(tensor_of(a));
+    return D(from_arg<typename D::value_type>(a));
+  } else if constexpr (std::is_same_v<D, std::vector<at::Tensor>>) {  // a list of tensors
+    D out;
+    if (a.kind == 5 && a.n == 0) return out;
+    if (a.kind != 6) throw std::invalid_argument("expected a list of tensors");
+    auto* impls = static_cast<void* const*>(a.p);
+    for (int64_t k = 0; k < a.n; ++k) out.push_back(tensor_of(Arg{1, 0, 0.0, impls[k], 0}));
+    return out;
+  } else if constexpr (std::is_same_v<D, c10::ArrayRef<int64_t>>) {  // IntArrayRef: the loader's array
+    if (a.kind != 5) throw std::invalid_argument("expected a list of integers");
+    return D(static_cast<const int64_t*>(a.p), size_t(a.n));
+  } else if constexpr (std::is_same_v<D, std::vector<double>> || std::is_same_v<D, std::vector<float>>) {
+    D out;
+    if (a.kind == 7) {
+      auto* v = static_cast<const double*>(a.p);
+      for (int64_t k = 0; k < a.n; ++k) out.push_back(typename D::value_type(v[k]));
+    } else if (a.kind == 5) {
+      auto* v = static_cast<const int64_t*>(a.p);
+      for (int64_t k = 0; k < a.n; ++k) out.push_back(typename D::value_type(v[k]));
+    } else {
+      throw std::invalid_argument("expected a list of numbers");
+    }
+    return out;
   } else if constexpr (std::is_same_v<D, bool>) {
     return a.kind == 4 || a.kind == 2 ? a.i != 0 : a.d != 0;
   } else if constexpr (std::is_integral_v<D>) {
@@ -63,6 +91,7 @@ T from_arg(const Arg& a) {
   } else if constexpr (std::is_floating_point_v<D>) {
     return a.kind == 3 ? D(a.d) : D(a.i);
   } else if constexpr (std::is_same_v<D, std::vector<int64_t>>) {
+    if (a.kind != 5) throw std::invalid_argument("expected a list of integers");
     auto* v = static_cast<const int64_t*>(a.p);
     return D(v, v + a.n);
   } else {

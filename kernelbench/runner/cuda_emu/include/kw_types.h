@@ -205,6 +205,8 @@ inline int& current_device() {
   static int d = 0;
   return d;
 }
+// device 0; -1 is what a tensor on the emulated device (a CPU tensor) gives as its index
+inline bool is_device(int d) { return d == 0 || d == -1; }
 }  // namespace kw
 enum cudaDeviceAttr {
   cudaDevAttrMaxThreadsPerBlock = 1, cudaDevAttrMaxBlockDimX = 2, cudaDevAttrMaxBlockDimY = 3,
@@ -219,16 +221,24 @@ enum cudaDeviceAttr {
 };
 inline cudaError_t cudaGetDeviceCount(int* n) { if (!n) return cudaErrorInvalidValue; *n = 1; return cudaSuccess; }
 inline cudaError_t cudaGetDevice(int* d) { if (!d) return cudaErrorInvalidValue; *d = ::kw::current_device(); return cudaSuccess; }
-inline cudaError_t cudaSetDevice(int d) { if (d != 0) return cudaErrorInvalidDevice; ::kw::current_device() = d; return cudaSuccess; }
+inline cudaError_t cudaSetDevice(int d) { if (!::kw::is_device(d)) return cudaErrorInvalidDevice; ::kw::current_device() = 0; return cudaSuccess; }
 inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int d) {
   if (!p) return cudaErrorInvalidValue;
-  if (d != 0) return cudaErrorInvalidDevice;
+  if (!::kw::is_device(d)) return cudaErrorInvalidDevice;
   *p = ::kw::device_prop();
   return cudaSuccess;
 }
+enum cudaFuncAttribute {
+  cudaFuncAttributeMaxDynamicSharedMemorySize = 8, cudaFuncAttributePreferredSharedMemoryCarveout = 9,
+};
+enum cudaFuncCache { cudaFuncCachePreferNone, cudaFuncCachePreferShared, cudaFuncCachePreferL1, cudaFuncCachePreferEqual };
+template <class F>
+cudaError_t cudaFuncSetAttribute(F*, cudaFuncAttribute, int) { return cudaSuccess; }
+template <class F>
+cudaError_t cudaFuncSetCacheConfig(F*, cudaFuncCache) { return cudaSuccess; }
 inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr a, int d) {
   if (!v) return cudaErrorInvalidValue;
-  if (d != 0) return cudaErrorInvalidDevice;
+  if (!::kw::is_device(d)) return cudaErrorInvalidDevice;
   const cudaDeviceProp& p = ::kw::device_prop();
   switch (a) {
     case cudaDevAttrMaxThreadsPerBlock: *v = p.maxThreadsPerBlock; break;
