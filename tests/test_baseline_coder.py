@@ -107,6 +107,24 @@ def test_linear_bias_activation_scale_is_one_matmul_kernel(tmp_path):
     assert len(sched.groups[0].members) >= 5  # matmul, bias add, silu, scale, shift
 
 
+def test_a_matmul_launches_its_headers_tiles_on_the_cpu_too(tmp_path):
+    """Issue 29: the interpreter and the profile see the configuration a GPU would launch
+    (a K loop of several iterations: K 64 over BLOCK_K 16), not larger CPU-only tiles."""
+    src = source(
+        "        return self.fc(x)\n",
+        init_args=", n",
+        init_body="        self.fc = nn.Linear(n, 32)\n",
+        init_inputs="dim",
+    )
+    _, analysis, sched = plan(tmp_path, src)
+    params = {"BLOCK_M": 32, "BLOCK_N": 16, "BLOCK_K": 16}
+    code, record = generate("t", "", analysis, sched, {"k0_matmul": params})
+    assert record["k0_matmul"]["params"] | params == record["k0_matmul"]["params"]
+    for key, value in params.items():
+        assert f"{key}_k0_matmul = {value}\n" in code
+    assert "is_cuda" not in code
+
+
 def test_layer_norm_on_a_matmul_output_takes_two_kernels(tmp_path):
     src = source(
         "        return self.ln(self.fc(x))\n",

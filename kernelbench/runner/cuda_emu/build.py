@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sysconfig
@@ -40,13 +42,34 @@ class EmuBuildError(Exception):
         self.log = log_text
 
 
+# When torch's cpp_extension names no standard (a future rewrite): torch 2.13 already
+# builds with C++20 and 2.14's headers need it (`requires` in TensorBase.h).
+FALLBACK_STD = "c++20"
+_STD_FLAG = re.compile(r"-std=(c\+\+\d+)")
+
+
+@functools.lru_cache(maxsize=1)
+def cxx_standard() -> str:
+    """The C++ standard the installed torch's own `cpp_extension` compiles host code with
+    (the `-std=` of the build it writes for `load`/`load_inline`; c++20 in torch 2.13 and
+    2.14, read here): the highest one named there, else FALLBACK_STD."""
+    import torch.utils.cpp_extension as cpp_ext  # noqa: PLC0415 - heavy library, imported where used
+
+    try:
+        source = inspect.getsource(cpp_ext._write_ninja_file_to_build_library)
+    except (AttributeError, OSError, TypeError):
+        return FALLBACK_STD
+    found = _STD_FLAG.findall(source)
+    return max(found, key=lambda s: int(s.removeprefix("c++"))) if found else FALLBACK_STD
+
+
 @functools.lru_cache(maxsize=1)
 def compile_flags() -> tuple[str, ...]:
     import torch  # noqa: PLC0415 - heavy library, imported where used
     import torch.utils.cpp_extension as cpp_ext  # noqa: PLC0415 - heavy library, imported where used
 
     abi = int(torch._C._GLIBCXX_USE_CXX11_ABI)
-    flags = ["-std=c++17", "-O1", "-fPIC", "-w", f"-D_GLIBCXX_USE_CXX11_ABI={abi}"]
+    flags = [f"-std={cxx_standard()}", "-O1", "-fPIC", "-w", f"-D_GLIBCXX_USE_CXX11_ABI={abi}"]
     flags += [f"-I{p}" for p in cpp_ext.include_paths()]
     return (*flags, f"-I{sysconfig.get_paths()['include']}")
 

@@ -7,28 +7,35 @@ from agents.baseline.lowering.kernels.base import KernelWriter, Launch, Scope
 
 # ================================================================ matmul and conv
 
-# Tiles under the Triton interpreter (a CPU run): every program costs Python time there,
-# not SM time, so fewer, larger tiles check the same kernel many times faster. On a GPU
-# the kernel runs with the tuned (or Judge-chosen) tiles of its header. 256x128x128 against
-# 128x64x64, measured side by side in the interpreter: an AlexNet conv (M 6050, N 96,
-# K 363) 2.0 s against 5.1 s, a 1024^3 matmul 3.1 s against 6.7 s, a 20x24x36 one 23 ms
-# against 17 ms.
+# Tiles of a conv under the Triton interpreter (a CPU run): every program costs Python time
+# there, not SM time, so fewer, larger tiles check the same kernel many times faster. On a
+# GPU the kernel runs with the tuned (or Judge-chosen) tiles of its header. 256x128x128
+# against 128x64x64, measured side by side in the interpreter: an AlexNet conv (M 6050,
+# N 96, K 363) 2.0 s against 5.1 s, a 1024^3 matmul 3.1 s against 6.7 s, a 20x24x36 one
+# 23 ms against 17 ms. A matmul launches its header's tiles on the CPU too (issue 29): the
+# interpreter then checks, and the profile sees, the configuration a GPU would launch, a
+# K loop of several iterations included (with the larger tiles the demo's profile showed a
+# 128x128x128 kernel spilling that no GPU would run, and the same profile every round).
 INTERPRETER_TILES = {"BLOCK_M": 256, "BLOCK_N": 128, "BLOCK_K": 128}
 
 
 class TileWriter(KernelWriter):
     """Shared epilogue for matmul and conv: coordinates of the output tile, operand loads."""
 
-    def tiles(self, device_of: str, dims: dict[str, str]) -> dict[str, str]:
-        """Each block size as a forward expression: the tuned one on a GPU; under the
-        interpreter the larger INTERPRETER_TILES one, cut to the extent it tiles (`dims`:
-        each block's extent as an expression; a power of two, at least tl.dot's 16): a
-        depthwise conv has one output channel per group, and a 128-wide tile over it cost
-        128x the work per program."""
+    def tiles(self, device_of: str, dims: dict[str, str] | None) -> dict[str, str]:
+        """Each block size as a forward expression: the tuned one of the header, on a GPU
+        and, with `dims` None, under the interpreter too; otherwise under the interpreter
+        the larger INTERPRETER_TILES one, cut to the extent it tiles (`dims`: each block's
+        extent as an expression; a power of two, at least tl.dot's 16): a depthwise conv
+        has one output channel per group, and a 128-wide tile over it cost 128x the work
+        per program."""
         out: dict[str, str] = {}
         for key, cpu in INTERPRETER_TILES.items():
             gpu = int(self.params[key])
             out[key] = f"{key}_{self.name}"
+            if dims is None:
+                self.py.append(f"{out[key]} = {gpu}")
+                continue
             fit = f"min({cpu}, max(16, triton.next_power_of_2({dims[key]})))"
             self.py.append(f"{out[key]} = {gpu} if {device_of}.is_cuda else {fit}")
         return out
@@ -92,7 +99,7 @@ class MatmulWriter(TileWriter):
         sa = [self.arg(f"sa{d}", f"a3_{n}.stride({d})") for d in range(3)]
         sb = [self.arg(f"sb{d}", f"b3_{n}.stride({d})") for d in range(3)]
         p = self.params
-        t = self.tiles(a, {"BLOCK_M": f"M_{n}", "BLOCK_N": f"N_{n}", "BLOCK_K": f"K_{n}"})
+        t = self.tiles(a, None)  # the header's tiles on any device (see INTERPRETER_TILES)
         self.constexprs += [(k, t[k]) for k in ("BLOCK_M", "BLOCK_N", "BLOCK_K")]
         self.constexprs.append(("GROUP_M", str(int(p["GROUP_M"]))))
         c = self.code
