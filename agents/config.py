@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from kernelbench.protocol.policy import Policy
 from kernelbench.protocol.request import Backend
 
 AgentKind = Literal["baseline", "llm"]
@@ -42,6 +43,7 @@ class AgentConfig(BaseModel):
     agent: AgentKind = "baseline"
     llm: LLMSettings = Field(default_factory=LLMSettings)
     backend: Backend = "triton"
+    policy: Policy = "strict"  # the judging policy every attempt is evaluated under
     target_gpu: str = "H100"
     arch: str = "sm_90"
     rounds: int = Field(default=10, ge=1, le=200)

@@ -42,6 +42,7 @@ def eval_options(config: AgentConfig, device: str | None) -> EvalOptions:
         timeout_s=config.eval_timeout_s,
         arch=config.arch,
         gpu=config.target_gpu,
+        policy=config.policy,
     )
 
 

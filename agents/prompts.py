@@ -174,6 +174,7 @@ def coder_messages(ctx: CoderContext) -> list[dict[str, str]]:
         backend_name=BACKEND_NAMES[cfg.backend],
         target=target,
         arch=cfg.arch,
+        policy=cfg.policy,
     )
     previous = ctx.previous
     user = render(

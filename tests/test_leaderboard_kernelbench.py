@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -24,10 +25,29 @@ KB_RUN = KB / "runs" / "deepseek_level1"
 TIMING = KB / "baseline_time_torch.json"
 
 
-def test_a_kernelbench_run_becomes_a_row_beside_kernelwrights():
+def kernelbench_policy_runs(tmp_path: Path) -> Path:
+    """The fixture runs as if judged under the kernelbench policy (KernelBench's rule, the
+    one its own runs were judged under: only then are they ranked beside them)."""
+    runs = tmp_path / "runs"
+    shutil.copytree(RUNS, runs)
+    for path in runs.glob("*/run.json"):
+        data = json.loads(path.read_text())
+        data["config"]["policy"] = "kernelbench"
+        path.write_text(json.dumps(data))
+    return runs
+
+
+def test_a_kernelbench_run_becomes_a_row_beside_kernelwrights(tmp_path):
     board, _ = make_board(
-        RUNS, suite="builtin", level=1, kernelbench_runs=[KB_RUN], kernelbench_timing=TIMING
+        kernelbench_policy_runs(tmp_path),
+        suite="builtin",
+        level=1,
+        policy="kernelbench",
+        kernelbench_runs=[KB_RUN],
+        kernelbench_timing=TIMING,
     )
+    assert board.policy == "kernelbench" and len(board.rows) == 4
+    assert {r.key.policy for r in board.rows} == {"kernelbench"}
     kb = next(r for r in board.rows if r.key.agent == "kernelbench")
     assert (kb.key.model, kb.key.gpu, kb.key.device) == (
         "deepseek_level1",
@@ -66,11 +86,17 @@ def test_export_writes_kernelbench_run_folders_with_the_boards_figures(tmp_path)
         "sample_id": 0,
         "compiled": False,
         "correctness": False,
-        "metadata": {"kernelwright_status": "compile_error", "problem_id": "level1/6_GELU"},
+        "metadata": {
+            "kernelwright_status": "compile_error",
+            "problem_id": "level1/6_GELU",
+            "policy": "strict",
+            "precision": "fp32",
+        },
         "runtime": -1.0,
         "runtime_stats": {},
     }
     analysis = json.loads((o3 / "analysis.json").read_text())
+    assert (analysis["policy"], analysis["precision"]) == ("strict", "fp32")
     assert (analysis["total_count"], analysis["correct_count"], analysis["compiled_count"]) == (
         31, 4, 5,
     )  # fmt: skip
@@ -86,13 +112,19 @@ def test_export_writes_kernelbench_run_folders_with_the_boards_figures(tmp_path)
 
 
 def test_cli_imports_exports_and_names_a_broken_file(tmp_path):
-    base = ("leaderboard", "--runs-dir", str(RUNS), "--suite", "builtin", "--level", "1")
+    runs = str(kernelbench_policy_runs(tmp_path))
+    base = ("leaderboard", "--runs-dir", runs, "--suite", "builtin", "--level", "1",
+            "--policy", "kernelbench")  # fmt: skip
     out = kwright(*base, "--kernelbench", str(KB_RUN), "--kernelbench-timing", str(TIMING),
                   "--json", "--export-kernelbench", str(tmp_path / "kb"))  # fmt: skip
     assert out.returncode == 0, out.stderr
     agents = [r["key"]["agent"] for r in json.loads(out.stdout)["rows"]]
     assert sorted(agents) == ["baseline", "kernelbench", "llm", "llm"]
-    assert len(list((tmp_path / "kb").glob("*/eval_results.json"))) == 4
+    exported = sorted((tmp_path / "kb").glob("*/analysis.json"))
+    assert len(exported) == 4
+    assert {json.loads(a.read_text())["policy"] for a in exported} == {"kernelbench"}
+    strict = kwright(*base[:-2], "--kernelbench", str(KB_RUN))  # the default board: strict
+    assert strict.returncode == 2 and "onto that board (--policy kernelbench)" in strict.stderr
     bad = kwright(*base, "--kernelbench", str(KB / "broken_run"))
     assert bad.returncode == 2 and "broken_run/eval_results.json: not JSON" in bad.stderr
 

@@ -46,6 +46,7 @@ class LLMCoder:
             reasoning=reply.reasoning,
             refusal=reply.refusal,
             tool_args=reply.tool_args,
+            allow_torch_ops=ctx.config.policy == "kernelbench",
         )
         if extraction.failure:
             log.info("round %d: no candidate: %s", ctx.round, extraction.failure)

@@ -83,10 +83,10 @@ class _Candidate:
     assembled: bool = False
 
 
-def _static_problem(source: str, backend: str | None) -> str | None:
+def _static_problem(source: str, backend: str | None, torch_ops: bool) -> str | None:
     """None where `source` passes the static check, else the first reason."""
     try:
-        report = check_candidate(source, backend)
+        report = check_candidate(source, backend, allow_torch_ops=torch_ops)
     except CandidateFileError as exc:
         return str(exc)
     except Exception as exc:  # noqa: BLE001 - the check must never lose a reply
@@ -126,12 +126,13 @@ def extract_candidate(
     reasoning: str | None = None,
     refusal: str | None = None,
     tool_args: list[str] | None = None,
+    allow_torch_ops: bool = False,
 ) -> Extraction:
     """The candidate in a Coder reply (`reply` is the message content; `reasoning` the
     endpoint's reasoning_content, `refusal` its refusal field, `tool_args` the arguments
     of any tool calls). Where none is found, fences glued to a line's text ("Here:```python",
     "return y```") are put on lines of their own and the reply is read once more."""
-    args = (finish_reason, backend, reasoning, refusal, tool_args or [])
+    args = (finish_reason, backend, reasoning, refusal, tool_args or [], allow_torch_ops)
     got = _extract(normalize(reply or ""), *args)
     if not got.clean:
         repaired = repair_fences(normalize(reply or ""))
@@ -152,6 +153,7 @@ def _extract(
     reasoning: str | None,
     refusal: str | None,
     tool_args: list[str],
+    torch_ops: bool = False,
 ) -> Extraction:
     answer, inline_reasoning = split_reasoning(content)
     texts: list[tuple[str, str]] = [("answer", answer)]
@@ -211,7 +213,7 @@ def _extract(
             if c.source in seen:
                 continue
             seen.add(c.source)
-            problem = _static_problem(c.source, backend)
+            problem = _static_problem(c.source, backend, torch_ops)
             if problem is None:
                 why = "the likeliest" if not tried else "the first to pass the static check"
                 note = f"took {c.label}: {why}"

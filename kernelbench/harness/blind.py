@@ -81,17 +81,25 @@ def prepare_replay(source: str, cand_dir: Path, replay_dir: Path) -> None:
 
 
 def replay_failure(
-    steps: StepRunner, source: str, cand_dir: Path, replay_dir: Path, trials: list[Any]
+    steps: StepRunner,
+    source: str,
+    cand_dir: Path,
+    replay_dir: Path,
+    trials: list[Any],
+    init_seed: int | None = None,
 ) -> tuple[str, str, str] | None:
     """Run the replay step; None when its outputs are ready for the verdict, else
-    (status name, reason, messages)."""
+    (status name, reason, messages). `init_seed`: the seed ModelNew was built under (the
+    program's "seed" steps reseed the replay with it, so its own initial values repeat)."""
     try:
         prepare_replay(source, cand_dir, replay_dir)
     except KernelSourceError as exc:
         return "rejected", f"the candidate's kernels cannot be cut out of its file: {exc}", ""
     except ValueError as exc:
         return "runtime_error", f"the candidate step left no usable program: {exc}", ""
-    outcome, report, malformed = steps.replay(replay_dir, {"trials": trials})
+    outcome, report, malformed = steps.replay(
+        replay_dir, {"trials": trials, "init_seed": init_seed}
+    )
     text = messages(outcome)
     if outcome.infra_error and not outcome.timed_out:
         return "error", f"sandbox failed during the replay step: {outcome.infra_error}", text

@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from kernelbench.harness import handover
 from kernelbench.harness.blind import replay_failure, write_decoys
 from kernelbench.harness.profiling import CandidateProfiler
 from kernelbench.harness.reference_request import reference_failure, reference_request, timing_spec
@@ -31,6 +32,7 @@ from kernelbench.harness.timed_verdict import judge_timing
 from kernelbench.harness.verdict import guard_finding, judge_trials
 from kernelbench.problems.problem import Problem
 from kernelbench.protocol import runner_files as p
+from kernelbench.protocol.compare import precision_tolerance
 from kernelbench.protocol.cuda_source import NEEDS_GPU
 from kernelbench.protocol.request import (
     PROBLEM_FILE,
@@ -105,6 +107,7 @@ class _Evaluation:
         self.workroot = workroot
         self.backend = options.backend or detect_backend(source)
         self.device = options.device or detect_device()
+        self.torch_ops = options.policy == "kernelbench" or options.allow_torch_ops
         self.steps = StepRunner(sandbox, options, self.device, self.backend, run_id, readonly_paths)
         self.result = EvalResult(
             status=Status.ERROR,
@@ -112,6 +115,8 @@ class _Evaluation:
             backend=self.backend,
             device=self.device,
             sandbox=sandbox.name,
+            precision=options.precision,
+            policy="kernelbench" if self.torch_ops else "strict",
         )
 
     def _infra_failure(self, outcome: SandboxOutcome, step: str) -> EvalResult:
@@ -138,7 +143,7 @@ class _Evaluation:
             return None
         try:
             static = check_candidate(
-                self.source, self.options.backend, allow_torch_ops=self.options.allow_torch_ops
+                self.source, self.options.backend, allow_torch_ops=self.torch_ops
             )
         except CandidateFileError as exc:
             return self._finish(Status.COMPILE_ERROR, str(exc))
@@ -180,6 +185,7 @@ class _Evaluation:
         for shape in {t.shape_index for t in ref.trials}:
             data = read_step_file(ref_dir, f"out/init_{shape}.pt", MAX_OUTPUT_BYTES)
             (cand_dir / p.init_file(shape)).write_bytes(data)
+        self.digests = handover.state_digests(ref_dir, {t.shape_index for t in ref.trials})
         shutil.rmtree(ref_dir)
         return ref_outputs
 
@@ -202,8 +208,10 @@ class _Evaluation:
             )
         (cand_dir / CANDIDATE_FILE).write_text(self.source, encoding="utf-8")
         # Blind runs Triton on the CPU for now: on a GPU the timed calls still run in the
-        # candidate's process (kernelbench.runner.timed), where launches must be real.
-        blind = self.options.blind and self.backend == "triton" and self.device == "cpu"
+        # candidate's process (kernelbench.runner.timed), where launches must be real. Never
+        # under the kernelbench policy: its torch ops on the data have no stand-in replay.
+        on_cpu = (self.backend, self.device) == ("triton", "cpu")
+        blind = self.options.blind and not self.torch_ops and on_cpu
         replay_dir = self.workroot / "replay"
         if blind:
             shapes = sorted({t.shape_index for t in ref.trials})
@@ -213,6 +221,8 @@ class _Evaluation:
             "backend": self.backend,
             "device": self.device,
             "trials": _runner_trials(ref),
+            "init_seed": self.init_seed,  # KernelBench's: the same seed before both constructors
+            "precision": self.options.precision,
             "timing": timing_spec(self.options, self.device).model_dump(),
         }
         outcome, cand, malformed = self.steps.candidate(cand_dir, request)
@@ -235,7 +245,7 @@ class _Evaluation:
         profiler = CandidateProfiler(
             self.steps.trusted, self.workroot, self.problem, self.source, self.options, self.device
         )
-        finding = guard_finding(cand.model_dump(), self.options.allow_torch_ops)
+        finding = guard_finding(cand.model_dump(), self.torch_ops)
         if finding is not None:
             return self._finish(Status.REJECTED, finding, messages=messages(outcome, cand.details))
         if cand.status == "not_run" and cand.cuda_sources:
@@ -246,21 +256,25 @@ class _Evaluation:
                 cand.message,
                 messages=messages(outcome, cand.details),
             )
-        if self.options.allow_torch_ops and (cand.guard or {}).get("violations"):
+        if self.torch_ops and (cand.guard or {}).get("violations"):
             self.result.flags.append(f"torch ops allowed: {cand.guard['violations'][0]}")  # type: ignore[index]
         if blind:
             found = replay_failure(
-                self.steps, self.source, cand_dir, replay_dir, _runner_trials(ref)
+                self.steps, self.source, cand_dir, replay_dir, _runner_trials(ref), self.init_seed
             )
             if found is not None:
                 status, reason, text = found
                 return self._finish(_STEP_STATUS.get(status, Status(status)), reason, messages=text)
-            self.result.flags.append("blind: judged on the replay of the recorded program")
+            self.result.blind = True
         verdict_dir = replay_dir if blind else cand_dir
-        trials, failure = judge_trials(ref, ref_outputs, verdict_dir, self.problem.tolerance)
+        tolerance = precision_tolerance(self.options.precision, self.problem.tolerance)
+        trials, failure = judge_trials(ref, ref_outputs, verdict_dir, tolerance)
         self.result.trials = trials
         self.result.messages = messages(outcome)
+        self.result.flags.extend(handover.handover_flags(cand, self.digests))
         self._finish(Status.INCORRECT, failure) if failure else self._finish(Status.CORRECT)
+        if not handover.note_checks(self.result) and not failure:
+            self._finish(Status.ERROR, handover.NO_JUDGEABLE, error_kind=ErrorKind.BAD_PROBLEM)
         if ref.shapes_dropped:
             self.result.flags.append(
                 "shapes dropped (the reference fails or is ill-conditioned on them): "

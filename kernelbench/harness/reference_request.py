@@ -46,6 +46,7 @@ def reference_request(
         device=device,
         backend=backend,
         init_seed=init_seed,
+        precision=options.precision,
         defaults=problem.sizes,
         check_sizes=problem.check_sizes,
         extra_shapes=options.extra_shapes,

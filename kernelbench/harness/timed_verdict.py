@@ -20,7 +20,7 @@ import torch
 from kernelbench.harness.steps import StepRunner
 from kernelbench.harness.verdict import below_roofline, timed_samples
 from kernelbench.problems.problem import Problem
-from kernelbench.protocol.compare import compare_outputs
+from kernelbench.protocol.compare import compare_outputs, precision_tolerance
 from kernelbench.protocol.request import PROBLEM_FILE, RunnerReport, StepReport, StepRequest
 from kernelbench.protocol.result import EvalResult, Status, TimingStats
 from kernelbench.protocol.stepfiles import load_step_tensors
@@ -62,6 +62,7 @@ def _recheck(
         device=ev.device,
         backend=ev.backend,
         init_seed=ev.init_seed,
+        precision=ev.steps.options.precision,
         defaults=ref.trials[0].sizes,
     )
     outcome, report = ev.steps.trusted(workdir, req, "recheck")
@@ -69,7 +70,8 @@ def _recheck(
         return f"the re-check of timed calls failed ({report.message if report else outcome.stderr[-200:]})"
     for j, (_, outputs) in enumerate(pairs):
         expected = load_step_tensors(workdir, f"recheck_{j}.pt")
-        ok, reason, _ = compare_outputs(outputs, expected, ev.problem.tolerance)
+        tolerance = precision_tolerance(ev.steps.options.precision, ev.problem.tolerance)
+        ok, reason, _ = compare_outputs(outputs, expected, tolerance)
         if not ok:
             return f"timed call sample {j} is wrong on its own inputs (a cached or deferred output?): {reason}"
     return None

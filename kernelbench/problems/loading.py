@@ -94,14 +94,36 @@ def hash_values(values: list[Any]) -> str:
     return h.hexdigest()
 
 
-def copy_matching_state(target: torch.nn.Module, state: dict[str, torch.Tensor]) -> int:
-    """Copy reference parameters/buffers into `target` by name where shapes match."""
+def cast_floating(value: Any, dtype: torch.dtype | None) -> Any:
+    """Floating tensors (in lists and tuples too) cast to `dtype` (KernelBench's precision
+    cast; integer tensors keep theirs); everything else as it is. None: no cast."""
+    if dtype is None:
+        return value
+    if isinstance(value, torch.Tensor):
+        return value.to(dtype) if value.is_floating_point() else value
+    if isinstance(value, list | tuple):
+        return type(value)(cast_floating(v, dtype) for v in value)
+    return value
+
+
+def copy_matching_state(
+    target: torch.nn.Module, state: dict[str, torch.Tensor]
+) -> tuple[list[str], list[str]]:
+    """Copy reference parameters/buffers into `target` by name where shapes match.
+
+    Returns (the reference names that found no such slot, the target's own names that
+    nothing was copied into): with digests of the latter, a caller that knows the
+    reference's values tells which reference tensors the target holds anyway (built under
+    the same seed)."""
     own = target.state_dict()
-    copied = 0
+    filled: set[str] = set()
+    unmatched: list[str] = []
     with torch.no_grad():
         for name, value in state.items():
             mine = own.get(name)
             if mine is not None and mine.shape == value.shape:
                 mine.copy_(value.to(mine.device, mine.dtype))
-                copied += 1
-    return copied
+                filled.add(name)
+            else:
+                unmatched.append(name)
+    return unmatched, [n for n in own if n not in filled]

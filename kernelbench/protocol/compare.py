@@ -22,6 +22,16 @@ Tolerance policy (documented in docs/evaluation.md, "How correctness is decided"
   ``NOISE_FACTOR`` times it. A difference over ``NOISE_CEILING * scale`` is not rounding
   (randomness in ``forward``, dropout) and is ignored, so the floor never exceeds
   KernelBench's own tolerance of 1e-2.
+  For float16/bfloat16 outputs (``--precision fp16|bf16``) the ceiling is
+  ``HALF_NOISE_CEILING``: their own rounding is ~1e-3 of the values.
+* Not judgeable: where the reference's own error is at or above its scale (the exact
+  output is ~0 and float32 is noise), no tolerance tells right from wrong: the output's
+  values are not judged (``TensorCheck.judgeable``; structure still is).
+* Trivial outputs: where an all-zero output would pass the tolerance (a wide
+  ``TOLERANCE``), a constant output is refused (``TensorCheck.trivial``: "zeros"), and
+  where a constant would pass it is named ("constant").
+* Precision (``EvalOptions.precision``): KernelBench's tolerances, fp32 1e-4, fp16 and
+  bf16 1e-2 (``PRECISION_TOLERANCES``), whatever the output's dtype.
 * Integer and bool outputs must match exactly.
 * A constant output for a non-constant reference is named as such in the reason.
 """
@@ -39,6 +49,10 @@ from kernelbench.protocol.runner_files import flatten_outputs
 
 NOISE_FACTOR = 4.0
 NOISE_CEILING = 1e-2
+HALF_NOISE_CEILING = 0.25
+# KernelBench's (src/kernelbench/eval.py get_tolerance_for_precision): atol = rtol
+PRECISION_TOLERANCES = {"fp32": 1e-4, "fp16": 1e-2, "bf16": 1e-2}
+PRECISION_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 DEFAULT_TOLERANCES: dict[torch.dtype, float] = {
     torch.float64: 1e-4,
@@ -65,6 +79,21 @@ def tolerance_for(dtype: torch.dtype, override: dict[str, float] | None) -> tupl
     return atol, rtol
 
 
+def precision_tolerance(
+    precision: str, override: dict[str, float] | None
+) -> dict[str, float] | None:
+    """The tolerance override at `precision`: fp32 the problem's own; fp16/bf16 at least
+    KernelBench's 1e-2 (atol and rtol)."""
+    base = PRECISION_TOLERANCES[precision]
+    if precision == "fp32":
+        return override
+    return {k: max(base, (override or {}).get(k, base)) for k in ("atol", "rtol")}
+
+
+def noise_ceiling(dtype: torch.dtype) -> float:
+    return HALF_NOISE_CEILING if dtype in (torch.float16, torch.bfloat16) else NOISE_CEILING
+
+
 def _fmt_index(flat_index: int, shape: Iterable[int]) -> str:
     dims = list(shape)
     idx: list[int] = []
@@ -74,9 +103,9 @@ def _fmt_index(flat_index: int, shape: Iterable[int]) -> str:
     return "(" + ", ".join(str(i) for i in reversed(idx)) + ")"
 
 
-def noise_floor(noise: float | None, scale: float) -> float:
+def noise_floor(noise: float | None, scale: float, ceiling: float = NOISE_CEILING) -> float:
     """The absolute tolerance the reference's own float32 error calls for (0: none)."""
-    if noise is None or not math.isfinite(noise) or noise > NOISE_CEILING * scale:
+    if noise is None or not math.isfinite(noise) or noise > ceiling * scale:
         return 0.0
     return NOISE_FACTOR * noise
 
@@ -95,7 +124,8 @@ def noise_ratio(outputs: list[Any], noise: list[float | None] | None) -> tuple[f
             continue
         rms = _rms(out[torch.isfinite(out)].to(torch.float64))
         ratio = n / rms if math.isfinite(n) and rms > 0 else (0.0 if n == 0 else math.inf)
-        worst = max(worst, (ratio, i))
+        # in units of the dtype's ceiling: float16 rounding is not ill-conditioning
+        worst = max(worst, (ratio * NOISE_CEILING / noise_ceiling(out.dtype), i))
     return worst
 
 
@@ -106,6 +136,7 @@ def beyond_rounding(outputs: list[Any], noise: list[float | None] | None) -> str
     ratio, i = noise_ratio(outputs, noise)
     if ratio <= NOISE_CEILING:
         return None
+    ratio *= noise_ceiling(outputs[i].dtype) / NOISE_CEILING  # noise_ratio's units: undone
     return (
         f"the reference's output {i} is {ratio:.3g}x its RMS off its float64 self:"
         " ill-conditioned or random at these sizes"
@@ -178,18 +209,30 @@ def compare_tensor(
     atol, rtol = tolerance_for(ref.dtype, override)
     rms = _rms(r_f)
     scale = rms if rms > 0 else torch.finfo(ref.dtype).tiny
-    floor = noise_floor(noise, scale)
+    if noise is not None and math.isfinite(noise) and noise >= scale:
+        check.judgeable, check.noise, check.scale = False, noise, scale
+        return check  # the reference is its own noise here: values cannot be judged
+    floor = noise_floor(noise, scale, noise_ceiling(ref.dtype))
     atol_eff = max(atol * scale, floor)
     check.atol, check.rtol = atol_eff, rtol
     check.noise_floor = floor if floor > atol * scale else None
     err = (o_f - r_f).abs()
-    bad = err > atol_eff + rtol * r_f.abs()
+    bound = atol_eff + rtol * r_f.abs()
+    bad = err > bound
+    check.trivial = _trivial(r_f, bound)
+    constant = bool(o_f.max() == o_f.min())
+    if check.trivial == "zeros" and constant and (bool(r_f.max() > r_f.min()) or not o_f.any()):
+        bad = torch.ones_like(bad)  # a constant (zeros) where zeros would pass: never accepted
+        check.first_mismatch = (
+            f"output is constant ({o_f.flatten()[0].item():.6g} everywhere) where this "
+            "tolerance would accept all zeros: a constant output is not accepted here"
+        )
     check.mismatched = int(bad.sum())
     check.max_abs_err = float(err.max()) if err.numel() else 0.0
     rel = err / r_f.abs().clamp_min(atol_eff if atol_eff > 0 else 1e-30)
     check.max_rel_err = float(rel.max()) if rel.numel() else 0.0
     check.values_ok = check.mismatched == 0
-    if not check.values_ok:
+    if not check.values_ok and check.first_mismatch is None:
         ref_constant = bool((r_f.max() - r_f.min()) <= atol_eff) if r_f.numel() else True
         out_constant = o_f.numel() > 1 and bool(o_f.max() == o_f.min())
         if out_constant and not ref_constant:
@@ -206,6 +249,19 @@ def compare_tensor(
                 f"expected {r.flatten()[i].item():.6g}"
             )
     return check
+
+
+def _trivial(r_f: torch.Tensor, bound: torch.Tensor) -> str | None:
+    """ "zeros" where an all-zero output would pass `bound` though the reference is not all
+    zero, "constant" where its midrange would though it is not constant, else None."""
+    if not r_f.numel() or not bool(r_f.abs().max() > 0):
+        return None
+    if bool((r_f.abs() <= bound).all()):
+        return "zeros"
+    low, high = r_f.min(), r_f.max()
+    if bool(high > low) and bool(((r_f - (low + high) / 2).abs() <= bound).all()):
+        return "constant"
+    return None
 
 
 def compare_outputs(

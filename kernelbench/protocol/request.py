@@ -8,9 +8,10 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from kernelbench.protocol.errors import StepStatus
+from kernelbench.protocol.policy import Policy
 from kernelbench.protocol.result import TimingStats
 from profiler.gpus import normalize_arch
 from profiler.launches import LaunchRecord
@@ -18,6 +19,7 @@ from profiler.protocol import CudaSource, ProfileStepInput, ProfileStepOutput
 
 Backend = Literal["triton", "cuda"]
 Device = Literal["cpu", "cuda"]
+Precision = Literal["fp32", "fp16", "bf16"]  # KernelBench's: inputs and weights cast to it
 StepName = Literal["reference", "candidate", "profile", "recheck"]
 
 REQUEST_FILE = "request.json"
@@ -47,9 +49,13 @@ class EvalOptions(BaseModel):
     timing_warmup: int = Field(default=10, ge=0)
     timing_budget_s: float = Field(default=10.0, gt=0)
     compare_torch_compile: bool = False
+    # The judging policy (kernelbench.protocol.policy). `allow_torch_ops` is its old name:
+    # either one set means the kernelbench policy (and each implies the other).
+    policy: Policy = "strict"
     allow_torch_ops: bool = False
     profile: bool = True  # attach a static profile to a correct (or not_run CUDA) candidate
     profile_incorrect: bool = False  # also profile candidates that ran but were incorrect
+    precision: Precision = "fp32"  # tolerances per precision (kernelbench.protocol.compare)
     arch: str = "sm_90"
     gpu: str | None = None  # roofline GPU; None: the one being used, else the arch's default
     ncu: bool = True  # on a GPU with Nsight Compute installed, add its counters
@@ -59,8 +65,16 @@ class EvalOptions(BaseModel):
     # (the sandbox conformance suite needs hostile candidates to reach the sandbox).
     static_check: bool = True
     # Blind host code (Triton): the candidate's process gets stand-in data and its program is
-    # replayed on the real data in a clean process (kernelbench.harness.blind). Opt-in.
-    blind: bool = False
+    # replayed on the real data in a clean process (kernelbench.harness.blind). On the CPU.
+    blind: bool = True
+
+    @model_validator(mode="after")
+    def _policy_alias(self) -> EvalOptions:
+        """allow_torch_ops is the kernelbench policy (and the kernelbench policy allows them)."""
+        if self.allow_torch_ops:
+            self.policy = "kernelbench"
+        self.allow_torch_ops = self.policy == "kernelbench"
+        return self
 
     @field_validator("arch")
     @classmethod
@@ -83,6 +97,7 @@ class StepRequest(BaseModel):
     device: Device
     backend: Backend
     init_seed: int
+    precision: Precision = "fp32"  # floating inputs, init arguments and weights cast to it
     # Reference step: plans the shapes itself (kernelbench.problems.sizes) from these.
     defaults: dict[str, int] = Field(default_factory=dict)
     check_sizes: list[dict[str, int]] | None = None
@@ -154,6 +169,9 @@ class RunnerReport(BaseModel):
     guard: dict[str, Any] | None = None
     timing: dict[str, Any] | None = None
     duration_s: float | None = None
+    # per shape: [reference state names with no same-named slot in ModelNew, digests of
+    # ModelNew's tensors nothing was copied into] (kernelbench.harness.handover)
+    state_handover: dict[str, list[list[str]]] | None = None
 
     def for_profiler(self) -> StepReport:
         return StepReport(

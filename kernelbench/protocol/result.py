@@ -6,6 +6,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
+from kernelbench.protocol.policy import Policy
 from profiler.report import ProfileReport
 
 EVAL_SCHEMA_VERSION = 1
@@ -50,6 +51,13 @@ class TensorCheck(BaseModel):
     noise_floor: float | None = None  # set where the reference's own error raised atol
     rtol: float | None = None
     first_mismatch: str | None = None
+    # False where the reference's own error (noise: max |float32 - float64|) is at or above
+    # its scale (RMS): its values are not judged (kernelbench.protocol.compare)
+    judgeable: bool = True
+    noise: float | None = None
+    scale: float | None = None
+    # "zeros" / "constant": such an output would pass this tolerance (compare._trivial)
+    trivial: str | None = None
 
 
 class TrialResult(BaseModel):
@@ -59,6 +67,17 @@ class TrialResult(BaseModel):
     ok: bool
     reason: str | None = None
     outputs: list[TensorCheck] = Field(default_factory=list)
+
+
+class NotJudgeable(BaseModel):
+    """A shape's output that cannot tell right from wrong: the float32 reference's own
+    error (`noise`) is at or above its scale (`scale`, the RMS of its values)."""
+
+    trial: int
+    sizes: dict[str, int] = Field(default_factory=dict)
+    output: int
+    noise: float
+    scale: float
 
 
 class TimingStats(BaseModel):
@@ -80,6 +99,7 @@ class EvalResult(BaseModel):
     backend: str | None = None
     device: str | None = None
     sandbox: str | None = None
+    policy: Policy = "strict"  # the judging policy (kernelbench.protocol.policy)
     trials: list[TrialResult] = Field(default_factory=list)
     runtime_ms: float | None = None  # null where not measured — never 0
     ref_runtime_ms: float | None = None
@@ -90,10 +110,16 @@ class EvalResult(BaseModel):
     ref_timing: TimingStats | None = None
     timing_note: str | None = None  # why timing fields are null
     flags: list[str] = Field(default_factory=list)  # warnings, e.g. "speedup_over_10x"
+    # the outputs compared came from the replay of the candidate's recorded program, run on
+    # data its own process never held (kernelbench.harness.blind), not from its process
+    blind: bool = False
     messages: str = ""  # compiler/runtime output, trimmed
     profile: ProfileReport | None = None
     kernel_launches: int | None = None
     random_shape: dict[str, int] | None = None  # the check shape drawn from a secret seed
+    precision: str | None = None  # fp32 | fp16 | bf16: inputs and weights cast to it
+    # the outputs whose values were not judged (the reference is its own noise there)
+    not_judgeable: list[NotJudgeable] = Field(default_factory=list)
     duration_s: float | None = None
 
     def one_line(self) -> str:

@@ -2,7 +2,9 @@
 
 Caller -> runner (written by the caller, read and unlinked by the runner before any
 candidate code runs):
-  runner.json           {"backend", "device", "trials": [{"trial", "shape"}], "timing": {...}}
+  runner.json           {"backend", "device", "trials": [{"trial", "shape"}], "timing": {...},
+                        "init_seed" (ModelNew is built under it, as the reference was),
+                        "precision" (fp16/bf16: ModelNew is cast to it)}
   in/trial_<t>.pt       the trial's inputs, a list (torch.save; weights-only loadable)
   in/init_<s>.pt        {"init": get_init_inputs(), "state": the reference's state_dict}
   candidate.py          the candidate

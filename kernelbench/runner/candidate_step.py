@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from kernelbench.problems.loading import copy_matching_state
+from kernelbench.problems.loading import copy_matching_state, hash_values, seed_all
 from kernelbench.protocol import runner_files as p
 from kernelbench.protocol.cuda_source import CudaNotRun, record_cuda_sources
 from kernelbench.protocol.errors import (
@@ -184,7 +184,13 @@ class Runner:
         init = self.inits[shape]
         try:
             with self._recording(in_forward=False):
+                # KernelBench's handover: the reference's init seed before both constructors
+                if self.req.get("init_seed") is not None:
+                    seed_all(int(self.req["init_seed"]))
+                    if self.blind:
+                        self.program.seeded()
                 model = cls(*init["init"])
+                _reseed()
         except (CudaNotRun, StepFailed):
             raise
         except Exception as exc:
@@ -205,7 +211,16 @@ class Runner:
             for key, value in init["state"].items():
                 if self.blind and isinstance(value, torch.Tensor):
                     self.program.source(value, f"state:{shape}:{key}")
-            copy_matching_state(model, init["state"])
+            dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(self.req.get("precision"))
+            if dtype is not None:  # KernelBench casts ModelNew too (fp32: as built)
+                model = model.to(dtype=dtype)
+            unmatched, own = copy_matching_state(model, init["state"])
+        if unmatched:  # the caller tells which of them ModelNew holds anyway (by value)
+            with _paused(self.guard):
+                mine = model.state_dict()
+                digests = [hash_values([mine[n]]) for n in own]
+            self.report.setdefault("state_handover", {})[str(shape)] = [unmatched, digests]
+        with _paused(self.guard), self._recording(in_forward=False):
             model = model.to(self.device)
         return model
 

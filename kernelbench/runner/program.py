@@ -10,12 +10,12 @@ instead of running it. The record is the program; a separate, clean process
 candidate file's own kernel source. Nothing recorded here is trusted: tampering with it
 can only remove work from the program, never add a correct value.
 
-Refused while recording, with the reason: an op outside the data-movement table on memory
-that holds something of the data (the inputs and weights, what is computed from them, what
-a kernel was handed: `Taint`), a read of such memory on the host (`.item()`: the program
-would depend on the data), a launch of a kernel the candidate file does not define, a
-tensor passed as a constexpr, an argument that cannot be written down. Ops on memory built
-only from the host code's own literals run freely: their results are the same anywhere.
+Refused while recording: a launch of a kernel the candidate file does not define, a tensor
+passed as a constexpr, a tensor the program did not make, an argument that cannot be
+written down. The taint rule (`Taint`: on memory that holds something of the data only the
+data-movement table may run, and nothing may be read on the host) is the replay's to
+enforce on the recorded program; ops on memory built only from the host code's own
+literals run freely, since their results are the same anywhere.
 """
 
 from __future__ import annotations
@@ -138,10 +138,8 @@ class Recorder(TorchDispatchMode):
         name = op_name(func)
         if name in CONSTANT_OPS and args and isinstance(args[0], torch.Tensor):
             self._constant(args[0])
-        where = "forward" if self.in_forward else "__init__"
-        refusal = self.taint.check(name, [args, kwargs], where)
-        if refusal is not None:
-            self._refuse(refusal)
+        # An op the taint rule refuses is still recorded: the guard below reports it in the
+        # runner's words, and the replay, which applies the rule itself, refuses it there.
         result = func(*args, **kwargs)
         self.taint.after(name, [args, kwargs], result)
         if name in SHAPE_QUERIES or len(self.steps) > MAX_STEPS:
@@ -200,6 +198,11 @@ class Recorder(TorchDispatchMode):
                 "grid": [int(g) for g in grid_value],
             }
         )
+
+    def seeded(self) -> None:
+        """ModelNew is built under the reference's init seed from here: the replay reseeds
+        there, so the ops of its __init__ draw the same values."""
+        self.steps.append({"kind": "seed"})
 
     def outputs(self, trial: int, flat: list[Any]) -> None:
         self.steps.append({"kind": "outputs", "trial": trial, "values": self.encode(flat)})

@@ -25,6 +25,7 @@ import torch
 
 from kernelbench.problems.loading import (
     arity_error,
+    cast_floating,
     hash_values,
     make_init_inputs,
     make_inputs,
@@ -40,7 +41,7 @@ from kernelbench.problems.sizes import (
     random_shape,
     random_varying,
 )
-from kernelbench.protocol.compare import beyond_rounding, noise_ratio
+from kernelbench.protocol.compare import PRECISION_DTYPES, beyond_rounding, noise_ratio
 from kernelbench.protocol.errors import StepFailed, describe, format_traceback
 from kernelbench.protocol.request import (
     PROBLEM_FILE,
@@ -91,7 +92,10 @@ class _Run:
         seed: int,
         init_seed: int,
         device: str,
+        precision: str = "fp32",
     ) -> None:
+        # KernelBench's precision cast: floating init arguments, weights and inputs
+        dtype = None if precision == "fp32" else PRECISION_DTYPES[precision]
         try:  # executed afresh at `sizes`, so that values derived from them follow
             module = problem.module(sizes)
         except Exception as exc:
@@ -99,7 +103,7 @@ class _Run:
                 "bad_problem", f"executing the problem raised {describe(exc)}"
             ) from exc
         try:
-            self.init = make_init_inputs(module, sizes)
+            self.init = cast_floating(make_init_inputs(module, sizes), dtype)
         except Exception as exc:
             raise StepFailed("bad_problem", f"get_init_inputs() raised {describe(exc)}") from exc
         bad = arity_error(module.Model.__init__, [None, *self.init], "Model.__init__")
@@ -107,14 +111,14 @@ class _Run:
             raise StepFailed("bad_problem", f"{bad} (from get_init_inputs())")
         try:
             seed_all(init_seed)
-            self.model = module.Model(*self.init).to(device)
+            self.model = module.Model(*self.init).to(device=device, dtype=dtype)
         except Exception as exc:
             raise StepFailed(
                 "bad_problem", f"Model(*get_init_inputs()) raised {describe(exc)}"
             ) from exc
         self.state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
         try:
-            self.inputs = make_inputs(module, sizes, seed, device)
+            self.inputs = cast_floating(make_inputs(module, sizes, seed, device), dtype)
         except Exception as exc:
             raise StepFailed("bad_problem", f"get_inputs() raised {describe(exc)}") from exc
         bad = arity_error(self.model.forward, self.inputs, "Model.forward")
@@ -280,7 +284,7 @@ def reference_step(workdir: Path, req: StepRequest) -> StepReport:
             bag["run"] = (sizes, ran)
             for seed in seeds:  # every seed, unless the first is costly and insensitive
                 try:
-                    run = _Run(problem, sizes, seed, req.init_seed, req.device)
+                    run = _Run(problem, sizes, seed, req.init_seed, req.device, req.precision)
                 except StepFailed as exc:
                     return exc.message
                 started = time.perf_counter()
@@ -314,7 +318,8 @@ def reference_step(workdir: Path, req: StepRequest) -> StepReport:
             if i < len(ran):  # the seeds works() ran (all of them where it is sensitive)
                 run, noise = ran[i]
             else:  # costly and insensitive at the first seed: its noise serves the others
-                run, noise = _Run(problem, sizes, seed, req.init_seed, req.device), ran[0][1]
+                run = _Run(problem, sizes, seed, req.init_seed, req.device, req.precision)
+                noise = ran[0][1]
             first_run = first_run or run
             torch.save(canonical_outputs(run.output), out_dir / f"ref_{trial_no}.pt")
             torch.save(run.pristine, out_dir / f"inputs_{trial_no}.pt")
@@ -358,7 +363,7 @@ def recheck_step(workdir: Path, req: StepRequest) -> StepReport:
     """The reference's outputs on each `timed_<j>.pt`'s inputs, as `recheck_<j>.pt`."""
     report = StepReport(step="recheck")
     problem = _load_problem(workdir, req.defaults)
-    run = _Run(problem, req.defaults, req.init_seed, req.init_seed, req.device)
+    run = _Run(problem, req.defaults, req.init_seed, req.init_seed, req.device, req.precision)
     for path in sorted(workdir.glob("timed_*.pt")):
         data = torch.load(path, weights_only=True)
         inputs = [x.to(req.device) if isinstance(x, torch.Tensor) else x for x in data["inputs"]]

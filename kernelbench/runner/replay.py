@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from kernelbench.problems.loading import seed_all
 from kernelbench.protocol import runner_files as p
 from kernelbench.protocol.errors import StepFailed, describe, format_traceback
 from kernelbench.runner.guard import ALLOWED_OPS, UNINITIALISED_OPS, poison
@@ -160,7 +161,7 @@ class Replay:
         kwargs = {str(k): self.decode(v) for k, v in dict(step.get("kwargs") or {}).items()}
         refusal = self.taint.check(op_name(func), [args, kwargs], "the program")
         if refusal is not None:
-            raise StepFailed("rejected", f"replay: {refusal}")
+            raise StepFailed("rejected", refusal)
         with torch.no_grad():
             result = func(*args, **kwargs)
         self.taint.after(op_name(func), [args, kwargs], result)
@@ -221,6 +222,9 @@ class Replay:
                 self.taint.mark([value])
             elif kind == "const":
                 self.refs[int(step["ref"])] = _constant(step)
+            elif kind == "seed":  # ModelNew's construction (program.seeded)
+                if req.get("init_seed") is not None:
+                    seed_all(int(req["init_seed"]))
             elif kind == "op":
                 self.op(step)
             elif kind == "launch":

@@ -23,6 +23,7 @@ from agents.factory import default_agent
 from agents.providers.chat import PROVIDERS
 from kernelbench.problems.problem import Problem, ProblemError
 from kernelbench.problems.registry import list_problems, resolve_problem
+from kernelbench.protocol.policy import Policy
 from kernelbench.protocol.request import Backend
 from profiler.gpus import GPUS, UnknownArch, UnknownGpu, gpu_spec, normalize_arch
 
@@ -71,6 +72,10 @@ class AgentOptions:
         int, typer.Option(min=1, help="Stop after this many rounds without improvement.")
     ] = 4
     backend: Annotated[Backend, typer.Option(help="Kernel language.")] = "triton"
+    policy: Annotated[
+        Policy,
+        typer.Option(help="strict: all compute in kernels; kernelbench: torch ops may stay."),
+    ] = "strict"
     gpu: Annotated[
         str, typer.Option(help=f"Target GPU for prompts and the roofline ({', '.join(GPUS)}).")
     ] = "H100"
@@ -196,6 +201,7 @@ class AgentOptions:
                 structured_output=not self.json_in_text,
             ),
             backend=self.backend,
+            policy=self.policy,
             target_gpu=self.gpu,
             arch=arch,
             rounds=self.rounds,
@@ -218,6 +224,7 @@ CONFIG_PATHS = {
     "candidates": "candidates_per_round",
     "patience": "patience",
     "backend": "backend",
+    "policy": "policy",
     "gpu": "target_gpu",
     "arch": "arch",
     "eval_timeout": "eval_timeout_s",

@@ -12,7 +12,8 @@ from rich.text import Text
 
 from kernelbench.problems.problem import Problem, ProblemError
 from kernelbench.problems.registry import resolve_problem, solution_path
-from kernelbench.protocol.request import Backend, Device, EvalOptions
+from kernelbench.protocol.policy import Policy
+from kernelbench.protocol.request import Backend, Device, EvalOptions, Precision
 from kernelbench.protocol.result import ErrorKind, EvalResult, Status
 from worker.cli.common import (
     EXIT_BAD_INPUT,
@@ -102,7 +103,8 @@ def render(result: EvalResult, candidate: Path) -> None:
     if result.reason:
         lines.append(f"reason: {result.reason}")
     lines.append(
-        f"backend {result.backend}, device {result.device}, sandbox {result.sandbox}, "
+        f"backend {result.backend}, device {result.device}, policy {result.policy}, "
+        f"sandbox {result.sandbox}, "
         f"{result.duration_s or 0:.1f} s"
     )
     if result.speedup is not None:
@@ -169,13 +171,27 @@ def eval_command(
     seed: Annotated[
         int | None, typer.Option(help="Fix the seeds (debugging; default: fresh random seeds).")
     ] = None,
+    policy: Annotated[
+        Policy,
+        typer.Option(
+            help="strict: all compute in custom kernels; kernelbench: torch ops may stay, "
+            "every forward launches a custom kernel."
+        ),
+    ] = "strict",
     allow_torch_ops: Annotated[
         bool,
-        typer.Option(help="Allow high-level torch ops (matmul, softmax, ...) beside the kernels."),
+        typer.Option(help="The old name of --policy kernelbench."),
     ] = False,
+    precision: Annotated[
+        Precision,
+        typer.Option(help="fp32 | fp16 | bf16: inputs and weights cast to it (KernelBench's)."),
+    ] = "fp32",
     torch_compile: Annotated[
         bool, typer.Option(help="On a GPU, also time torch.compile of the reference.")
     ] = False,
+    profile: Annotated[
+        bool, typer.Option(help="Attach the static profile (an nvcc/ptxas compile for sm_90).")
+    ] = True,
     keep: Annotated[
         Path | None, typer.Option(help="Copy the scratch directories here (debugging).")
     ] = None,
@@ -189,8 +205,11 @@ def eval_command(
         timeout_s=timeout,
         trials=trials,
         seed=seed,
+        policy=policy,
         allow_torch_ops=allow_torch_ops,
         compare_torch_compile=torch_compile,
+        precision=precision,
+        profile=profile,
     )
     result = run_harness(prob, source, options, sandbox, keep)
     if as_json:

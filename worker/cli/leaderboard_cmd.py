@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from kernelbench.problems.problem import ProblemError
+from kernelbench.protocol.policy import Policy
 from worker.cli.common import fail
 from worker.config import get_settings
 from worker.leaderboard.records import BASELINE_NAMES, Baseline, BoardFormat
@@ -38,6 +39,10 @@ def leaderboard(
     baseline: Annotated[
         Baseline, typer.Option(help=f"Speedups against {' or '.join(BASELINE_NAMES.values())}.")
     ] = "eager",
+    policy: Annotated[
+        Policy,
+        typer.Option(help="Rank only the rows judged under this policy (never two together)."),
+    ] = "strict",
     runs_dir: Annotated[Path | None, typer.Option(help="Default: $KWRIGHT_HOME/runs.")] = None,
     kernelbench: Annotated[
         list[Path] | None,
@@ -67,6 +72,7 @@ def leaderboard(
             suite=suite,
             level=level,
             baseline=baseline,
+            policy=policy,
             kernelbench_runs=kernelbench,
             kernelbench_timing=kernelbench_timing,
             kernelbench_gpu=kernelbench_gpu,

@@ -1,9 +1,11 @@
 """A board: rows ranked over one named problem set, per-level tables and the problem matrix.
 
-The problem set is named, never implied: a suite (and level) lists its problems, or,
-without a suite, the set is the problems every compared row attempted (their
-intersection), so no row is ranked on problems another never saw. Rows that attempted
-nothing in the set are left out and named in the notes.
+A board shows the rows of one judging policy (strict or kernelbench): rows of different
+policies are never ranked together, and the rows of the other are named in the notes. The
+problem set is named, never implied: a suite (and level) lists its problems, or, without a
+suite, the set is the problems every compared row attempted (their intersection), so no
+row is ranked on problems another never saw. Rows that attempted nothing in the set are
+left out and named in the notes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from kernelbench.protocol.policy import POLICY_RULES, Policy
 from worker.leaderboard.collect import Entries
 from worker.leaderboard.metrics import ranked, row_stats
 from worker.leaderboard.records import (
@@ -58,6 +61,8 @@ class Board(BaseModel):
     problem_set: ProblemSet
     baseline: Baseline
     baseline_name: str
+    policy: Policy = "strict"  # every row was judged under it (rows of others: their own board)
+    policy_rule: str = POLICY_RULES["strict"]
     notes: list[str] = Field(default_factory=list)
     rows: list[RowStats]
     levels: list[LevelTable] = Field(default_factory=list)
@@ -86,9 +91,20 @@ def choose_problems(
     return ProblemSet(name=name, how="intersection", level=level, ids=sorted(common))
 
 
-def build_board(entries: Entries, problems: ProblemSet, baseline: Baseline) -> Board:
+def build_board(
+    entries: Entries,
+    problems: ProblemSet,
+    baseline: Baseline,
+    policy: Policy = "strict",
+    apart: list[RowKey] | None = None,
+) -> Board:
+    """`entries`: rows judged under `policy` only; `apart`: the rows of other policies,
+    named in the notes, never ranked here."""
     ids = problems.ids
-    notes: list[str] = []
+    notes = [
+        f"not on this board (judged under the {k.policy} policy: --policy {k.policy}): {k.label}"
+        for k in apart or []
+    ]
     kept: dict[RowKey, dict[str, Entry]] = {}
     for key, row in entries.items():
         if any(pid in row for pid in ids):
@@ -116,6 +132,8 @@ def build_board(entries: Entries, problems: ProblemSet, baseline: Baseline) -> B
         problem_set=problems,
         baseline=baseline,
         baseline_name=BASELINE_NAMES[baseline],
+        policy=policy,
+        policy_rule=POLICY_RULES[policy],
         notes=notes,
         rows=rows,
         levels=tables,

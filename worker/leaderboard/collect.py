@@ -33,7 +33,13 @@ Entries = dict[RowKey, dict[str, Entry]]
 def row_key(info: RunRecord) -> RowKey:
     cfg = info.config
     model = cfg.llm.model if cfg.agent == "llm" else "-"
-    return RowKey(agent=cfg.agent, model=model, gpu=cfg.target_gpu, device=info.device or "?")
+    return RowKey(
+        agent=cfg.agent,
+        model=model,
+        gpu=cfg.target_gpu,
+        device=info.device or "?",
+        policy=cfg.policy,
+    )
 
 
 def load_runs(runs_dir: Path) -> list[RunRecord]:

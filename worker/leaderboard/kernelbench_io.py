@@ -12,7 +12,9 @@ problem file name -> `mean`).
 Out: per row and level, a folder KernelBench users know: `eval_results.json` and the
 kernels in KernelBench's names, a `baseline_time.json` in its timing-file shape (so its
 `benchmark_eval_analysis.py ... baseline_file=... eval_results_dir=...` reproduces the
-numbers), and `analysis.json` with the keys that script writes.
+numbers), and `analysis.json` with the keys that script writes. Both record the policy the
+row was judged under and the precision (each sample's `metadata`, and `analysis.json`'s
+`policy` and `precision`). An imported run is a `kernelbench`-policy row.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from worker.leaderboard.records import (
 )
 
 _NUMBERED = re.compile(r"^level(\d+)/(\d+)_")
+PRECISION = "fp32"  # what every kernelwright evaluation runs at (for now)
 
 
 class KernelBenchFormatError(ValueError):
@@ -126,7 +129,14 @@ def import_run(
             kernel=str(kernel) if kernel.is_file() else None,
             run_dir=str(run_dir),
         )
-    key = RowKey(agent="kernelbench", model=run_dir.name, gpu=gpu or hardware or "?", device="cuda")
+    # KernelBench's harness judges under its own rule: the kernelbench policy.
+    key = RowKey(
+        agent="kernelbench",
+        model=run_dir.name,
+        gpu=gpu or hardware or "?",
+        device="cuda",
+        policy="kernelbench",
+    )
     return key, entries
 
 
@@ -143,6 +153,8 @@ def _analysis(
         "run_name": name,
         "level": level,
         "hardware": stats.key.gpu,
+        "policy": stats.key.policy,
+        "precision": PRECISION,
         "total_count": len(ids),
         "total_eval": sum(1 for pid in ids if pid in row and row[pid].finished),
         "compiled_count": stats.compiled.n,
@@ -171,7 +183,12 @@ def _write_level(
                 "sample_id": 0,
                 "compiled": e.compiled,
                 "correctness": e.correct,
-                "metadata": {"kernelwright_status": e.status, "problem_id": pid},
+                "metadata": {
+                    "kernelwright_status": e.status,
+                    "problem_id": pid,
+                    "policy": key.policy,
+                    "precision": PRECISION,
+                },
                 "runtime": e.runtime_ms if timed else -1.0,
                 "runtime_stats": {},
             }

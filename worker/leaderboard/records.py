@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from agents.status import AttemptStatus, Unevaluated
+from kernelbench.protocol.policy import Policy
 from kernelbench.protocol.result import Status
 
 SCHEMA_VERSION = 1
@@ -73,6 +74,7 @@ class RowKey(BaseModel):
     model: str
     gpu: str  # the target GPU the agent was told about (and timed on, for cuda rows)
     device: str  # "cuda": timed on a GPU; "cpu": the Triton interpreter, untimed
+    policy: Policy = "strict"  # judged under (a board shows rows of one policy only)
 
     @property
     def timed(self) -> bool:

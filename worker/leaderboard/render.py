@@ -24,6 +24,7 @@ from worker.leaderboard.table import cell_text, headers, level_title, matrix, ta
 def header_lines(board: Board) -> list[str]:
     ps = board.problem_set
     return [
+        f"Policy: {board.policy} ({board.policy_rule}); only rows judged under it are ranked here.",
         f"Problem set: {ps.name} ({len(ps.ids)} problems); a problem a row did not attempt "
         "or finish counts as failed.",
         f"Speedups are against {board.baseline_name}, timed on the row's target GPU."

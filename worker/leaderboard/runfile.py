@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from agents.status import AttemptStatus, ProblemStatus
 from agents.usage import Usage
+from kernelbench.protocol.policy import Policy
 
 
 class AttemptRecord(BaseModel):
@@ -51,6 +52,7 @@ class ConfigRecord(BaseModel):
     agent: str
     llm: LLMRecord = Field(default_factory=LLMRecord)
     target_gpu: str = "?"
+    policy: Policy = "strict"  # runs written before policies were strict
 
 
 class RunRecord(BaseModel):

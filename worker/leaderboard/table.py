@@ -63,6 +63,7 @@ def columns(baseline_name: str) -> list[Column]:
         ("cost/solved", lambda s: usd(s.cost_per_solved)),
         ("not attempted", lambda s: str(s.not_attempted)),
         ("unfinished", lambda s: str(s.unfinished)),
+        ("policy", lambda s: s.key.policy),
     ]
     return cols
 

@@ -50,6 +50,9 @@ ALLOWED_ROOTS = frozenset(
      "cupy"}
 )  # fmt: skip
 
+# Roots a GPU machine has and this one may not: where absent, only their listed names pass.
+OPTIONAL_ROOTS = frozenset({"cupy"})
+
 # Every module a path may pass through or end at, by its real `__name__`.
 ALLOWED_MODULES = frozenset(
     {
@@ -134,7 +137,9 @@ MODULE_ATTRS: dict[str, frozenset[str]] = {
     "os": frozenset({"environ", "getenv"}),
     "warnings": frozenset({"warn", "catch_warnings", "simplefilter", "filterwarnings"}),
     "__future__": frozenset({"annotations"}),
-    "cupy": frozenset({"RawKernel", "RawModule"}),  # arrays would compute unseen
+    # kernels, the zero-copy view that hands a torch tensor's pointer to one, scalar types
+    # for kernel arguments; cupy's compute functions would compute unseen
+    "cupy": frozenset({"RawKernel", "RawModule", "asarray", "int32", "int64", "float32"}),
 }
 # Names refused in every module (they evaluate strings, or read another scope's namespace).
 DENIED_ATTRS = frozenset(
@@ -243,6 +248,8 @@ def _walk(path: str) -> tuple[Any, str | None]:
     try:
         obj: Any = _import_allowed(root)
     except Unresolved:
+        if root in OPTIONAL_ROOTS:  # a GPU-only library this machine lacks: its listed names
+            return _optional_standin(parts)
         return None, f"{root} cannot be imported here, so its use cannot be checked"
     for i, part in enumerate(parts[1:], start=1):
         shown = ".".join(parts[: i + 1])
@@ -268,6 +275,17 @@ def _walk(path: str) -> tuple[Any, str | None]:
             return None, why
         obj = nxt
     return obj, None
+
+
+def _optional_standin(parts: list[str]) -> tuple[Any, str | None]:
+    """`cupy` and its listed names where cupy is not installed (a CUDA C candidate on a
+    CPU machine is compiled, not run): stand-ins, so the file is judged as it would be."""
+    module = types.ModuleType(parts[0])
+    if len(parts) == 1:
+        return module, None
+    if len(parts) == 2 and parts[1] in MODULE_ATTRS.get(parts[0], frozenset()):
+        return type(parts[1], (), {}), None
+    return None, f"{'.'.join(parts)} is not something a kernel file needs from {parts[0]}"
 
 
 def path_verdict(path: str) -> str | None:
