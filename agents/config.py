@@ -10,6 +10,7 @@ from kernelbench.protocol.policy import Policy
 from kernelbench.protocol.request import Backend
 
 AgentKind = Literal["baseline", "llm"]
+SearchKind = Literal["chain", "beam"]  # agents.search.STRATEGIES
 ReasoningEffort = Literal["minimal", "low", "medium", "high"]
 
 
@@ -35,6 +36,8 @@ class LLMSettings(BaseModel):
     # The longest server-directed wait (Retry-After) honoured before a retry, in seconds.
     max_retry_after_s: float = Field(default=60.0, gt=0)
     structured_output: bool = True  # False: the Judge asks for JSON in text (tolerant parse)
+    # The environment variable holding this endpoint's key (None: the job's own key).
+    api_key_env: str | None = None
 
 
 class AgentConfig(BaseModel):
@@ -42,6 +45,7 @@ class AgentConfig(BaseModel):
 
     agent: AgentKind = "baseline"
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    judge_llm: LLMSettings | None = None  # the Judge's endpoint/model; None: the Coder's
     backend: Backend = "triton"
     policy: Policy = "strict"  # the judging policy every attempt is evaluated under
     target_gpu: str = "H100"
@@ -51,4 +55,11 @@ class AgentConfig(BaseModel):
     patience: int = Field(default=4, ge=1)  # stop after this many rounds without improvement
     max_repair_rounds: int = Field(default=3, ge=1)  # then go back to the best correct kernel
     eval_timeout_s: float = Field(default=300.0, gt=0)
+    search: SearchKind = "chain"  # chain: one pick per round; beam: the top-k kernels
+    beam_width: int = Field(default=2, ge=1, le=8)  # beam: kernels kept and expanded
+    # Stop once the best kernel's measured time reaches this fraction of the roofline
+    # lower bound (GPU only: it needs a measured time). None: never.
+    roofline_stop: float | None = Field(default=0.9, gt=0, le=1)
+    # beam: a child slower than its parent by more than this fraction is pruned.
+    prune_regression: float = Field(default=0.25, ge=0)
     budget: Budget = Field(default_factory=Budget)

@@ -1,13 +1,19 @@
 """The optimization loop for one problem: propose, evaluate, judge, repeat; keep the best.
 
-Each round the Coder proposes `candidates_per_round` candidates (in parallel threads),
-each is evaluated in the sandbox, the round's pick (its best correct candidate, else its
-first with code) is reviewed by the Judge (repair mode if failing, optimize mode if
-correct), and the next round builds on that pick and the Judge's feedback. After
-`max_repair_rounds` failing rounds in a row the Coder is sent back to the best correct
-kernel. The loop stops after `rounds`, after `patience` rounds without improvement, when
-the Judge has nothing further to suggest, when the budget is spent, or when the Coder's
-LLM endpoint keeps failing (the job then ends `failed`, keeping every finished attempt).
+A search strategy (`agents.search`, `--search chain|beam`) plans each round: which attempt
+each of the `candidates_per_round` candidates builds on, along which ranked bottleneck or
+angle, at which temperature. The loop asks the Coder for every planned candidate (in
+parallel threads), evaluates each through its evaluator, records it, has the Judge review
+the attempts the strategy names (repair mode if failing, optimize mode if correct) and
+writes a short reflection of the round. Every Coder prompt carries the numbers of the
+kernel it builds on, its lineage's history and the lessons of earlier rounds
+(`agents.search.memory`).
+
+The loop stops after `rounds`; when the strategy says the search is over (chain: the
+Judge's `done`; beam: every lineage retired, pruned or explored); when the best kernel's
+measured time reaches `roofline_stop` of the roofline (GPU only); after `patience` rounds
+without improvement; when the budget is spent; or when the Coder's LLM endpoint keeps
+failing (the job then ends `failed`, keeping every finished attempt).
 
 Failure policy by role: a Coder call that times out or fails with a 5xx/connection error
 is retried once at the round level (after the provider's own retries) before the job
@@ -15,7 +21,7 @@ fails. The Judge is advisory: its call failing (after the same one retry) gives 
 advice this round", recorded in the attempt and the summary, and the loop goes on.
 
 Every attempt is recorded in the run directory as it finishes; a resumed run reloads
-finished attempts and redoes nothing that finished.
+finished attempts and redoes nothing that finished (the strategies plan from them alone).
 """
 
 from __future__ import annotations
@@ -40,8 +46,11 @@ from agents.protocols import (
     Proposal,
     Review,
 )
-from agents.ranking import is_better, pick_of_round
+from agents.ranking import is_better
 from agents.rundir import AttemptRecord, BestInfo, FinishedAttempt, ProblemDir, ProblemResult
+from agents.search import CandidatePlan, SearchState, make_strategy
+from agents.search.base import ranked_wanted, roofline_reached
+from agents.search.memory import history, lessons, numbers, reflect
 from agents.status import AttemptStatus, Phase, ProblemStatus, RoundProgress, Unevaluated
 from agents.usage import BudgetExceeded, BudgetTracker, Usage, total
 from kernelbench.harness.evaluate import evaluate
@@ -117,6 +126,7 @@ class ProblemLoop:
         self.on_attempt = on_attempt or (lambda r: None)
         self.finished: list[FinishedAttempt] = []
         self.best: FinishedAttempt | None = None
+        self.strategy = make_strategy(config.search)
 
     # ------------------------------------------------------------------ state
     def _usage(self) -> Usage:
@@ -145,8 +155,8 @@ class ProblemLoop:
     def _round(self, rnd: int) -> list[FinishedAttempt]:
         return [f for f in self.finished if f.record.round == rnd]
 
-    def _judged(self, rnd: int) -> FinishedAttempt | None:
-        return next((f for f in self._round(rnd) if f.record.judged), None)
+    def _state(self) -> SearchState:
+        return SearchState(self.config, self.finished)
 
     def _consider_best(self, f: FinishedAttempt) -> bool:
         if is_better(f.view, self.best.view if self.best else None):
@@ -158,7 +168,8 @@ class ProblemLoop:
     def _attempt_number(self, rnd: int, index: int) -> int:
         return (rnd - 1) * self.config.candidates_per_round + index + 1
 
-    def _run_attempt(self, ctx: CoderContext) -> FinishedAttempt:
+    def _run_attempt(self, planned: tuple[CandidatePlan, CoderContext]) -> FinishedAttempt:
+        plan, ctx = planned
         number = self._attempt_number(ctx.round, ctx.candidate_index)
         self.pdir.start_attempt(number)
         started = time.perf_counter()
@@ -193,6 +204,9 @@ class ProblemLoop:
             or ("candidate" if proposal.source is not None else "no_candidate"),
             extraction=_note(proposal, "extraction"),
             coder_retry=retried,
+            parent=plan.parent.record.attempt if plan.parent else None,
+            direction=plan.direction_label(),
+            temperature=plan.temperature,
         )
         result: EvalResult | None = None
         if proposal.source is not None and path is not None:
@@ -225,6 +239,8 @@ class ProblemLoop:
             round=pick.record.round,
             attempt=pick.view,
             best=self.best.view if self.best else None,
+            ranked=ranked_wanted(self.config),
+            history=history(self._state(), pick)[:-1],
         )
         started = time.perf_counter()
         try:
@@ -248,54 +264,55 @@ class ProblemLoop:
         return review.feedback
 
     # ------------------------------------------------------------------ rounds
-    def _context_for(self, rnd: int, index: int) -> CoderContext:
-        previous = self._judged(rnd - 1) if rnd > 1 else None
-        failing_streak = 0
-        for r in range(rnd - 1, 0, -1):
-            judged = self._judged(r)
-            if judged is None or judged.view.correct:
-                break
-            failing_streak += 1
-        reverted = (
-            self.best is not None
-            and previous is not None
-            and not previous.view.correct
-            and failing_streak >= self.config.max_repair_rounds
-        )
-        base = self.best if reverted and self.best else previous
+    def _context_for(self, rnd: int, plan: CandidatePlan) -> CoderContext:
+        state = self._state()
+        parent = plan.parent
+        best = self.best.view if self.best else None
         return CoderContext(
             problem=self.problem,
             problem_source=self.source,
             config=self.config,
             round=rnd,
-            candidate_index=index,
-            previous=base.view if base else None,
-            feedback=base.feedback if base else None,
-            best=self.best.view if self.best else None,
-            reverted=reverted,
+            candidate_index=plan.index,
+            previous=parent.view if parent else None,
+            feedback=plan.feedback,
+            best=best,
+            reverted=plan.reverted,
+            candidates=self.config.candidates_per_round,
+            direction=plan.direction,
+            angle=plan.angle,
+            temperature=plan.temperature,
+            numbers=numbers(self.config, parent.view if parent else None, best),
+            history=history(state, parent),
+            lessons=lessons(state, rnd),
         )
 
-    def _play_round(self, rnd: int) -> FinishedAttempt:
+    def _play_round(self, rnd: int) -> bool:
+        """Run the round's planned candidates not yet finished, then the reviews the
+        strategy asks for. False: the strategy planned nothing (the search is over)."""
+        plans = self.strategy.plan(self._state(), rnd)
         done = {f.record.index for f in self._round(rnd)}
-        todo = [i for i in range(self.config.candidates_per_round) if i not in done]
+        todo = [p for p in plans if p.index not in done]
+        if not plans and not done:
+            return False
         if todo:
             self.tracker.check()
             self._emit(rnd, "coder")
-            contexts = [self._context_for(rnd, i) for i in todo]
-            if len(contexts) == 1:
-                results = [self._run_attempt(contexts[0])]
+            planned = [(p, self._context_for(rnd, p)) for p in todo]
+            if len(planned) == 1:
+                results = [self._run_attempt(planned[0])]
             else:
-                with ThreadPoolExecutor(max_workers=len(contexts)) as pool:
-                    results = list(pool.map(self._run_attempt, contexts))
+                with ThreadPoolExecutor(max_workers=len(planned)) as pool:
+                    results = list(pool.map(self._run_attempt, planned))
             self.finished.extend(results)
             self.finished.sort(key=lambda f: f.record.attempt)
-        round_attempts = self._round(rnd)
-        pick_view = pick_of_round([f.view for f in round_attempts])
-        pick = next(f for f in round_attempts if f.view.attempt == pick_view.attempt)
-        self._emit(rnd, "judge", pick.record.status)
-        self.tracker.check()
-        self._review(pick)
-        return pick
+        for f in self.strategy.to_review(self._state(), rnd):
+            if f.record.judged:
+                continue
+            self._emit(rnd, "judge", f.record.status)
+            self.tracker.check()
+            self._review(f)
+        return True
 
     def run(self) -> ProblemResult:
         started = time.perf_counter()
@@ -307,17 +324,24 @@ class ProblemLoop:
             for rnd in range(1, self.config.rounds + 1):
                 if self.cancelled():
                     raise _Stop("cancelled", "cancelled")
-                already = self._judged(rnd)
-                pick = already or self._play_round(rnd)
+                if not self._play_round(rnd):
+                    reason = "the search has nothing left to try"
+                    break
                 rounds_run = rnd
                 improved = [self._consider_best(f) for f in self._round(rnd)]
                 stale = 0 if any(improved) else stale + 1
-                self._emit(rnd, "round done", pick.record.status)
-                if pick.feedback is not None and pick.feedback.stop:
-                    reason = "the Judge has no further suggestion"
-                    break
-                if stale >= self.config.patience and self.best is not None:
-                    reason = f"no improvement in {stale} rounds"
+                state = self._state()
+                pick = state.pick(rnd)
+                self._emit(rnd, "round done", pick.record.status if pick else None)
+                stop = self.strategy.stop_reason(state, rnd) or roofline_reached(
+                    self.config, self.best.view if self.best else None
+                )
+                if stop is None and stale >= self.config.patience and self.best is not None:
+                    stop = f"no improvement in {stale} rounds"
+                kept = self.strategy.kept(state, rnd)
+                self.pdir.write_reflection(rnd, reflect(state, rnd, kept, self.best, stop))
+                if stop is not None:
+                    reason = stop
                     break
         except BudgetExceeded as exc:
             reason = str(exc)

@@ -7,7 +7,14 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from agents.protocols import CoderContext, Feedback, FeedbackMode, JudgeContext
+from agents.protocols import (
+    Bottleneck,
+    CoderContext,
+    Feedback,
+    FeedbackMode,
+    JudgeContext,
+    LineageStep,
+)
 from kernelbench.protocol.result import EvalResult, Status
 from profiler.gpus import UnknownArch, UnknownGpu, arch_limits, gpu_spec
 
@@ -145,6 +152,28 @@ def advice_status(feedback: Feedback | None) -> str | None:
     return f"advised ({feedback.mode})"
 
 
+def bottleneck_text(b: Bottleneck) -> str:
+    """One ranked bottleneck in a line: what, the evidence, the fix."""
+    text = b.label()
+    if b.evidence:
+        text += " (evidence: " + ", ".join(f"{e.metric}={e.value}" for e in b.evidence) + ")"
+    if b.fix:
+        text += f"; fix: {b.fix}"
+    return text
+
+
+def history_text(steps: list[LineageStep]) -> list[str]:
+    lines = []
+    for s in steps:
+        timing = f", {s.runtime_ms:.4g} ms" if s.runtime_ms is not None else ""
+        timing += f" ({s.speedup:.2f}x)" if s.speedup is not None else ""
+        change = f"; {s.change}" if s.change else ""
+        lines.append(
+            f"round {s.round}, attempt {s.attempt}: tried {s.tried[:120]} -> {s.status}{timing}{change}"
+        )
+    return lines
+
+
 def feedback_text(feedback: Feedback) -> str:
     if is_no_advice(feedback):
         return f"No advice this round ({feedback.params[NO_ADVICE]}). Work from the verdict above."
@@ -156,6 +185,9 @@ def feedback_text(feedback: Feedback) -> str:
             lines.append(f"Why it matters: {feedback.why}")
         if feedback.minimal_fix:
             lines.append(f"Minimal fix: {feedback.minimal_fix}")
+    elif feedback.bottlenecks:
+        lines.append("Ranked bottlenecks (most important first):")
+        lines.extend(f"{i}. {bottleneck_text(b)}" for i, b in enumerate(feedback.bottlenecks, 1))
     else:
         if feedback.bottleneck:
             lines.append(f"Bottleneck: {feedback.bottleneck}")
@@ -190,6 +222,13 @@ def coder_messages(ctx: CoderContext) -> list[dict[str, str]]:
         reverted=ctx.reverted,
         best=ctx.best,
         max_repair_rounds=cfg.max_repair_rounds,
+        numbers=ctx.numbers,
+        history=history_text(ctx.history),
+        lessons=ctx.lessons,
+        index=ctx.candidate_index,
+        candidates=ctx.candidates,
+        direction=bottleneck_text(ctx.direction) if ctx.direction else None,
+        angle=ctx.angle,
     )
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
@@ -207,6 +246,7 @@ def judge_messages(
         mode=mode,
         structured=structured,
         keys=keys,
+        ranked=ctx.ranked,
     )
     result = ctx.attempt.result
     profile = result.profile if result is not None else None
@@ -221,6 +261,7 @@ def judge_messages(
         timing=timing_text(result),
         arch=cfg.arch,
         profile_source=None,
+        history=history_text(ctx.history),
         profile_summary=profile.summary(PROFILE_SUMMARY_CHARS)
         if profile
         else "no profile available",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from agents.config import AgentConfig
 from agents.usage import Usage
@@ -34,8 +34,35 @@ FeedbackMode = Literal["repair", "optimize"]  # fix a failing kernel, or speed u
 FeedbackSource = Literal["llm", "baseline", "fallback"]  # fallback: the Judge gave none usable
 
 
+class Evidence(BaseModel):
+    """One measured or static fact a bottleneck rests on (from the verdict or the profile)."""
+
+    metric: str  # e.g. "spill_stores_bytes", "occupancy_pct", "dram__throughput.avg.pct"
+    value: float | int | str | None = None
+
+
+class Bottleneck(BaseModel):
+    """One ranked finding of the Judge: what limits the kernel, the facts that say so, and
+    the fix. `params`: machine-readable hints (the offline Judge's kernel knobs)."""
+
+    category: str  # memory-bound, compute-bound, occupancy, spills, launch overhead, ...
+    summary: str = ""
+    evidence: list[Evidence] = Field(default_factory=list)
+    fix: str = ""
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    def label(self) -> str:
+        return f"{self.category}: {self.summary}" if self.summary else self.category
+
+
 class Feedback(BaseModel):
-    """The Judge's advice for the next round."""
+    """The Judge's advice for the next round.
+
+    Optimize mode ranks `bottlenecks`, most important first; the single `bottleneck`,
+    `method` and `plan` are the older shape (still read: `ranked()` turns them into one
+    bottleneck). `done` (older files: `stop`) says the Judge has nothing further to suggest;
+    both fields are kept equal so either spelling reads the same.
+    """
 
     mode: FeedbackMode
     summary: str  # one line
@@ -46,8 +73,25 @@ class Feedback(BaseModel):
     method: str | None = None
     plan: list[str] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)  # machine-readable hints (baseline)
-    stop: bool = False  # the Judge has nothing further to suggest
+    bottlenecks: list[Bottleneck] = Field(default_factory=list)  # ranked, first = most
+    stop: bool = False  # the older spelling of `done`
+    done: bool = False  # the Judge has nothing further to suggest (at the roofline, or empty)
     source: FeedbackSource = "llm"
+
+    @model_validator(mode="after")
+    def _done_is_stop(self) -> Feedback:
+        if self.stop or self.done:
+            self.stop = self.done = True
+        return self
+
+    def ranked(self) -> list[Bottleneck]:
+        """The ranked bottlenecks; an old single-bottleneck reply gives one."""
+        if self.bottlenecks:
+            return list(self.bottlenecks)
+        if self.mode == "optimize" and (self.bottleneck or self.method):
+            fix = "; ".join(p for p in [self.method or "", *self.plan] if p)
+            return [Bottleneck(category=self.bottleneck or "optimize", fix=fix)]
+        return []
 
 
 def fallback_feedback(mode: FeedbackMode, why: str, attempt_failure: str | None = None) -> Feedback:
@@ -67,6 +111,27 @@ def fallback_feedback(mode: FeedbackMode, why: str, attempt_failure: str | None 
     )
 
 
+class LineageStep(BaseModel):
+    """One earlier attempt of a candidate's lineage, as its history shows it."""
+
+    attempt: int
+    round: int
+    tried: str  # the direction it took ("first version", a bottleneck, a repair)
+    status: str
+    runtime_ms: float | None = None
+    speedup: float | None = None
+    change: str = ""  # what changed in the numbers against its parent
+
+
+class Numbers(BaseModel):
+    """The numbers a Coder sees of its lineage: measured time (GPU) and static facts."""
+
+    previous: list[str] = Field(default_factory=list)  # facts of the kernel it builds on
+    best: str | None = None  # the best so far, in one line
+    target: str | None = None  # the time to beat
+    roofline: str | None = None  # the lower bound and the fraction reached, when known
+
+
 class CoderContext(BaseModel):
     problem: Problem
     problem_source: str
@@ -77,6 +142,15 @@ class CoderContext(BaseModel):
     feedback: Feedback | None = None  # the Judge's advice on `previous`
     best: AttemptView | None = None  # best correct attempt so far
     reverted: bool = False  # repairs kept failing: `previous` is the best correct attempt
+    # The search's assignment for this candidate (agents.search): the bottleneck it works
+    # on, or an angle of its own, so no two candidates of a round get the same prompt.
+    candidates: int = 1  # the round's width
+    direction: Bottleneck | None = None
+    angle: str | None = None
+    temperature: float | None = None  # None: the endpoint's configured temperature
+    numbers: Numbers | None = None
+    history: list[LineageStep] = Field(default_factory=list)  # the lineage, oldest first
+    lessons: list[str] = Field(default_factory=list)  # what failed elsewhere, and why
 
 
 class Proposal(BaseModel):
@@ -95,6 +169,8 @@ class JudgeContext(BaseModel):
     round: int
     attempt: AttemptView
     best: AttemptView | None = None
+    ranked: int = 3  # how many ranked bottlenecks the search can use
+    history: list[LineageStep] = Field(default_factory=list)  # the attempt's lineage
 
 
 class Review(BaseModel):

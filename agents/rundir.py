@@ -4,6 +4,7 @@
     $KWRIGHT_HOME/runs/<run_id>/<problem id>/<attempt>/
         prompt.md  reply.md  candidate.py  eval.json  profile.json
         judge_prompt.md  judge_reply.md  feedback.json  attempt.json
+    $KWRIGHT_HOME/runs/<run_id>/<problem id>/reflections/<round>.json
 
 `attempt.json` is written last (atomically) and marks the attempt finished; a directory
 without it is a partial attempt that is discarded and redone on resume. An attempt whose
@@ -20,7 +21,7 @@ import shutil
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, computed_field
 
 from agents.config import AgentConfig
 from agents.protocols import AttemptView, Feedback, FeedbackMode, Proposal, Review
@@ -86,6 +87,10 @@ class AttemptRecord(BaseModel):
     extraction: str | None = None  # which block was taken and why (agents.llm.extract)
     coder_retry: str | None = None  # the round's Coder call failed once and was retried: why
     advice: str | None = None  # "advised (repair)", "no advice: <why>", ...
+    # The search's assignment (agents.search): the attempt it builds on and its direction.
+    parent: int | None = None
+    direction: str | None = None
+    temperature: float | None = None
 
     @property
     def usage(self) -> Usage:
@@ -93,6 +98,14 @@ class AttemptRecord(BaseModel):
         return total([self.coder_usage, self.judge_usage])
 
     finished_at: str = Field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat())
+
+
+def role_usage(records: list[AttemptRecord]) -> dict[str, Usage]:
+    """{"coder": ..., "judge": ...}: the attempts' spending split by role."""
+    return {
+        "coder": total(r.coder_usage for r in records),
+        "judge": total(r.judge_usage for r in records),
+    }
 
 
 class BestInfo(BaseModel):
@@ -115,6 +128,12 @@ class ProblemResult(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     duration_s: float = 0.0
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def usage_by_role(self) -> dict[str, Usage]:
+        """What the Coder and the Judge each spent (they may be different models)."""
+        return role_usage(self.attempts)
+
 
 class RunInfo(BaseModel):
     schema_version: int = RUN_SCHEMA_VERSION
@@ -127,6 +146,16 @@ class RunInfo(BaseModel):
     problems: list[str] = Field(default_factory=list)
     results: dict[str, ProblemResult] = Field(default_factory=dict)
     usage: Usage = Field(default_factory=Usage)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def usage_by_role(self) -> dict[str, Usage]:
+        """What the Coder and the Judge each spent over the run's problems."""
+        roles: dict[str, Usage] = {}
+        for result in self.results.values():
+            for role, usage in result.usage_by_role.items():
+                roles[role] = roles.get(role, Usage()).plus(usage)
+        return roles
 
 
 class FinishedAttempt(BaseModel):
@@ -184,6 +213,12 @@ class ProblemDir:
         record.judge_s = round(seconds, 3)
         record.feedback_mode = review.feedback.mode
         self.finish_attempt(record)
+
+    def write_reflection(self, rnd: int, reflection: BaseModel) -> Path:
+        """reflections/<round>.json: what a round tried, what it taught, what is kept."""
+        path = self.root / "reflections" / f"{rnd:03d}.json"
+        write_atomic(path, reflection.model_dump_json(indent=2))
+        return path
 
     def load(self) -> list[FinishedAttempt]:
         """Finished attempts in order; partial attempt directories are removed."""

@@ -34,6 +34,7 @@ class Scripted:
 class Recorded:
     route: str
     body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def system(self) -> str:
@@ -109,7 +110,9 @@ class FakeOpenAI:
                     else "coder"
                 )
                 with fake._lock:
-                    fake.requests.append(Recorded(route, body))
+                    fake.requests.append(
+                        Recorded(route, body, {k.lower(): v for k, v in self.headers.items()})
+                    )
                 reply = fake._next(route)
                 if reply.delay_s:
                     time.sleep(reply.delay_s)

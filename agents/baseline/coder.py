@@ -2,8 +2,9 @@
 
 Round 1 reads the reference (in a contained child process), lowers it to the IR, fuses it
 into kernels and writes them with default knobs. Later rounds rewrite the same kernels
-with the knobs the Judge asked for (`Feedback.params["kernels"]`); a parallel candidate
-`i > 0` of a round takes the Judge's `i`-th alternative. A reference the Coder cannot
+with the knobs the Judge asked for (`Feedback.params["kernels"]`); a candidate the search
+assigned a ranked bottleneck takes its knobs, else a parallel candidate `i > 0` of a round
+takes the Judge's `i`-th alternative. A reference the Coder cannot
 handle gives `Proposal(failure="no candidate: unsupported op X")`, never an exception.
 """
 
@@ -102,7 +103,11 @@ class BaselineCoder:
 
 
 def requested_params(ctx: CoderContext) -> dict[str, Any] | None:
-    """The kernel knobs the Judge asked for (or an alternative, for parallel candidates)."""
+    """The kernel knobs the Judge asked for: those of the ranked bottleneck the search
+    assigned this candidate, else (parallel candidates of a chain) an alternative."""
+    assigned = ctx.direction.params.get("kernels") if ctx.direction is not None else None
+    if isinstance(assigned, dict):
+        return assigned
     fb = ctx.feedback
     if fb is None or not fb.params:
         return None

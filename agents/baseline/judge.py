@@ -4,8 +4,10 @@ It reads the kernels and knobs from the candidate's header, the verdict from the
 EvalResult and the per-kernel facts from its ProfileReport, and answers with concrete
 knobs for every kernel in `Feedback.params["kernels"]` (plus `alternatives` for parallel
 candidates). It never proposes a configuration it has already proposed or seen, works
-from the best correct attempt when the last one was worse, and says `stop=True` when no
-rule applies. The tables below are the documentation (the docs/baseline-agent.md renders them).
+from the best correct attempt when the last one was worse (chain), and says `done` when no
+rule applies. It also ranks each distinct next configuration as a `Bottleneck` (the plan,
+then each alternative; the facts as evidence, the knobs in `params`), so a beam expands a
+kernel along several. The tables below are the documentation (docs/baseline-agent.md).
 """
 
 from __future__ import annotations
@@ -15,18 +17,17 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from agents.baseline.facts import Facts, evidence, kernel_facts
 from agents.baseline.params import DEFAULTS, read_header
-from agents.protocols import AttemptView, Feedback, JudgeContext, Review
+from agents.protocols import AttemptView, Bottleneck, Feedback, JudgeContext, Review
 from agents.ranking import is_better
 from kernelbench.protocol.result import EvalResult, Status
-from profiler.report import KernelProfile, OccupancyLimiter, ProfileReport, RooflineBound
+from profiler.report import ProfileReport
 
 log = logging.getLogger(__name__)
 
 Params = dict[str, int]
 Move = Callable[[str, Params], Params | None]
-
-LOW_OCCUPANCY_PCT = 50.0
 
 
 # ---------------------------------------------------------------- moves
@@ -113,44 +114,6 @@ def more_stages(kind: str, p: Params) -> Params | None:
     return None
 
 
-# ---------------------------------------------------------------- facts
-
-
-@dataclass
-class Facts:
-    kernel: KernelProfile
-    roofline_bound: RooflineBound | None
-
-    @property
-    def spills(self) -> int:
-        k = self.kernel
-        local = (k.sass.local_loads + k.sass.local_stores) if k.sass else 0
-        return (k.spill_stores_bytes or 0) + (k.spill_loads_bytes or 0) + local
-
-    def limited_by(self, what: str) -> bool:
-        lim = self.kernel.occupancy_limiter
-        occ = self.kernel.occupancy_pct
-        low = occ is not None and occ < LOW_OCCUPANCY_PCT
-        if what == "registers":
-            return low and lim == OccupancyLimiter.REGISTERS
-        # a block that cannot launch at all (too much shared memory) is the extreme case
-        return (low and lim == OccupancyLimiter.SHARED_MEMORY) or (
-            lim == OccupancyLimiter.CANNOT_LAUNCH
-        )
-
-    @property
-    def narrow_loads(self) -> bool:
-        sass = self.kernel.sass
-        if sass is None or not sass.global_loads:
-            return False
-        widths = [int(w) for w in sass.global_loads if str(w).isdigit()]
-        return bool(widths) and max(widths) < 128
-
-    @property
-    def registers(self) -> int:
-        return self.kernel.registers_per_thread or 0
-
-
 @dataclass(frozen=True)
 class Rule:
     name: str
@@ -218,15 +181,6 @@ REPAIR_TABLE: list[tuple[str, str]] = [
 ]  # fmt: skip
 
 
-def kernel_facts(profile: ProfileReport | None, name: str) -> Facts | None:
-    if profile is None:
-        return None
-    for k in profile.kernels:
-        if k.name == name or k.name.split("_kernel")[0] == name:
-            return Facts(k, profile.roofline.bound if profile.roofline else None)
-    return None
-
-
 def config_key(kernels: dict[str, Params]) -> str:
     return json.dumps(kernels, sort_keys=True)
 
@@ -256,8 +210,10 @@ class BaselineJudge:
             return self._repair(kinds, current, defaults, result)
         base_view = attempt
         best = ctx.best
-        # Work from the best correct attempt unless this one beats it.
-        if best is not None and best.attempt != attempt.attempt and not is_better(attempt, best):
+        # Work from the best correct attempt unless this one beats it (a beam expands
+        # each kept kernel from its own knobs).
+        rebase = ctx.config.search == "chain" and best is not None
+        if rebase and best and best.attempt != attempt.attempt and not is_better(attempt, best):
             best_record = read_header(best.source)
             if best_record and set(best_record) == set(record):
                 base_view = best
@@ -307,6 +263,7 @@ class BaselineJudge:
         plan = {n: dict(p) for n, p in current.items()}
         moves: list[str] = []
         alternatives: list[dict[str, Params]] = []
+        ranked: list[Bottleneck] = []
         have_facts = profile is not None and any(
             kernel_facts(profile, n) is not None for n in kinds
         )
@@ -322,6 +279,16 @@ class BaselineJudge:
             plan[name] = new
             moves.append(f"{name}: {label}")
             alternatives.extend({**current, name: alt} for _, alt in fresh[1:])
+            ranked.extend(
+                Bottleneck(
+                    category=label.split(" -> ")[0],
+                    summary=f"{name}: {label}",
+                    evidence=evidence(profile, name),
+                    fix=label.split(" -> ")[-1],
+                    params={"kernels": {**current, name: alt}},
+                )
+                for label, alt in fresh[1:]
+            )
         if not moves:
             why = "no rule of the decision table applies" if have_facts else "sweep exhausted"
             return self._stop("optimize", f"Nothing further to try ({why}).", None)
@@ -336,6 +303,16 @@ class BaselineJudge:
                 method="baseline decision table",
                 plan=moves,
                 params={"kernels": plan, "alternatives": alternatives[:8]},
+                bottlenecks=[
+                    Bottleneck(
+                        category=basis,
+                        summary=summary[:200],
+                        evidence=[e for n in kinds for e in evidence(profile, n)],
+                        fix="; ".join(moves),
+                        params={"kernels": plan},
+                    ),
+                    *ranked[:8],
+                ],
                 source="baseline",
             )
         )
@@ -372,7 +349,7 @@ class BaselineJudge:
                 mode="repair" if mode == "repair" else "optimize",
                 summary=summary[:200],
                 critical_issue=issue,
-                stop=True,
+                done=True,
                 source="baseline",
             )
         )

@@ -38,7 +38,11 @@ class LLMCoder:
     def propose(self, ctx: CoderContext) -> Proposal:
         messages = coder_messages(ctx)
         prompt = as_markdown(messages)
-        reply = self.client.chat(messages)  # AgentError/BudgetExceeded end the round upstream
+        # AgentError/BudgetExceeded end the round upstream; a search spreads temperatures
+        if ctx.temperature is None:
+            reply = self.client.chat(messages)
+        else:
+            reply = self.client.chat(messages, temperature=ctx.temperature)
         extraction = extract_candidate(
             reply.text,
             reply.finish_reason,

@@ -10,8 +10,6 @@ this round" (`agents.prompts.no_advice`) and the Coder is told so.
 
 from __future__ import annotations
 
-import ast
-import json
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -20,15 +18,26 @@ from pydantic import BaseModel, ValidationError
 
 from agents.errors import AgentError, AgentErrorKind
 from agents.llm.coder import reply_markdown
-from agents.llm.extract import normalize, split_reasoning
+from agents.llm.json_text import json_objects, parse_json_object
+from agents.llm.ranked import TEXT_KEYS, RankedAdvice, ranked_from
 from agents.prompts import as_markdown, judge_messages, no_advice
-from agents.protocols import Feedback, FeedbackMode, JudgeContext, Review
+from agents.protocols import Bottleneck, Feedback, FeedbackMode, JudgeContext, Review
 from kernelbench.protocol.result import Status
 
 if TYPE_CHECKING:
     from agents.providers.chat import ChatClient
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "LLMJudge",
+    "OptimizeAdvice",
+    "RepairAdvice",
+    "optimize_feedback",
+    "parse_json_object",
+    "repair_feedback",
+    "strict_json_schema",
+]
 
 
 class RepairAdvice(BaseModel):
@@ -72,76 +81,6 @@ def response_format_for(model: type[BaseModel]) -> dict[str, Any]:
             "schema": strict_json_schema(model),
         },
     }
-
-
-_TRAILING_COMMA = re.compile(r",\s*([}\]])")
-_MAX_OBJECT_STARTS = 400
-_MAX_OBJECT_CHARS = 20000  # no advice object is longer; bounds the scan of a stray brace
-
-
-def _balanced_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of every balanced {...} in `text` (strings respected), outermost
-    first by position; an opening brace that never closes yields nothing."""
-    spans: list[tuple[int, int]] = []
-    starts = [i for i, ch in enumerate(text) if ch == "{"][:_MAX_OBJECT_STARTS]
-    for start in starts:
-        depth, in_string, escaped = 0, False, False
-        for i in range(start, min(len(text), start + _MAX_OBJECT_CHARS)):
-            ch = text[i]
-            if in_string:
-                if escaped:
-                    escaped = False
-                elif ch == "\\":
-                    escaped = True
-                elif ch == '"':
-                    in_string = False
-                continue
-            if ch == '"':
-                in_string = True
-            elif ch == "{":
-                depth += 1
-            elif ch == "}":
-                depth -= 1
-                if depth == 0:
-                    spans.append((start, i + 1))
-                    break
-    return spans
-
-
-def _loads(raw: str) -> Any:
-    for attempt in (raw, _TRAILING_COMMA.sub(r"\1", raw)):
-        try:
-            return json.loads(attempt, strict=False)
-        except json.JSONDecodeError:
-            continue
-    try:  # a Python dict literal ({'key': 'value'}), as some chat models write
-        return ast.literal_eval(raw)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return None
-
-
-def json_objects(text: str) -> list[dict[str, Any]]:
-    """Every JSON object in `text` that parses (fenced or not, prose with braces around
-    it tolerated, trailing commas forgiven), in order of position; an object nested in
-    one already found is not repeated. Reasoning blocks are looked at last."""
-    answer, reasoning = split_reasoning(normalize(text))
-    found: list[dict[str, Any]] = []
-    for part in (answer, reasoning):
-        covered: list[tuple[int, int]] = []
-        for start, end in _balanced_spans(part):
-            if any(a <= start and end <= b for a, b in covered):
-                continue
-            value = _loads(part[start:end])
-            if isinstance(value, dict):
-                found.append(value)
-                covered.append((start, end))
-    return found
-
-
-def parse_json_object(text: str) -> dict[str, Any] | None:
-    """The first JSON object in `text`, tolerating fences, prose and trailing commas."""
-    objects = json_objects(text)
-    return objects[0] if objects else None
 
 
 # key spellings models use, mapped onto the schema's keys
@@ -303,6 +242,49 @@ def advice_from(model: type[BaseModel], text: str) -> BaseModel | None:
     return None
 
 
+def repair_feedback(text: str) -> Feedback | None:
+    advice = advice_from(RepairAdvice, text)
+    if not isinstance(advice, RepairAdvice):
+        return None
+    return Feedback(
+        mode="repair",
+        summary=advice.critical_issue.splitlines()[0][:200],
+        critical_issue=advice.critical_issue,
+        why=advice.why_it_matters,
+        minimal_fix=advice.minimal_fix,
+    )
+
+
+def optimize_feedback(text: str) -> Feedback | None:
+    """Ranked bottlenecks with evidence and `done`; the older single-bottleneck shape
+    (`bottleneck`, `method`, `plan`) still reads, as one bottleneck."""
+    ranked = next((r for obj in json_objects(text) if (r := ranked_from(obj))), None)
+    old = advice_from(OptimizeAdvice, text)
+    if ranked is None and not isinstance(old, OptimizeAdvice):
+        return None
+    bottlenecks, done = ranked or ([], False)
+    if isinstance(old, OptimizeAdvice):
+        bottleneck, method, plan = old.bottleneck, old.method, old.plan
+    elif bottlenecks:
+        first = bottlenecks[0]
+        bottleneck, method, plan = first.label(), first.fix, []
+    else:
+        bottleneck, method, plan = "", "", []
+    if not bottlenecks and bottleneck:
+        fix = "; ".join(p for p in [method, *plan] if p)
+        bottlenecks = [Bottleneck(category=bottleneck, fix=fix)]
+    summary = bottleneck.splitlines()[0][:200] if bottleneck else ""
+    return Feedback(
+        mode="optimize",
+        summary=summary or "The Judge has nothing further to suggest.",
+        bottleneck=bottleneck or None,
+        method=method or None,
+        plan=plan,
+        bottlenecks=bottlenecks,
+        done=done,
+    )
+
+
 class LLMJudge:
     name = "llm"
 
@@ -315,7 +297,7 @@ class LLMJudge:
         if attempt.source is None:
             # Nothing to review: the Coder's reply had no usable code; say so directly.
             failure = attempt.failure or "no code in the reply"
-            feedback = Feedback(
+            nothing = Feedback(
                 mode="repair",
                 summary="Your reply contained no usable candidate.",
                 critical_issue=failure,
@@ -323,11 +305,11 @@ class LLMJudge:
                 "including `class ModelNew`.",
                 source="fallback",
             )
-            return Review(feedback=feedback)
+            return Review(feedback=nothing)
         correct = attempt.result is not None and attempt.result.status == Status.CORRECT
         mode: FeedbackMode = "optimize" if correct else "repair"
-        model: type[BaseModel] = OptimizeAdvice if correct else RepairAdvice
-        keys = ", ".join(f'"{k}"' for k in model.model_fields)
+        model: type[BaseModel] = RankedAdvice if correct else RepairAdvice
+        keys = TEXT_KEYS if correct else ", ".join(f'"{k}"' for k in model.model_fields)
         messages = judge_messages(ctx, mode, structured=self.structured, keys=keys)
         try:
             reply = self.client.chat(
@@ -343,10 +325,14 @@ class LLMJudge:
             messages = judge_messages(ctx, mode, structured=False, keys=keys)
             reply = self.client.chat(messages)
         prompt = as_markdown(messages)
-        advice = advice_from(model, reply.text)
-        if advice is None and reply.reasoning:
-            advice = advice_from(model, reply.reasoning)
-        if advice is None:
+        texts = [t for t in (reply.text, reply.reasoning) if t]
+        found: Feedback | None = None
+        for text in texts:
+            found = optimize_feedback(text) if correct else repair_feedback(text)
+            if found is not None:
+                break
+        feedback = found
+        if feedback is None:
             why = (
                 f"the Judge refused: {reply.refusal.strip()[:200]}"
                 if reply.refusal
@@ -356,23 +342,6 @@ class LLMJudge:
             )
             log.warning("round %d: %s; no advice this round", ctx.round, why)
             feedback = no_advice(mode, why)
-        elif isinstance(advice, RepairAdvice):
-            feedback = Feedback(
-                mode="repair",
-                summary=advice.critical_issue.splitlines()[0][:200],
-                critical_issue=advice.critical_issue,
-                why=advice.why_it_matters,
-                minimal_fix=advice.minimal_fix,
-            )
-        else:
-            assert isinstance(advice, OptimizeAdvice)
-            feedback = Feedback(
-                mode="optimize",
-                summary=advice.bottleneck.splitlines()[0][:200],
-                bottleneck=advice.bottleneck,
-                method=advice.method,
-                plan=advice.plan,
-            )
         return Review(
             feedback=feedback, prompt=prompt, reply=reply_markdown(reply), usage=reply.usage
         )

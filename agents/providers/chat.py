@@ -38,7 +38,11 @@ class ChatReply(BaseModel):
 
 class ChatClient(Protocol):
     def chat(
-        self, messages: list[dict[str, str]], *, response_format: dict[str, Any] | None = None
+        self,
+        messages: list[dict[str, str]],
+        *,
+        response_format: dict[str, Any] | None = None,
+        temperature: float | None = None,  # None: the settings' temperature
     ) -> ChatReply: ...
 
 

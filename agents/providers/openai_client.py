@@ -151,7 +151,11 @@ class LLMClient:
         return usage
 
     def chat(
-        self, messages: list[dict[str, str]], *, response_format: dict[str, Any] | None = None
+        self,
+        messages: list[dict[str, str]],
+        *,
+        response_format: dict[str, Any] | None = None,
+        temperature: float | None = None,
     ) -> ChatReply:
         self.tracker.check()
         s = self.settings
@@ -164,8 +168,9 @@ class LLMClient:
             "messages": messages,
             "max_completion_tokens": s.max_tokens,
         }
-        if s.temperature is not None and s.reasoning_effort is None:
-            kwargs["temperature"] = s.temperature
+        temperature = temperature if temperature is not None else s.temperature
+        if temperature is not None and s.reasoning_effort is None:
+            kwargs["temperature"] = temperature
         if s.reasoning_effort is not None:
             kwargs["reasoning_effort"] = s.reasoning_effort
         if response_format is not None:

@@ -18,7 +18,14 @@ from typing import Annotated, Any, get_type_hints
 import typer
 from pydantic import ValidationError
 
-from agents.config import AgentConfig, AgentKind, Budget, LLMSettings, ReasoningEffort
+from agents.config import (
+    AgentConfig,
+    AgentKind,
+    Budget,
+    LLMSettings,
+    ReasoningEffort,
+    SearchKind,
+)
 from agents.factory import default_agent
 from agents.providers.chat import PROVIDERS
 from kernelbench.problems.problem import Problem, ProblemError
@@ -71,6 +78,29 @@ class AgentOptions:
     patience: Annotated[
         int, typer.Option(min=1, help="Stop after this many rounds without improvement.")
     ] = 4
+    search: Annotated[
+        SearchKind,
+        typer.Option(help="chain: build on one pick; beam: expand the top-k kernels."),
+    ] = "chain"
+    beam_width: Annotated[
+        int, typer.Option(min=1, max=8, help="beam: how many kernels are kept and expanded.")
+    ] = 2
+    roofline_stop: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="Stop at this fraction of the roofline (GPU; 0: never)."
+        ),
+    ] = 0.9
+    judge_model: Annotated[
+        str | None, typer.Option(help="The Judge's model (default: --model).")
+    ] = None
+    judge_base_url: Annotated[
+        str | None, typer.Option(help="The Judge's endpoint URL (default: --base-url).")
+    ] = None
+    judge_api_key_env: Annotated[
+        str | None,
+        typer.Option(help="Environment variable holding the Judge's API key."),
+    ] = None
     backend: Annotated[Backend, typer.Option(help="Kernel language.")] = "triton"
     policy: Annotated[
         Policy,
@@ -174,32 +204,34 @@ class AgentOptions:
             mine: Any = getattr(self, name)
             theirs: Any = stored.model_dump()
             for part in CONFIG_PATHS[name].split("."):
-                theirs = theirs[part]
+                theirs = theirs.get(part) if isinstance(theirs, dict) else None
             if name == "arch":
                 with contextlib.suppress(UnknownArch):
                     mine = normalize_arch(mine)
             if name == "json_in_text":
                 theirs = not theirs
+            if name == "roofline_stop":
+                theirs = theirs or 0.0
             same = str(mine).lower() == str(theirs).lower() if name == "gpu" else mine == theirs
             if not same:
                 found.append(f"{option_flag(name)} {mine} (the run's: {theirs})")
         return found
 
     def _config(self, kind: AgentKind, arch: str) -> AgentConfig:
+        llm = self._llm()
+        judge_llm = None
+        if self.judge_model or self.judge_base_url or self.judge_api_key_env:
+            judge_llm = llm.model_copy(
+                update={
+                    "model": self.judge_model or llm.model,
+                    "base_url": self.judge_base_url or llm.base_url,
+                    "api_key_env": self.judge_api_key_env,
+                }
+            )
         return AgentConfig(
             agent=kind,
-            llm=LLMSettings(
-                provider=self.provider,
-                model=self.model,
-                base_url=self.base_url,
-                temperature=self.temperature,
-                reasoning_effort=self.reasoning_effort,
-                max_tokens=self.max_tokens,
-                request_timeout_s=self.request_timeout,
-                max_retries=self.retries,
-                max_retry_after_s=self.max_retry_after,
-                structured_output=not self.json_in_text,
-            ),
+            llm=llm,
+            judge_llm=judge_llm,
             backend=self.backend,
             policy=self.policy,
             target_gpu=self.gpu,
@@ -207,10 +239,27 @@ class AgentOptions:
             rounds=self.rounds,
             candidates_per_round=self.candidates,
             patience=self.patience,
+            search=self.search,
+            beam_width=self.beam_width,
+            roofline_stop=self.roofline_stop or None,
             eval_timeout_s=self.eval_timeout,
             budget=Budget(
                 max_usd=self.max_usd, max_tokens=self.max_total_tokens, max_wall_s=self.max_wall
             ),
+        )
+
+    def _llm(self) -> LLMSettings:
+        return LLMSettings(
+            provider=self.provider,
+            model=self.model,
+            base_url=self.base_url,
+            temperature=self.temperature,
+            reasoning_effort=self.reasoning_effort,
+            max_tokens=self.max_tokens,
+            request_timeout_s=self.request_timeout,
+            max_retries=self.retries,
+            max_retry_after_s=self.max_retry_after,
+            structured_output=not self.json_in_text,
         )
 
 
@@ -223,6 +272,12 @@ CONFIG_PATHS = {
     "rounds": "rounds",
     "candidates": "candidates_per_round",
     "patience": "patience",
+    "search": "search",
+    "beam_width": "beam_width",
+    "roofline_stop": "roofline_stop",
+    "judge_model": "judge_llm.model",
+    "judge_base_url": "judge_llm.base_url",
+    "judge_api_key_env": "judge_llm.api_key_env",
     "backend": "backend",
     "policy": "policy",
     "gpu": "target_gpu",
@@ -256,6 +311,9 @@ LLM_ONLY = frozenset(
         "retries",
         "max_retry_after",
         "json_in_text",
+        "judge_model",
+        "judge_base_url",
+        "judge_api_key_env",
     }
 )
 
