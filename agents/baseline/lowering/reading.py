@@ -20,7 +20,8 @@ from typing import Any
 
 from agents.baseline.lowering.analyze import REQUEST, RESULT
 from kernelbench.problems.problem import Problem
-from sandbox.base import SandboxJob, SandboxLimits, StepProgram, get_sandbox
+from sandbox.base import SandboxJob, SandboxLimits, StepProgram
+from sandbox.process import ProcessSandbox
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,9 @@ def read_reference(problem: Problem, timeout_s: float = DEFAULT_TIMEOUT_S) -> di
         }
         (workdir / REQUEST).write_text(json.dumps(request))
         started = time.perf_counter()
-        outcome = get_sandbox("none").run_step(
+        # The user's own reference, not a candidate: a plain child process, without the
+        # "debugging only" warning meant for candidate code (the quick start printed it).
+        outcome = ProcessSandbox(warn=False).run_step(
             SandboxJob(
                 program=READER,
                 workdir=workdir,
