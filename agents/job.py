@@ -5,6 +5,11 @@ problem per job, the job id as the run id, so a redelivered job resumes its own 
 directory. The budget applies per problem (each problem is one job in the fleet). A run
 can be resumed by id: problems already finished are skipped, and finished attempts of the
 others are never redone.
+
+`evaluators` (optional) chooses how candidates are evaluated: a factory taking the
+evaluation options and the run id. Without it each problem gets an in-process
+`Evaluator` through `sandbox` (the loop runs a round's candidates in threads); the fleet
+passes one that makes each evaluation a task of its own (worker/fleet/candidates.py).
 """
 
 from __future__ import annotations
@@ -28,9 +33,14 @@ from agents.usage import BudgetTracker, total
 from kernelbench.harness.evaluate import detect_device
 from kernelbench.problems.problem import Problem
 from kernelbench.protocol.request import EvalOptions
+from kernelbench.protocol.result import EvalResult
 from sandbox.base import Sandbox
 
 log = logging.getLogger(__name__)
+
+# (evaluation options, run id) -> what evaluates a candidate of a problem (same call as
+# agents.loop.Evaluator).
+EvaluatorFactory = Callable[[EvalOptions, str], Callable[[Problem, str], EvalResult]]
 
 
 def eval_options(config: AgentConfig, device: str | None) -> EvalOptions:
@@ -57,13 +67,19 @@ def run_problem(
     progress: ProgressCallback | None = None,
     cancelled: Callable[[], bool] | None = None,
     on_attempt: AttemptCallback | None = None,
+    evaluators: EvaluatorFactory | None = None,
 ) -> ProblemResult:
     pdir = rundir.problem(problem.id)
     previous = pdir.load()
     spent = total(f.record.usage for f in previous)  # a resumed problem keeps what it spent
     tracker = BudgetTracker(config.budget, spent=spent)
     coder, judge = make_agents(config, tracker, api_key)
-    evaluator = Evaluator(sandbox, eval_options(config, device), run_id=rundir.run_id)
+    options = eval_options(config, device)
+    evaluator = (
+        evaluators(options, rundir.run_id)
+        if evaluators is not None
+        else Evaluator(sandbox, options, run_id=rundir.run_id)
+    )
     loop = ProblemLoop(
         problem, config, coder, judge, evaluator, pdir, tracker, progress, cancelled, on_attempt
     )
@@ -94,6 +110,7 @@ def run_job(
     progress: ProgressCallback | None = None,
     cancelled: Callable[[], bool] | None = None,
     on_attempt: AttemptCallback | None = None,
+    evaluators: EvaluatorFactory | None = None,
 ) -> tuple[RunDir, RunInfo]:
     device = device or detect_device()
     rundir = RunDir(home, run_id or new_run_id())
@@ -121,6 +138,7 @@ def run_job(
                 progress=progress,
                 cancelled=cancelled,
                 on_attempt=on_attempt,
+                evaluators=evaluators,
             )
             info.results[problem.id] = result
             info.usage = total(r.usage for r in info.results.values())

@@ -79,6 +79,11 @@ class Settings(HostSettings):
         gt=0,
         description="A job queued this long with no broker message is published again.",
     )
+    eval_wait_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="A candidate evaluation no worker started in this time is run by its job.",
+    )
     max_tasks_per_child: int = Field(
         default=20, ge=1, description="Celery: jobs per pool process before it is replaced."
     )

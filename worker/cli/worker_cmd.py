@@ -5,18 +5,30 @@ With `KWRIGHT_BROKER_URL` set this is a Celery worker, exactly
 on to Celery, e.g. `--hostname gpu0@%h`). Without a broker it is the embedded worker,
 which runs the jobs of the SQLite store under `KWRIGHT_HOME` (every queue unless
 `--queues` is given).
+
+On a broker it also starts, as its child, a Celery worker for the evaluation queues of its
+job queues (`gpu.h100` -> `gpu.h100.eval`) with `--eval-concurrency` slots (default 1; 0:
+none), hostname `<name>-eval@<host>`: the slots that evaluate the candidates of running
+jobs, apart from the job slots so that waiting jobs cannot starve them
+(worker/fleet/candidates.py). The child dies with this process. `--queues cpu.eval` alone
+makes a worker that only evaluates.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
+import signal
+import subprocess
+import sys
 from typing import Annotated
 
 import typer
 
 from worker.cli.common import EXIT_NOT_CORRECT, fail, require_writable_home
 from worker.config import get_settings
-from worker.fleet.queues import QueueError, check_queue, default_queue
+from worker.fleet.queues import QueueError, check_queue, default_queue, eval_queue, is_eval_queue
 from worker.fleet.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -30,6 +42,12 @@ def worker_command(
     ] = None,
     concurrency: Annotated[
         int, typer.Option(min=1, help="Jobs at a time (one per GPU is usual).")
+    ] = 1,
+    eval_concurrency: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Candidate evaluations at a time, beside the jobs (fleet only; 0: none)."
+        ),
     ] = 1,
     loglevel: Annotated[str, typer.Option(help="Worker log level.")] = "INFO",
     idle_exit: Annotated[
@@ -57,17 +75,58 @@ def worker_command(
         return
     from worker.fleet.celery_app import app  # noqa: PLC0415 - heavy library, imported where used
 
-    argv = [
-        "worker",
-        "--queues",
-        ",".join(names or [default_queue(settings.queue)]),
-        "--concurrency",
-        str(concurrency),
-        "--loglevel",
-        loglevel,
-        *ctx.args,
-    ]
-    app.worker_main(argv=argv)
+    names = names or [default_queue(settings.queue)]
+    argv = ["worker", "--queues", ",".join(names), "--concurrency", str(concurrency)]
+    argv += ["--loglevel", loglevel, *ctx.args]
+    evals = sorted({eval_queue(q) for q in names if not is_eval_queue(q)})
+    child = None
+    if evals and eval_concurrency > 0:
+        child = _start_eval_worker(evals, eval_concurrency, loglevel, _hostname(ctx.args))
+    try:
+        app.worker_main(argv=argv)
+    finally:
+        if child is not None:
+            _stop_eval_worker(child)
+
+
+def _hostname(args: list[str]) -> str:
+    """The evaluation worker's node name, from the one passed to Celery (if any)."""
+    name = "celery@%h"
+    for i, arg in enumerate(args):
+        if arg in ("-n", "--hostname") and i + 1 < len(args):
+            name = args[i + 1]
+        elif arg.startswith("--hostname="):
+            name = arg.split("=", 1)[1]
+    base, at, host = name.partition("@")
+    return f"{base}-eval@{host}" if at else f"{name}-eval"
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when this worker's process dies (Linux)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _start_eval_worker(
+    queues: list[str], concurrency: int, loglevel: str, hostname: str
+) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "celery", "-A", "worker.fleet.celery_app", "worker"]
+    argv += ["--queues", ",".join(queues), "--concurrency", str(concurrency)]
+    argv += ["--loglevel", loglevel, "--hostname", hostname]
+    log.info("evaluation worker %s on %s (%d slot(s))", hostname, ",".join(queues), concurrency)
+    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)  # noqa: PLW1509 - sets only the death signal
+
+
+def _stop_eval_worker(child: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
+    """A warm shutdown: its running evaluation finishes (a job waits on it)."""
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                child.kill()
+            child.wait()
 
 
 def register(app: typer.Typer) -> None:

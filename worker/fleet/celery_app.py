@@ -13,7 +13,10 @@ the KWRIGHT_ settings (worker/config.py):
   other workers' sweepers from its lapsed lease, worker/fleet/sweeper.py),
   `worker_max_tasks_per_child`;
 * job messages carry a priority (worker/fleet/submit.py): a recovered job goes first;
-* JSON messages only; no result backend (results live in the job store).
+* JSON messages only; no result backend (results live in the job store, a candidate's
+  verdict in its evaluation record: worker/fleet/store_evals.py);
+* a second task, `kernelwright.evaluate_candidate`, evaluates one candidate of a running job
+  on the evaluation queue `<queue>.eval` (worker/fleet/candidates.py says why apart).
 
 Importing this module is cheap (the submitting side needs only `send_task`); the task
 module, which imports torch, is loaded by the worker.
@@ -32,6 +35,7 @@ from worker.fleet.queues import default_queue
 log = logging.getLogger(__name__)
 
 TASK_NAME = "kernelwright.run_job"
+EVAL_TASK_NAME = "kernelwright.evaluate_candidate"
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -69,7 +73,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # job leased by its live worker and waits (see worker.fleet.store.JobStore.claim).
         "worker_cancel_long_running_tasks_on_connection_loss": False,
         "worker_send_task_events": False,
-        "include": ["worker.fleet.tasks"],
+        "include": ["worker.fleet.tasks", "worker.fleet.eval_tasks"],
     }
 
 

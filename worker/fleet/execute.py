@@ -15,8 +15,9 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
-from agents.job import interrupted_result, run_job
+from agents.job import EvaluatorFactory, interrupted_result, run_job
 from agents.loop import Progress
 from agents.rundir import AttemptRecord, ProblemResult, RunDir
 from kernelbench.problems.problem import Problem, ProblemError
@@ -40,18 +41,16 @@ class WorkerContext:
     lease_s: float = 30.0
 
 
-class Lease:
-    """Renews a running job's lease every lease_s/3 seconds in a daemon thread."""
+class Renewal:
+    """Calls `beat` every `period_s` seconds in a daemon thread until it returns False or
+    the context exits (a job's lease here, an evaluation's in worker/fleet/candidates.py)."""
 
-    def __init__(self, store: JobStore, job_id: str, delivery: int, lease_s: float) -> None:
-        self.store, self.job_id, self.delivery, self.lease_s = store, job_id, delivery, lease_s
-        self.cancel = False
-        self.lost = False
-        self.deadline: float | None = None  # monotonic; past it the job stops between rounds
+    def __init__(self, name: str, period_s: float) -> None:
+        self.period_s = period_s
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lease-{job_id}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
-    def __enter__(self) -> Lease:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -60,19 +59,36 @@ class Lease:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.lease_s / 3):
-            try:
-                beat = self.store.heartbeat(self.job_id, self.delivery, self.lease_s)
-            except StoreUnavailable as exc:
-                log.warning("job %s: lease not renewed: %s", self.job_id, exc)
-                continue
-            self.cancel = self.cancel or beat.cancel
-            if not beat.owner:
-                log.warning(
-                    "job %s: delivery %d lost the job; stopping", self.job_id, self.delivery
-                )
-                self.lost = True
+        while not self._stop.wait(self.period_s):
+            if not self.beat():
                 return
+
+    def beat(self) -> bool:
+        raise NotImplementedError
+
+
+class Lease(Renewal):
+    """Renews a running job's lease every lease_s/3 seconds in a daemon thread."""
+
+    def __init__(self, store: JobStore, job_id: str, delivery: int, lease_s: float) -> None:
+        super().__init__(f"lease-{job_id}", lease_s / 3)
+        self.store, self.job_id, self.delivery, self.lease_s = store, job_id, delivery, lease_s
+        self.cancel = False
+        self.lost = False
+        self.deadline: float | None = None  # monotonic; past it the job stops between rounds
+
+    def beat(self) -> bool:
+        try:
+            beat = self.store.heartbeat(self.job_id, self.delivery, self.lease_s)
+        except StoreUnavailable as exc:
+            log.warning("job %s: lease not renewed: %s", self.job_id, exc)
+            return True
+        self.cancel = self.cancel or beat.cancel
+        if not beat.owner:
+            log.warning("job %s: delivery %d lost the job; stopping", self.job_id, self.delivery)
+            self.lost = True
+            return False
+        return True
 
     def timed_out(self) -> bool:
         return self.deadline is not None and time.monotonic() > self.deadline
@@ -87,6 +103,7 @@ def execute_job(
     *,
     soft_limit_s: float | None = None,
     interrupts: tuple[type[BaseException], ...] = (),
+    evaluators: EvaluatorFactory | None = None,
 ) -> JobOutcome | None:
     """Run a claimed job to its outcome and record it; None if this delivery lost the
     job (another delivery owns it now) or the store could not record it.
@@ -94,6 +111,8 @@ def execute_job(
     `soft_limit_s`: past it the job stops after the current round and records a timeout.
     `interrupts`: exceptions that cut the job short from outside (Celery's soft time
     limit); the job then records a timeout with what its finished attempts achieved.
+    `evaluators`: how its candidates are evaluated (default: in this process's sandbox;
+    the Celery task passes worker/fleet/candidates.py's, one fleet task each).
     StoreUnavailable propagates (the caller retries the delivery later); any other
     failure is recorded as the job's failure.
     """
@@ -141,6 +160,7 @@ def execute_job(
                 progress=progress,
                 cancelled=lease.should_stop,
                 on_attempt=on_attempt,
+                evaluators=evaluators,
             )
             result = info.results[problem.id]
         except interrupts:

@@ -3,6 +3,11 @@
 `kwright submit` without `--queue` and `kwright worker` without `--queues` both use
 `default_queue()`, so on one machine they agree: `$KWRIGHT_QUEUE` if set, else the kind of
 this machine's first GPU (from `nvidia-smi`, so the CLI need not import torch), else `cpu`.
+
+Each queue has an evaluation queue beside it, `<queue>.eval` (`gpu.h100.eval`, `cpu.eval`):
+one message per candidate evaluation of a running job (worker/fleet/candidates.py), served
+by evaluation slots that never run jobs, so a job waiting on its candidates cannot starve
+them.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ import subprocess
 log = logging.getLogger(__name__)
 
 CPU_QUEUE = "cpu"
-_QUEUE = re.compile(r"^(cpu|gpu\.[a-z0-9][a-z0-9_-]{0,31})$")
+EVAL_SUFFIX = ".eval"
+_QUEUE = re.compile(r"^(cpu|gpu\.[a-z0-9][a-z0-9_-]{0,31})(\.eval)?$")
 # Marketing names -> queue kinds; the first match wins (so "H100" before "H10").
 _KINDS = (
     "gb200",
@@ -52,9 +58,18 @@ def check_queue(name: str) -> str:
     if not _QUEUE.match(name):
         raise QueueError(
             f"{name!r} is not a queue name: use `cpu` or `gpu.<kind>` in lower case "
-            "(gpu.h100, gpu.a100, ...)"
+            "(gpu.h100, gpu.a100, ...), or either with `.eval` for its evaluation queue"
         )
     return name
+
+
+def eval_queue(queue: str) -> str:
+    """The evaluation queue of job queue `queue` (itself if it already is one)."""
+    return queue if queue.endswith(EVAL_SUFFIX) else queue + EVAL_SUFFIX
+
+
+def is_eval_queue(queue: str) -> bool:
+    return queue.endswith(EVAL_SUFFIX)
 
 
 def gpu_queue(device_name: str) -> str:

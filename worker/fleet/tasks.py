@@ -8,7 +8,9 @@ store. A delivery:
   worker kept running through a broker restart): retried after the lease would lapse,
   so a message stays alive until the job is finished;
 * finds it started `max_deliveries` times already: the job is failed;
-* otherwise runs it (resuming its run directory) and records the outcome once.
+* otherwise runs it (resuming its run directory) and records the outcome once; each of
+  its candidates is evaluated by a task of its own on the evaluation queue
+  (worker/fleet/candidates.py, worker/fleet/eval_tasks.py).
 
 A whole worker lost (main process and pool, or its machine) leaves its job running with a
 lease nobody renews: every worker's main process runs a sweeper (worker/fleet/sweeper.py) that
@@ -46,6 +48,12 @@ from sandbox.base import SandboxUnavailable
 from sandbox.cleanup import pid_alive
 from sandbox.defaults import sandbox_for
 from worker.config import ConfigError, Settings, api_key_from_env, get_settings
+from worker.fleet.candidates import (
+    broker_publisher,
+    close_eval_stores,
+    eval_store,
+    fleet_evaluators,
+)
 from worker.fleet.celery_app import TASK_NAME, app
 from worker.fleet.execute import WorkerContext, execute_job
 from worker.fleet.jobs import Job, MalformedJob
@@ -64,9 +72,9 @@ STORE_RETRY_S = 10.0
 _contexts: dict[str, WorkerContext] = {}
 
 
-def _context(hostname: str) -> WorkerContext:
+def worker_context(hostname: str) -> WorkerContext:
     """Per pool process: the store client, the sandbox (its warm pool is reused across
-    jobs), the device, and the API key from this worker's environment."""
+    jobs and evaluations), the device, and the API key from this worker's environment."""
     ctx = _contexts.get(hostname)
     if ctx is None:
         settings = get_settings()
@@ -116,6 +124,7 @@ def _stop_sweeper(**_: Any) -> None:
 
 @worker_process_shutdown.connect
 def _close_contexts(**_: Any) -> None:
+    close_eval_stores()
     while _contexts:
         _host, ctx = _contexts.popitem()
         ctx.sandbox.close()
@@ -229,7 +238,7 @@ def run_job_task(self: JobTask, job_id: Any = None, *args: Any, **kwargs: Any) -
     settings = get_settings()
     hostname = self.request.hostname or "celery"
     try:
-        ctx = _context(hostname)
+        ctx = worker_context(hostname)
     except (SandboxUnavailable, StoreUnavailable) as exc:
         log.error("job %s: this worker cannot run jobs now (%s); retrying in 60 s", job_id, exc)
         raise self.retry(countdown=60.0) from exc
@@ -262,6 +271,16 @@ def run_job_task(self: JobTask, job_id: Any = None, *args: Any, **kwargs: Any) -
             claim,
             soft_limit_s=settings.soft_time_limit_s,
             interrupts=(SoftTimeLimitExceeded,),
+            evaluators=fleet_evaluators(
+                job_id=job_id,
+                problem=claim.job.spec.problem,
+                queue=claim.job.spec.queue,
+                settings=settings,
+                sandbox=ctx.sandbox,
+                store=eval_store(settings),
+                publish=broker_publisher(settings),
+                worker=hostname,
+            ),
         )
     except StoreUnavailable as exc:
         log.warning("job %s: %s; retrying in %g s", job_id, exc, STORE_RETRY_S)
