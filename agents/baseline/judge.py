@@ -264,6 +264,7 @@ class BaselineJudge:
         moves: list[str] = []
         alternatives: list[dict[str, Params]] = []
         ranked: list[Bottleneck] = []
+        extra: list[Bottleneck] = []  # the shape's fixed sweep, ranked after the rules
         have_facts = profile is not None and any(
             kernel_facts(profile, n) is not None for n in kinds
         )
@@ -289,6 +290,21 @@ class BaselineJudge:
                 )
                 for label, alt in fresh[1:]
             )
+            taken = [new for _, new in fresh]
+            for label, move in NO_PROFILE_SCHEDULE.get(kind, []) if have_facts else []:
+                alt = move(kind, current[name])
+                if alt is None or alt in taken or config_key({**current, name: alt}) in self.seen:
+                    continue
+                taken.append(alt)
+                extra.append(
+                    Bottleneck(
+                        category="sweep",
+                        summary=f"{name}: {label}",
+                        evidence=evidence(profile, name),
+                        fix=label,
+                        params={"kernels": {**current, name: alt}},
+                    )
+                )
         if not moves:
             why = "no rule of the decision table applies" if have_facts else "sweep exhausted"
             return self._stop("optimize", f"Nothing further to try ({why}).", None)
@@ -311,7 +327,7 @@ class BaselineJudge:
                         fix="; ".join(moves),
                         params={"kernels": plan},
                     ),
-                    *ranked[:8],
+                    *(ranked + extra)[:8],
                 ],
                 source="baseline",
             )

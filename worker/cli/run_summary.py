@@ -108,6 +108,15 @@ def _speed(r: ProblemResult) -> str:
     return "not timed (CPU)" if r.best.speedup is None else f"{r.best.speedup:.2f}x"
 
 
+def role_text(r: ProblemResult) -> str:
+    """What the Coder and the Judge each spent (they may be different models)."""
+    parts = []
+    for role, usage in r.usage_by_role.items():
+        cost = "?" if usage.cost_usd is None else f"${usage.cost_usd:.4f}"
+        parts.append(f"{role} {usage.calls} calls, {usage.total_tokens} tokens, {cost}")
+    return "; ".join(parts)
+
+
 def summary(info: RunInfo, rundir: RunDir, agent_reason: str) -> Group:
     llm = info.config.agent == "llm"
     table = Table(title=f"run {info.run_id}: {info.status}  ({rundir.root})")
@@ -130,6 +139,7 @@ def summary(info: RunInfo, rundir: RunDir, agent_reason: str) -> Group:
         if r.best is not None:
             notes.append(Text(f"{pid}: best kernel {r.best.candidate_path}"))
         if llm:
+            notes.append(Text(f"{pid}: cost by role: {role_text(r)}"))
             notes.extend(Text(f"{pid}: {round_text(row)}") for row in round_lines(r))
         attempts = rundir.problem(pid).load()
         fault = reference_fault(attempts) if r.best is None else None
@@ -160,9 +170,12 @@ def run_json(info: RunInfo, rundir: RunDir, agent_reason: str) -> dict[str, Any]
                 "attempts": [a.model_dump() for a in r.attempts],
                 "rounds": round_lines(r),
                 "usage": r.usage.model_dump(),
+                "usage_by_role": {k: u.model_dump() for k, u in r.usage_by_role.items()},
                 "reference_fault": None if r.best else reference_fault(rundir.problem(pid).load()),
             }
             for pid, r in info.results.items()
         ],
         "usage": info.usage.model_dump(),
+        "usage_by_role": {k: u.model_dump() for k, u in info.usage_by_role.items()},
+        "search": info.config.search,
     }
