@@ -37,6 +37,13 @@ def test_eval_queue_names_and_the_evaluation_workers_name():
     assert _hostname([]) == "celery-eval@%h"
 
 
+def test_jobs_cannot_be_submitted_to_an_evaluation_queue(tmp_path):
+    env = {"KWRIGHT_HOME": str(tmp_path / "home"), "KWRIGHT_BROKER_URL": ""}
+    r = kwright("submit", PROBLEM, "--agent", "baseline", "--queue", "cpu.eval", env=env)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "'cpu.eval' is an evaluation queue" in r.stderr and "submit to 'cpu'" in r.stderr
+
+
 def record(job_id: str = "j-0123456789") -> EvalRecord:
     return EvalRecord(
         id=new_eval_id(),
@@ -187,6 +194,7 @@ def test_a_rounds_candidates_run_on_two_workers_and_a_killed_one_costs_only_its_
                 return recs if len(running) == 2 else None
 
             wait_for(both_running, 300, "both evaluations running", poll=0.05)
+            time.sleep(2.0)  # well into the evaluations (each takes over 10 s here)
             owner = store.require(job_id).state.owner or ""
             victim = next(w for w in workers if not owner.startswith(f"{w.name}@"))
             survivor = next(w for w in workers if w is not victim)

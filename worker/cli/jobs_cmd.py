@@ -46,7 +46,7 @@ from worker.cli.jobs_view import (
 )
 from worker.config import Settings, api_key_from_env, get_settings
 from worker.fleet.jobs import TERMINAL, Job, MalformedJob
-from worker.fleet.queues import QueueError, check_queue, default_queue
+from worker.fleet.queues import QueueError, check_job_queue, default_queue
 from worker.fleet.store import JobStore, StoreUnavailable
 from worker.fleet.store_open import open_store, store_location
 
@@ -107,7 +107,7 @@ def submit_command(
     settings = get_settings()
     try:
         chosen = select_problems(problems or [], suite, level)
-        target = check_queue(queue) if queue else default_queue(settings.queue)
+        target = check_job_queue(queue or default_queue(settings.queue))
         # A fleet's workers hold their own API keys; an embedded worker inherits ours.
         config = agent_options.config(
             api_key_from_env(), require_endpoint=not settings.broker_url, given=given_options(ctx)

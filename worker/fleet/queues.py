@@ -63,6 +63,17 @@ def check_queue(name: str) -> str:
     return name
 
 
+def check_job_queue(name: str) -> str:
+    """A queue jobs may be submitted to: not an evaluation queue."""
+    name = check_queue(name)
+    if is_eval_queue(name):
+        raise QueueError(
+            f"{name!r} is an evaluation queue (candidates of running jobs go there); "
+            f"submit to {name.removesuffix(EVAL_SUFFIX)!r}"
+        )
+    return name
+
+
 def eval_queue(queue: str) -> str:
     """The evaluation queue of job queue `queue` (itself if it already is one)."""
     return queue if queue.endswith(EVAL_SUFFIX) else queue + EVAL_SUFFIX
