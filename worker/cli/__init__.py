@@ -81,6 +81,7 @@ COMMANDS = {
     "leaderboard": "leaderboard_cmd",
     "sandbox": "sandbox_cmd",
     "clean": "clean_cmd",
+    "library": "library_cmd",
 }
 
 
