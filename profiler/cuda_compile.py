@@ -19,6 +19,7 @@ class CudaCompileResult:
     cubin: Path | None
     duration_s: float
     command: list[str]
+    timed_out: bool = False  # nvcc ran past its limit (not a verdict on the source)
 
 
 def needs_torch_headers(source: str) -> bool:
@@ -64,6 +65,7 @@ def compile_cuda(
             None,
             time.perf_counter() - started,
             cmd,
+            timed_out=True,
         )
     log = trim_log((proc.stdout + proc.stderr).replace(str(workdir) + "/", ""))
     ok = proc.returncode == 0 and out.is_file()

@@ -54,6 +54,10 @@ class JobResult(BaseModel):
     name: str  # kernel name (Triton) or source name (CUDA C)
     ok: bool
     error: str | None = None  # compiler errors (first lines for Triton, nvcc's log for CUDA)
+    # The compiler itself refused the kernel's source for the target (Triton's front end, or
+    # nvcc run to completion with errors): the kernel is not valid code for that GPU. Not
+    # set for a missing tool, a timeout, or a launch the recording could not describe.
+    refused: bool = False
     log: str = ""  # ptxas -v output
     kernels: list[KernelProfile] = Field(default_factory=list)
     cubin: str | None = None  # file name in the step's directory

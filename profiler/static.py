@@ -57,11 +57,15 @@ StepRunner = Callable[[ProfileStepInput, dict[str, str]], StepRun]
 class StaticProfile:
     report: ProfileReport
     cuda_results: list[JobResult] = field(default_factory=list)  # nvcc outcome per source
+    # Kernels the target's compiler refused (JobResult.refused), one line each: a verdict
+    # condition for the caller (kernelbench.harness.evaluate), not a profiling fault.
+    refusals: list[str] = field(default_factory=list)
 
 
 class _CachedProfile(BaseModel):
     report: ProfileReport
     cuda_results: list[JobResult] = Field(default_factory=list)
+    refusals: list[str] = Field(default_factory=list)
 
 
 def _sha(text: str) -> str:
@@ -172,7 +176,7 @@ def static_profile(
             cached.report.cached = True
             _refresh_grids(cached.report, ours)
             cached.report.duration_s = round(time.perf_counter() - started, 4)
-            return StaticProfile(cached.report, cached.cuda_results)
+            return StaticProfile(cached.report, cached.cuda_results, cached.refusals)
 
     kernels_text = ""
     triton_jobs: list[TritonJob] = []
@@ -259,6 +263,7 @@ def static_profile(
                 compile_cache.put(result.key, _strip_cubin(result), files_to_store)
 
     names = [rec.kernel for rec in ours]
+    refusals: list[str] = []
     for job in triton_jobs:
         found = results.get(job.key)
         if found is None:
@@ -267,6 +272,9 @@ def static_profile(
             report.errors.append(
                 f"kernel {job.launch.kernel}: compile for {arch} failed: {found.error}"
             )
+            if found.refused:
+                first = (found.error or "").strip().splitlines()[-1:] or ["no message"]
+                refusals.append(f"kernel {job.launch.kernel}: {first[0][:300]}")
             continue
         report.kernels.extend(
             _kernels_for_launch(found, job.launch, names.count(job.launch.kernel) > 1)
@@ -277,11 +285,13 @@ def static_profile(
             report.kernels.extend(result.kernels)
         else:
             report.errors.append(f"{result.name}: nvcc failed for {arch}")
+            if result.refused:
+                refusals.append(f"{result.name}: nvcc reported errors")
     report.duration_s = round(time.perf_counter() - started, 4)
     if profile_cache is not None and not step_failed:
-        cached = _CachedProfile(report=report, cuda_results=cuda_results)
+        cached = _CachedProfile(report=report, cuda_results=cuda_results, refusals=refusals)
         profile_cache.put(profile_key, cached.model_dump_json())
-    return StaticProfile(report, cuda_results)
+    return StaticProfile(report, cuda_results, refusals)
 
 
 def _refresh_grids(report: ProfileReport, launches: list[LaunchRecord]) -> None:

@@ -48,6 +48,7 @@ def _triton_job(module: ModuleType, job: TritonJob, arch: str, out: Path, index:
         compiled = compile_launch(module, rec, arch)
     except AotCompileError as exc:
         result.error = str(exc)
+        result.refused = exc.refused
         result.duration_s = time.perf_counter() - started
         return result
     cubin = out / f"triton_{index}_{rec.kernel}.cubin"
@@ -77,6 +78,7 @@ def _cuda_job(job: CudaJob, arch: str, out: Path) -> JobResult:
     result.log = compiled.log
     if not compiled.ok or compiled.cubin is None:
         result.error = compiled.log or "nvcc failed"
+        result.refused = not compiled.timed_out and bool(compiled.log.strip())
         result.duration_s = time.perf_counter() - started
         return result
     result.ok = True

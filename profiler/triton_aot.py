@@ -274,6 +274,15 @@ class TritonCompiled:
 class AotCompileError(RuntimeError):
     """triton.compile failed for the target (the message is Triton's, first lines)."""
 
+    refused = False
+
+
+class AotSourceRefused(AotCompileError):
+    """Triton's front end refused the kernel's body for the target: it is not the Triton
+    language (e.g. Python that only the interpreter runs), so no GPU could run it."""
+
+    refused = True
+
 
 def compile_launch(module: ModuleType, record: LaunchRecord, arch: str) -> TritonCompiled:
     """Compile one recorded launch of a kernel defined in `module` for `arch`."""
@@ -282,6 +291,7 @@ def compile_launch(module: ModuleType, record: LaunchRecord, arch: str) -> Trito
     from triton.backends.compiler import GPUTarget  # noqa: PLC0415 - heavy library, imported where used
     from triton.compiler import ASTSource  # noqa: PLC0415 - heavy library, imported where used
     from triton.compiler.compiler import make_backend  # noqa: PLC0415 - heavy library, imported where used
+    from triton.compiler.errors import CompilationError  # noqa: PLC0415 - heavy library, imported where used
     from triton.runtime.jit import JITFunction, create_function_from_signature  # noqa: PLC0415 - heavy library, imported where used
 
     warnings.filterwarnings("ignore", message="TRITON_DEFAULT_FP_FUSION")
@@ -319,7 +329,10 @@ def compile_launch(module: ModuleType, record: LaunchRecord, arch: str) -> Trito
             )
     except Exception as exc:
         text = f"{type(exc).__name__}: {exc}".strip()
-        raise AotCompileError("\n".join(text.splitlines()[:12])[:2000]) from exc
+        first = "\n".join(text.splitlines()[:12])[:2000]
+        if isinstance(exc, CompilationError):
+            raise AotSourceRefused(first) from exc
+        raise AotCompileError(first) from exc
     return TritonCompiled(
         kernel=record.kernel,
         cubin=compiled.asm["cubin"],

@@ -301,10 +301,16 @@ class _Evaluation:
             self._finish(*finding)
 
     def _profile(self, profiler: CandidateProfiler, ref: StepReport, cand: RunnerReport) -> None:
-        """Attach a profile; a profiling fault lands in profile.errors, never in the verdict."""
+        """Attach a profile; a profiling fault lands in profile.errors, never in the verdict.
+        A kernel the target's compiler refuses is not a fault but a finding: its body is not
+        code a GPU can run (interpreter-only Python in a @triton.jit body, host-only C++ in
+        __global__ code), so a `correct` verdict becomes `compile_error` (issue 28)."""
         try:
             static = profiler.static(cand.for_profiler())
             self.result.profile = profiler.finish(static.report, ref, self.result.runtime_ms)
+            if static.refusals and self.result.status == Status.CORRECT:
+                arch = self.options.arch
+                self._finish(Status.COMPILE_ERROR, f"not valid for {arch}: {static.refusals[0]}")
         except Exception as exc:
             log.exception("profiling failed")
             self.result.profile = ProfileReport(
