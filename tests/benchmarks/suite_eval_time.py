@@ -50,7 +50,12 @@ except ImportError:
     from sandbox.evaluate import evaluate
 from kernelbench.problems.registry import resolve_problem, solution_path
 from sandbox.defaults import shared_sandbox
-shared_sandbox().start()
+try:  # since issue 26 the sandbox is generic: it is started with the harness's step program
+    from kernelbench.harness.steps import STEP_PROGRAM
+except ImportError:
+    shared_sandbox().start()
+else:
+    shared_sandbox().start(STEP_PROGRAM)
 problem = resolve_problem(sys.argv[1])
 result = evaluate(problem, solution_path(problem, wrong=sys.argv[2] == "wrong").read_text())
 print(json.dumps({"status": result.status.value, "duration_s": result.duration_s}))
@@ -83,10 +88,12 @@ def compare(jobs: list[tuple[Problem, bool]], rev: str, workers: int) -> int:
         try:
             tasks = [(tree, p, w) for p, w in jobs for tree in (other, here)]
             totals = {other: 0.0, here: 0.0}
+            failed = 0
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 results = pool.map(lambda t: (t, _run_in(*[t[0], t[1].id, t[2]])), tasks)
                 for (tree, problem, wrong), res in results:
                     totals[tree] += float(res["duration_s"])  # type: ignore[arg-type]
+                    failed += str(res["status"]).startswith("failed")
                     label = f"{problem.id}{' @wrong' if wrong else ''} [{'new' if tree == here else rev}]"
                     print(f"{label:60s} {res['status']:10s} {res['duration_s']:6.1f} s")
         finally:
@@ -97,6 +104,9 @@ def compare(jobs: list[tuple[Problem, bool]], rev: str, workers: int) -> int:
         f"{len(jobs)} evaluations per tree: {rev} {totals[other]:.0f} s, this tree "
         f"{totals[here]:.0f} s, ratio {ratio:.2f}x"
     )
+    if failed:
+        print(f"{failed} evaluations could not run: the ratio is not a measurement")
+        return 1
     return 0
 
 
