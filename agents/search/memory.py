@@ -131,12 +131,12 @@ def lessons(state: SearchState, rnd: int) -> list[str]:
         if not f.view.correct:
             why = (f.record.reason or str(f.record.status)).splitlines()[0][:160]
             found.append(
-                f"attempt {f.record.attempt} ({tried[:80]}) failed: {f.record.status}: {why}"
+                f"attempt {f.record.attempt} ({tried[:120]}) failed: {f.record.status}: {why}"
             )
         else:
             change = _change(f, state.get(f.record.parent))
             if change.startswith("time") and "(+" in change:
-                found.append(f"attempt {f.record.attempt} ({tried[:80]}) was slower: {change}")
+                found.append(f"attempt {f.record.attempt} ({tried[:120]}) was slower: {change}")
         if len(found) >= MAX_LESSONS:
             break
     return found
