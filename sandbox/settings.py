@@ -50,6 +50,17 @@ class HostSettings(BaseSettings):
         "to the core count, where torch's default (one thread per core) oversubscribes: a "
         "small LSTM's forward took 3 s instead of 2 ms. Raise it for one large evaluation.",
     )
+    library_url: str | None = Field(
+        default=None,
+        description="The kernel library shared by the fleet: `redis://...` (unset: home/library).",
+    )
+    library_key: str | None = Field(
+        default=None,
+        description="Hex HMAC key sealing a shared library's entries (unset: kept beside them).",
+    )
+    library_tokens: int = Field(
+        default=3000, ge=0, description="Token budget of the library's examples in a prompt."
+    )
     docker_image: str | None = Field(default=None, description="The docker backend's image.")
     docker_url: str | None = Field(
         default=None, description="Docker/podman API URL (default: DOCKER_HOST, the socket)."

@@ -217,15 +217,16 @@ def test_an_altered_entry_is_dropped_with_a_log_line(tmp_path, caplog):
     good = store.add(entry("good", chain("mm", "relu"), "# good kernel\n"))
     bad = store.add(entry("bad", chain("mm", "relu"), "# bad kernel\n"))
     assert good is not None and bad is not None and len(store.entries()) == 2
-    text = store.entries_path.read_text().replace("# bad kernel", "# evil kernel")
-    store.entries_path.write_text(text)
+    path = tmp_path / "library" / "entries.jsonl"
+    text = path.read_text().replace("# bad kernel", "# evil kernel")
+    path.write_text(text)
     with caplog.at_level(logging.WARNING, logger="agents.library.store"):
         assert [e.problem_id for e in store.entries()] == ["good"]
     assert f"entry {bad.id} was altered (digest mismatch), dropped" in caplog.text
     # Re-computing the digest does not help without the key.
     forged = LibraryEntry.model_validate_json(text.splitlines()[1])
     forged.digest = forged.content_digest()
-    store.entries_path.write_text(text.splitlines()[0] + "\n" + forged.model_dump_json() + "\n")
+    path.write_text(text.splitlines()[0] + "\n" + forged.model_dump_json() + "\n")
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="agents.library.store"):
         assert [e.problem_id for e in store.entries()] == ["good"]

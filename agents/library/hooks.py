@@ -14,28 +14,41 @@ read, logs a warning and gives nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from agents.config import AgentConfig
 from agents.library.retrieve import (
-    DEFAULT_BUDGET_TOKENS,
     Example,
     estimate_tokens,
     rank,
     render_section,
     within_budget,
 )
-from agents.library.store import LibraryEntry, LibraryStore, RetrievalRecord
+from agents.library.store import LibraryEntry, RetrievalRecord, open_library
 from agents.library.tracing import signature_of
 from agents.rundir import FinishedAttempt
 from kernelbench.problems.problem import Problem
 from kernelbench.protocol.result import EvalResult
+from sandbox.settings import host_settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_LESSONS = 5
 LESSON_CHARS = 200
 PROFILE_CHARS = 300
+
+
+def guarded(what: str, default: T, call: Callable[[], T]) -> T:
+    """`call()`, or `default` with a warning: the library is advisory and never fails a job
+    (an unreachable Redis, an unreadable file, a problem the tracer cannot run)."""
+    try:
+        return call()
+    except Exception as exc:  # noqa: BLE001 - any fault of the library, logged, never raised
+        log.warning("library: %s failed (%s: %s)", what, type(exc).__name__, exc)
+        return default
 
 
 def record_verified(
@@ -52,7 +65,7 @@ def record_verified(
     no signature, or the same kernel is already in."""
     if not result.correct:
         return None
-    signature = signature_of(problem.path, home)
+    signature = guarded("tracing", None, lambda: signature_of(problem.path, home))
     if signature is None:
         log.warning("library: %s has no signature; its kernel is not recorded", problem.id)
         return None
@@ -76,7 +89,7 @@ def record_verified(
         run_id=run_id,
         source=source,
     )
-    added = LibraryStore(home).add(entry)
+    added = guarded("recording a kernel", None, lambda: open_library(home).add(entry))
     if added is not None:
         log.info("library: recorded %s's kernel as %s", problem.id, added.id)
     return added
@@ -143,13 +156,23 @@ def record_problem(
 
 def examples_for(
     problem: Problem,
-    budget_tokens: int = DEFAULT_BUDGET_TOKENS,
+    budget_tokens: int | None = None,
     *,
     home: Path,
     config: AgentConfig | None = None,
 ) -> list[Example]:
-    """The worked examples for `problem`'s first prompt, best first, within the budget."""
-    store = LibraryStore(home)
+    """The worked examples for `problem`'s first prompt, best first, within the budget
+    (default `KWRIGHT_LIBRARY_TOKENS`); none where the library cannot be read."""
+    return guarded("retrieval", [], lambda: _examples_for(problem, budget_tokens, home, config))
+
+
+def _examples_for(
+    problem: Problem,
+    budget_tokens: int | None,
+    home: Path,
+    config: AgentConfig | None,
+) -> list[Example]:
+    store = open_library(home)
     entries = store.entries()
     if not entries:
         return []
@@ -163,7 +186,8 @@ def examples_for(
         backend=config.backend if config is not None else None,
         target_gpu=config.target_gpu if config is not None else None,
     )
-    chosen = within_budget(ranked, budget_tokens)
+    budget = host_settings().library_tokens if budget_tokens is None else budget_tokens
+    chosen = within_budget(ranked, budget)
     store.record_retrieval(
         RetrievalRecord(
             problem_id=problem.id,

@@ -1,35 +1,34 @@
-"""The library's file: one JSON line per verified kernel under `<home>/library/`.
+"""The library: one JSON line per verified kernel, in `<home>/library/entries.jsonl` or the
+fleet's Redis (agents.library.backends).
 
 Each entry carries `digest`, a sha256 over its canonical fields (everything but `digest`
-and `mac`), and `mac`, an HMAC-SHA256 of the digest with a key kept in
-`<home>/library/key` (created on first use, mode 0600). An entry whose fields no longer
-match its digest, or whose digest was re-computed without the key, is dropped on reading
-with a warning naming its line: a library entry is prompt material, and an altered one
+and `mac`), and `mac`, an HMAC-SHA256 of the digest with the library's key
+(`<home>/library/key`, created on first use, mode 0600; backends says the fleet's). An
+entry whose fields no longer match its digest, or whose digest was re-computed without the
+key, is dropped on reading with a warning naming its line: a library entry is prompt material, and an altered one
 must never reach a Coder. Exported entries carry the digest only (no key leaves the
 machine); `import` checks each digest and signs what it keeps with the local key.
 
-Writers append under an exclusive `flock`, so jobs running side by side on one machine
-share one file. `stats.jsonl` beside it records every retrieval (what was asked, what was
-offered), read by `kwright library stats`.
+Writers append under the backend's lock, so jobs running side by side share one library.
+A second log records every retrieval (what was asked, what was offered), read by
+`kwright library stats`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import hashlib
 import hmac
 import json
 import logging
-import os
-import secrets
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
+from agents.library.backends import open_backend
 from agents.library.signature import Signature
+from sandbox.settings import host_settings
 
 log = logging.getLogger(__name__)
 
@@ -92,31 +91,16 @@ class RetrievalRecord(BaseModel):
 
 
 class LibraryStore:
-    """The library of one KWRIGHT_HOME (`<home>/library/`)."""
+    """One library: `<home>/library/` by default, or the fleet's Redis (`url`)."""
 
-    def __init__(self, home: Path) -> None:
-        self.root = home / "library"
-        self.entries_path = self.root / "entries.jsonl"
-        self.stats_path = self.root / "stats.jsonl"
-        self.key_path = self.root / "key"
+    def __init__(self, home: Path, url: str | None = None, key_hex: str | None = None) -> None:
+        self.backend = open_backend(home, url, key_hex)
+        self.root = home / "library" if url is None else None
+        self.where = self.backend.where
 
     # -- the key and the seal -------------------------------------------------------------
-    def _key(self) -> bytes:
-        try:
-            return bytes.fromhex(self.key_path.read_text().strip())
-        except FileNotFoundError:
-            pass
-        self.root.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another writer made it first
-            return bytes.fromhex(self.key_path.read_text().strip())
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-        return bytes.fromhex(self.key_path.read_text().strip())
-
     def _mac(self, digest: str) -> str:
-        return hmac.new(self._key(), digest.encode(), hashlib.sha256).hexdigest()
+        return hmac.new(self.backend.key(), digest.encode(), hashlib.sha256).hexdigest()
 
     def seal(self, entry: LibraryEntry) -> LibraryEntry:
         sealed = entry.model_copy(update={"signature_digest": entry.signature.digest})
@@ -139,19 +123,15 @@ class LibraryStore:
         return True
 
     # -- reading and writing --------------------------------------------------------------
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / ".lock").open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
     def entries(self) -> list[LibraryEntry]:
         """Every intact entry, oldest first (altered or unreadable lines are logged, skipped)."""
-        return list(read_entries(self.entries_path, self, keyed=True))
+        found: list[LibraryEntry] = []
+        for number, line in enumerate(self.backend.entry_lines(), 1):
+            where = f"{self.where}:{number}"
+            entry = parse_entry(line, where) if line.strip() else None
+            if entry is not None and self.intact(entry, where=where):
+                found.append(entry)
+        return found
 
     def add(self, entry: LibraryEntry) -> LibraryEntry | None:
         """Seal and append `entry`; None where the same kernel is already in."""
@@ -159,7 +139,7 @@ class LibraryStore:
         return added[0] if added else None
 
     def add_many(self, entries: Iterable[LibraryEntry]) -> list[LibraryEntry]:
-        with self._locked():
+        with self.backend.locked():
             known = {e.identity() for e in self.entries()}
             added: list[LibraryEntry] = []
             for entry in entries:
@@ -168,9 +148,7 @@ class LibraryStore:
                     continue
                 known.add(sealed.identity())
                 added.append(sealed)
-            if added:
-                with self.entries_path.open("a", encoding="utf-8") as f:
-                    f.writelines(e.model_dump_json() + "\n" for e in added)
+            self.backend.append_entries([e.model_dump_json() for e in added])
         return added
 
     def export_lines(self) -> list[str]:
@@ -192,20 +170,22 @@ class LibraryStore:
         return self.add_many(good), refused
 
     def record_retrieval(self, record: RetrievalRecord) -> None:
-        with self._locked(), self.stats_path.open("a", encoding="utf-8") as f:
-            f.write(record.model_dump_json() + "\n")
+        self.backend.append_stat(record.model_dump_json())
 
     def retrievals(self) -> list[RetrievalRecord]:
         found: list[RetrievalRecord] = []
-        if not self.stats_path.is_file():
-            return found
-        for number, line in enumerate(self.stats_path.read_text().splitlines(), 1):
+        for number, line in enumerate(self.backend.stat_lines(), 1):
             try:
                 found.append(RetrievalRecord.model_validate_json(line))
             except (ValidationError, ValueError):
-                log.warning("library: %s:%d: unreadable retrieval record, skipped",
-                            self.stats_path, number)  # fmt: skip
+                log.warning("library: retrieval record %d unreadable, skipped", number)
         return found
+
+
+def open_library(home: Path) -> LibraryStore:
+    """The configured library: `KWRIGHT_LIBRARY_URL` (the fleet's Redis) or `<home>/library`."""
+    settings = host_settings()
+    return LibraryStore(home, settings.library_url, settings.library_key)
 
 
 def parse_entry(line: str, where: str) -> LibraryEntry | None:
@@ -215,15 +195,3 @@ def parse_entry(line: str, where: str) -> LibraryEntry | None:
         first = str(exc).splitlines()[0]
         log.warning("library: %s: unreadable entry, dropped (%s)", where, first)
         return None
-
-
-def read_entries(path: Path, store: LibraryStore, *, keyed: bool) -> Iterator[LibraryEntry]:
-    if not path.is_file():
-        return
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            entry = parse_entry(line, f"{path}:{number}")
-            if entry is not None and store.intact(entry, where=f"{path}:{number}", keyed=keyed):
-                yield entry

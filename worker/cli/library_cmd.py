@@ -19,7 +19,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from agents.library.store import LibraryEntry, LibraryStore
+from agents.library.store import LibraryEntry, LibraryStore, open_library
 from worker.cli.common import EXIT_NOT_CORRECT, JsonFlag, console, fail, help_when_bare, print_json
 from worker.config import get_settings
 
@@ -33,7 +33,7 @@ def _group(ctx: typer.Context) -> None:
 
 
 def _store() -> LibraryStore:
-    return LibraryStore(get_settings().home)
+    return open_library(get_settings().home)
 
 
 def _speed(entry: LibraryEntry) -> str:
@@ -187,7 +187,7 @@ def stats_command(as_json: JsonFlag = False) -> None:
     if as_json:
         print_json(result)
         return
-    table = Table(title=f"kernel library ({store.root})")
+    table = Table(title=f"kernel library ({store.where})")
     table.add_column("what")
     table.add_column("value")
     rate = "-" if result["hit_rate"] is None else f"{100 * result['hit_rate']:.0f}%"
