@@ -18,11 +18,12 @@ from tests.fleet import PROBLEM, WorkerProcess, fleet_env, wait_for
 from tests.redis_server import RedisServer, needs_redis
 from worker.cli.worker_cmd import _hostname
 from worker.config import Settings
-from worker.fleet.candidates import FleetEvaluator
+from worker.fleet.candidates import FleetEvaluator, Publish
 from worker.fleet.jobs import TERMINAL, Job, ProblemRef
 from worker.fleet.queues import QueueError, check_queue, eval_queue
 from worker.fleet.store_evals import EvalRecord, EvalStore, new_eval_id
 from worker.fleet.store_redis import RedisJobStore
+from worker.fleet.transport import BrokerUnavailable
 
 pytestmark = [pytest.mark.redis, needs_redis]
 
@@ -92,7 +93,7 @@ def test_with_no_evaluation_worker_the_job_evaluates_its_candidates_itself(tmp_p
         here = EvalResult(status=Status.INCORRECT, reason="evaluated here")
         published: list[str] = []
 
-        def evaluator(served: bool) -> FleetEvaluator:
+        def evaluator(served: bool, publish: Publish | None = None) -> FleetEvaluator:
             return FleetEvaluator(
                 job_id="j-0123456789",
                 problem=ProblemRef.of(resolve_problem(PROBLEM)),
@@ -102,7 +103,7 @@ def test_with_no_evaluation_worker_the_job_evaluates_its_candidates_itself(tmp_p
                 settings=Settings(broker_url=server.url, eval_wait_s=0.5, lease_s=1),
                 local=lambda problem, source: here,
                 store=store,
-                publish=lambda rec, priority: published.append(rec.id),
+                publish=publish or (lambda rec, priority: published.append(rec.id)),
                 worker="w1@h",
                 served=lambda queue: served,
             )
@@ -112,6 +113,12 @@ def test_with_no_evaluation_worker_the_job_evaluates_its_candidates_itself(tmp_p
         assert evaluator(served=True)(problem, "src") == here and len(published) == 1
         (rec,) = store.for_job("j-0123456789")
         assert rec.status == "done" and rec.history[0].worker == "w1@h"
+
+        def broker_down(rec: EvalRecord, priority: int) -> None:
+            raise BrokerUnavailable("cannot publish: the broker is down")
+
+        assert evaluator(served=True, publish=broker_down)(problem, "src") == here
+        assert [r.status for r in store.for_job("j-0123456789")] == ["done", "done"]
         store.close()
 
 

@@ -53,7 +53,7 @@ from worker.fleet.execute import Renewal
 from worker.fleet.jobs import ProblemRef
 from worker.fleet.liveness import queue_workers
 from worker.fleet.queues import eval_queue
-from worker.fleet.store_evals import EvalRecord, EvalStore, new_eval_id
+from worker.fleet.store_evals import EvalNotFound, EvalRecord, EvalStore, new_eval_id
 from worker.fleet.store_open import store_location
 from worker.fleet.store_types import StoreUnavailable
 from worker.fleet.transport import BrokerUnavailable
@@ -232,7 +232,7 @@ class FleetEvaluator:
         s = self.settings
         try:
             changed = self.store.requeue_lapsed(eval_id, s.recovery_grace_s, EVAL_MAX_DELIVERIES)
-        except StoreUnavailable as exc:
+        except (StoreUnavailable, EvalNotFound) as exc:
             log.warning("job %s: %s", self.job_id, exc)
             return
         if changed is None:
@@ -261,7 +261,7 @@ class FleetEvaluator:
         s = self.settings
         try:
             delivery = self.store.claim(record.id, self.worker, os.getpid(), s.lease_s)
-        except StoreUnavailable:
+        except (StoreUnavailable, EvalNotFound):  # not recorded: evaluate without a record
             return self.local(problem, record.source)
         if delivery is None:
             return None
