@@ -21,6 +21,7 @@ from pathlib import Path
 
 from agents.config import AgentConfig
 from agents.factory import make_agents
+from agents.library.hooks import examples_for, prompt_section, record_problem
 from agents.loop import (
     AttemptCallback,
     Evaluator,
@@ -83,7 +84,12 @@ def run_problem(
     loop = ProblemLoop(
         problem, config, coder, judge, evaluator, pdir, tracker, progress, cancelled, on_attempt
     )
-    return loop.run()
+    home = rundir.root.parents[1]  # the kernel library's: worked examples, then its kernels
+    if config.agent == "llm" and not previous:
+        loop.examples = prompt_section(examples_for(problem, home=home, config=config))
+    result = loop.run()
+    record_problem(problem, loop.finished, config, home=home, run_id=rundir.run_id)
+    return result
 
 
 def interrupted_result(

@@ -127,6 +127,7 @@ class ProblemLoop:
         self.finished: list[FinishedAttempt] = []
         self.best: FinishedAttempt | None = None
         self.strategy = make_strategy(config.search)
+        self.examples = ""  # the kernel library's section for round 1 (agents.job sets it)
 
     # ------------------------------------------------------------------ state
     def _usage(self) -> Usage:
@@ -285,6 +286,7 @@ class ProblemLoop:
             numbers=numbers(self.config, parent.view if parent else None, best),
             history=history(state, parent),
             lessons=lessons(state, rnd),
+            examples=self.examples if rnd == 1 else "",
         )
 
     def _play_round(self, rnd: int) -> bool:

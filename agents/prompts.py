@@ -225,6 +225,7 @@ def coder_messages(ctx: CoderContext) -> list[dict[str, str]]:
         numbers=ctx.numbers,
         history=history_text(ctx.history),
         lessons=ctx.lessons,
+        examples=ctx.examples,
         index=ctx.candidate_index,
         candidates=ctx.candidates,
         direction=bottleneck_text(ctx.direction) if ctx.direction else None,

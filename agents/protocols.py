@@ -151,6 +151,7 @@ class CoderContext(BaseModel):
     numbers: Numbers | None = None
     history: list[LineageStep] = Field(default_factory=list)  # the lineage, oldest first
     lessons: list[str] = Field(default_factory=list)  # what failed elsewhere, and why
+    examples: str = ""  # round 1: verified kernels of similar problems (agents.library)
 
 
 class Proposal(BaseModel):
