@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from kernelbench.protocol.policy import Policy
-from kernelbench.protocol.request import Backend
+from kernelbench.protocol.request import Backend, Precision
 
 AgentKind = Literal["baseline", "llm"]
 SearchKind = Literal["chain", "beam"]  # agents.search.STRATEGIES
@@ -48,6 +48,7 @@ class AgentConfig(BaseModel):
     judge_llm: LLMSettings | None = None  # the Judge's endpoint/model; None: the Coder's
     backend: Backend = "triton"
     policy: Policy = "strict"  # the judging policy every attempt is evaluated under
+    precision: Precision = "fp32"  # inputs and weights cast to it (KernelBench's tolerances)
     target_gpu: str = "H100"
     arch: str = "sm_90"
     rounds: int = Field(default=10, ge=1, le=200)

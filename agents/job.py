@@ -54,6 +54,7 @@ def eval_options(config: AgentConfig, device: str | None) -> EvalOptions:
         arch=config.arch,
         gpu=config.target_gpu,
         policy=config.policy,
+        precision=config.precision,
     )
 
 

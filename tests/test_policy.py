@@ -212,7 +212,14 @@ def test_the_leaderboard_never_ranks_two_policies_together(tmp_path):
     )
     kb = json.loads(kwright(*base, "--json", "--policy", "kernelbench").stdout)
     assert kb["policy"] == "kernelbench" and [r["key"] for r in kb["rows"]] == [
-        {"agent": "llm", "model": "o3", "gpu": "H100", "device": "cuda", "policy": "kernelbench"}
+        {
+            "agent": "llm",
+            "model": "o3",
+            "gpu": "H100",
+            "device": "cuda",
+            "policy": "kernelbench",
+            "precision": "fp32",
+        }
     ]
     # The same agent, model and GPU under each policy: two rows on two boards, each with only
     # its own policy's results (a1 finished level1/1, a2 did not attempt it).
@@ -226,4 +233,56 @@ def test_the_leaderboard_never_ranks_two_policies_together(tmp_path):
     md = kwright(*base, "--policy", "kernelbench").stdout
     assert any(line.startswith("- Policy: kernelbench (") for line in md.splitlines())
     csv = kwright(*base, "--format", "csv").stdout.splitlines()
-    assert csv[0].endswith(",policy") and all(line.endswith(",strict") for line in csv[1:])
+    assert csv[0].endswith(",policy,precision")
+    assert all(line.endswith(",strict,fp32") for line in csv[1:])
+
+
+def test_a_run_at_another_precision_is_a_row_of_its_own_and_exported_as_such(tmp_path):
+    """Issue 30: the precision is recorded on the board and in --export-kernelbench."""
+    runs = tmp_path / "runs"
+    shutil.copytree(RUNS, runs)
+    path = runs / "a1" / "run.json"
+    data = json.loads(path.read_text())
+    data["config"]["precision"] = "bf16"
+    path.write_text(json.dumps(data))
+    base = ("leaderboard", "--runs-dir", str(runs), "--suite", "builtin", "--level", "1")
+    board = json.loads(kwright(*base, "--json").stdout)
+    o3 = sorted(r["key"]["precision"] for r in board["rows"] if r["key"]["model"] == "o3")
+    assert o3 == ["bf16", "fp32"]  # a1 at bf16, a2 at fp32: two rows, never one
+    assert "llm / o3 / H100 / cuda / bf16" in kwright(*base).stdout
+    out = tmp_path / "kb"
+    done = kwright(*base, "--export-kernelbench", str(out))
+    assert done.returncode == 0, done.stderr
+    found = {
+        json.loads(p.read_text())["precision"]
+        for p in out.rglob("analysis.json")
+        if "o3" in json.loads(p.read_text())["run_name"]
+    }
+    assert found == {"bf16", "fp32"}
+
+
+def test_run_precision_reaches_every_evaluation_and_the_record(env):
+    """`run --precision fp16`: every attempt is judged at fp16 and the run records it; the
+    baseline agent, which writes float32 kernels, is refused up front (one line, exit 2)."""
+    refused = kwright("run", PROBLEM, "--agent", "baseline", "--precision", "fp16", env=env)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        "kwright: error: --precision fp16: the baseline agent writes float32 kernels only; "
+        "use --precision fp32, or --agent llm with an API key or --base-url"
+    ]
+    with FakeOpenAI() as fake:
+        fake.script(
+            "coder",
+            Scripted(content=fenced(MIXED_TRITON.replace("return torch.abs(y)", "return y"))),
+        )
+        fake.script(
+            "judge", Scripted(content=json.dumps({"bottleneck": "x", "method": "y", "plan": ["z"]}))
+        )
+        llm = ("--agent", "llm", "--base-url", fake.base_url, "--rounds", "1", "--json")
+        out = kwright("run", PROBLEM, *llm, "--precision", "fp16", env=env, timeout=600)
+        assert out.returncode == 0, out.stderr[-2000:]
+    run_dir = Path(json.loads(out.stdout)["run_dir"])
+    assert json.loads((run_dir / "run.json").read_text())["config"]["precision"] == "fp16"
+    evals = [json.loads(p.read_text()) for p in run_dir.rglob("eval.json")]
+    assert evals and {e["precision"] for e in evals} == {"fp16"}
+    assert evals[0]["status"] == "correct", evals[0]["reason"]

@@ -31,7 +31,7 @@ from agents.providers.chat import PROVIDERS
 from kernelbench.problems.problem import Problem, ProblemError
 from kernelbench.problems.registry import list_problems, resolve_problem
 from kernelbench.protocol.policy import Policy
-from kernelbench.protocol.request import Backend
+from kernelbench.protocol.request import Backend, Precision
 from profiler.gpus import GPUS, UnknownArch, UnknownGpu, gpu_spec, normalize_arch
 
 
@@ -106,6 +106,9 @@ class AgentOptions:
         Policy,
         typer.Option(help="strict: all compute in kernels; kernelbench: torch ops may stay."),
     ] = "strict"
+    precision: Annotated[
+        Precision, typer.Option(help="fp32 | fp16 | bf16: inputs and weights cast to it.")
+    ] = "fp32"
     gpu: Annotated[
         str, typer.Option(help=f"Target GPU for prompts and the roofline ({', '.join(GPUS)}).")
     ] = "H100"
@@ -189,6 +192,11 @@ class AgentOptions:
                 "--backend cuda: the baseline agent writes Triton kernels only; use "
                 "--backend triton, or --agent llm with an API key or --base-url"
             )
+        if kind == "baseline" and self.precision != "fp32":
+            raise AgentOptionError(
+                f"--precision {self.precision}: the baseline agent writes float32 kernels "
+                "only; use --precision fp32, or --agent llm with an API key or --base-url"
+            )
         try:
             return self._config(kind, arch)
         except ValidationError as exc:  # a value the options' ranges let through
@@ -234,6 +242,7 @@ class AgentOptions:
             judge_llm=judge_llm,
             backend=self.backend,
             policy=self.policy,
+            precision=self.precision,
             target_gpu=self.gpu,
             arch=arch,
             rounds=self.rounds,
@@ -280,6 +289,7 @@ CONFIG_PATHS = {
     "judge_api_key_env": "judge_llm.api_key_env",
     "backend": "backend",
     "policy": "policy",
+    "precision": "precision",
     "gpu": "target_gpu",
     "arch": "arch",
     "eval_timeout": "eval_timeout_s",

@@ -39,6 +39,7 @@ def row_key(info: RunRecord) -> RowKey:
         gpu=cfg.target_gpu,
         device=info.device or "?",
         policy=cfg.policy,
+        precision=cfg.precision,
     )
 
 

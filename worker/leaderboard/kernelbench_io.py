@@ -40,7 +40,6 @@ from worker.leaderboard.records import (
 )
 
 _NUMBERED = re.compile(r"^level(\d+)/(\d+)_")
-PRECISION = "fp32"  # what every kernelwright evaluation runs at (for now)
 
 
 class KernelBenchFormatError(ValueError):
@@ -142,6 +141,7 @@ def import_run(
 
 def _slug(key: RowKey) -> str:
     parts = (key.agent, key.model, key.gpu, key.device)
+    parts += () if key.precision == "fp32" else (key.precision,)  # a row of its own, a folder too
     return "_".join(re.sub(r"[^A-Za-z0-9.-]+", "-", part) for part in parts)
 
 
@@ -154,7 +154,7 @@ def _analysis(
         "level": level,
         "hardware": stats.key.gpu,
         "policy": stats.key.policy,
-        "precision": PRECISION,
+        "precision": stats.key.precision,
         "total_count": len(ids),
         "total_eval": sum(1 for pid in ids if pid in row and row[pid].finished),
         "compiled_count": stats.compiled.n,
@@ -187,7 +187,7 @@ def _write_level(
                     "kernelwright_status": e.status,
                     "problem_id": pid,
                     "policy": key.policy,
-                    "precision": PRECISION,
+                    "precision": key.precision,
                 },
                 "runtime": e.runtime_ms if timed else -1.0,
                 "runtime_stats": {},

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from agents.status import AttemptStatus, Unevaluated
 from kernelbench.protocol.policy import Policy
+from kernelbench.protocol.request import Precision
 from kernelbench.protocol.result import Status
 
 SCHEMA_VERSION = 1
@@ -75,6 +76,7 @@ class RowKey(BaseModel):
     gpu: str  # the target GPU the agent was told about (and timed on, for cuda rows)
     device: str  # "cuda": timed on a GPU; "cpu": the Triton interpreter, untimed
     policy: Policy = "strict"  # judged under (a board shows rows of one policy only)
+    precision: Precision = "fp32"  # inputs and weights cast to it (a row of its own)
 
     @property
     def timed(self) -> bool:
@@ -82,7 +84,8 @@ class RowKey(BaseModel):
 
     @property
     def label(self) -> str:
-        return f"{self.agent} / {self.model} / {self.gpu} / {self.device}"
+        base = f"{self.agent} / {self.model} / {self.gpu} / {self.device}"
+        return base if self.precision == "fp32" else f"{base} / {self.precision}"
 
 
 class Entry(BaseModel):

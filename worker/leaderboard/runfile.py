@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from agents.status import AttemptStatus, ProblemStatus
 from agents.usage import Usage
 from kernelbench.protocol.policy import Policy
+from kernelbench.protocol.request import Precision
 
 
 class AttemptRecord(BaseModel):
@@ -53,6 +54,7 @@ class ConfigRecord(BaseModel):
     llm: LLMRecord = Field(default_factory=LLMRecord)
     target_gpu: str = "?"
     policy: Policy = "strict"  # runs written before policies were strict
+    precision: Precision = "fp32"  # runs written before precisions were fp32
 
 
 class RunRecord(BaseModel):

@@ -64,6 +64,7 @@ def columns(baseline_name: str) -> list[Column]:
         ("not attempted", lambda s: str(s.not_attempted)),
         ("unfinished", lambda s: str(s.unfinished)),
         ("policy", lambda s: s.key.policy),
+        ("precision", lambda s: s.key.precision),
     ]
     return cols
 
