@@ -15,10 +15,10 @@ from kernelbench.protocol.request import EvalOptions
 from kernelbench.protocol.result import EvalResult, Status
 from tests.conftest import kwright
 from tests.fleet import PROBLEM, WorkerProcess, fleet_env, wait_for
-from tests.redis_server import RedisServer, needs_redis
+from tests.redis_server import RedisServer, free_port, needs_redis
 from worker.cli.worker_cmd import _hostname
 from worker.config import Settings
-from worker.fleet.candidates import FleetEvaluator, Publish
+from worker.fleet.candidates import FleetEvaluator, Publish, broker_publisher
 from worker.fleet.jobs import TERMINAL, Job, ProblemRef
 from worker.fleet.queues import QueueError, check_queue, eval_queue
 from worker.fleet.store_evals import EvalRecord, EvalStore, new_eval_id
@@ -120,6 +120,15 @@ def test_with_no_evaluation_worker_the_job_evaluates_its_candidates_itself(tmp_p
         assert evaluator(served=True, publish=broker_down)(problem, "src") == here
         assert [r.status for r in store.for_job("j-0123456789")] == ["done", "done"]
         store.close()
+
+
+def test_publishing_to_a_dead_broker_is_a_typed_error():
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    publish = broker_publisher(Settings(broker_url=dead, connect_timeout_s=0.5))
+    started = time.monotonic()
+    with pytest.raises(BrokerUnavailable, match="cannot publish evaluation"):
+        publish(record(), 6)
+    assert time.monotonic() - started < 30
 
 
 def ready_twice(worker: WorkerProcess) -> bool:

@@ -41,6 +41,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from kombu.exceptions import OperationalError
+
 from agents.job import EvaluatorFactory
 from agents.loop import Evaluator
 from kernelbench.problems.problem import Problem
@@ -116,7 +118,7 @@ def _make_publisher(settings: Settings) -> Publish:
                 retry=True,
                 retry_policy=policy,
             )
-        except OSError as exc:  # kombu's OperationalError is an OSError
+        except (OperationalError, OSError) as exc:
             raise BrokerUnavailable(f"cannot publish evaluation {record.id}: {exc}") from exc
 
     return publish
