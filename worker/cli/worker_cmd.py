@@ -10,8 +10,9 @@ On a broker it also starts, as its child, a Celery worker for the evaluation que
 job queues (`gpu.h100` -> `gpu.h100.eval`) with `--eval-concurrency` slots (default 1; 0:
 none), hostname `<name>-eval@<host>`: the slots that evaluate the candidates of running
 jobs, apart from the job slots so that waiting jobs cannot starve them
-(worker/fleet/candidates.py). The child dies with this process. `--queues cpu.eval` alone
-makes a worker that only evaluates.
+(worker/fleet/candidates.py). Of the extra Celery options only `--hostname` reaches it (as
+`<name>-eval`); the others are the job pool's. The child dies with this process.
+`--queues cpu.eval` alone makes a worker that only evaluates.
 """
 
 from __future__ import annotations
