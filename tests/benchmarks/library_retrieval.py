@@ -93,9 +93,12 @@ def evaluate(
         }
         answerable += bool(relevant_ids)
         chosen: list[Example] = within_budget(rank(sigs[q], others), budget)
-        if rng is not None:  # as many random entries, each shown as an example would be
-            picks = rng.sample(others, len(chosen))
-            chosen = [Example(entry=e, score=0.0, exact=False, shared=[], tokens=0) for e in picks]
+        if rng is not None:  # as many random entries, within the same budget
+            picks = [Example(entry=e, score=0.0, exact=False, shared=[], tokens=0)
+                     for e in rng.sample(others, len(others))]  # fmt: skip
+            for pick in picks:
+                pick.tokens = estimate_tokens(pick.render())
+            chosen = within_budget(picks, budget, max_examples=len(chosen))
         if not chosen:
             continue
         offered += 1
