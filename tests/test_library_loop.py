@@ -10,10 +10,14 @@ import json
 from pathlib import Path
 
 from agents.config import AgentConfig, LLMSettings
-from agents.job import run_job
+from agents.job import eval_options, run_job
+from agents.library.hooks import examples_for
+from agents.library.seed import SEED_LESSON, seed_from_baseline
 from agents.library.store import LibraryStore
+from agents.loop import Evaluator
 from kernelbench.problems.problem import Problem, load_problem
 from kernelbench.problems.registry import resolve_problem, solution_path
+from kernelbench.protocol.result import EvalResult, Status
 from sandbox.base import get_sandbox
 from sandbox.defaults import default_sandbox_name
 from tests.fake_openai import FakeOpenAI, Scripted
@@ -57,3 +61,24 @@ def test_a_verified_kernel_reaches_the_first_prompt_of_a_later_job_on_the_same_c
     relu = resolve_problem("level1/2_ReLU")
     unrelated = job(relu, solution_path(relu).read_text(), home)
     assert HEADER not in unrelated and kernel.strip() not in unrelated
+
+
+def test_the_offline_agents_kernel_seeds_the_library_after_it_is_judged(tmp_path):
+    """`--seed baseline`'s library side: the offline agent's kernel, judged by the job's
+    evaluator, becomes an exact example for the LLM job; a wrong one never does."""
+    home = tmp_path / "home"
+    gemm = resolve_problem("level2/1_Gemm_Bias_ReLU")
+    config = AgentConfig(agent="llm")
+    with get_sandbox(default_sandbox_name()) as box:
+        evaluate = Evaluator(box, eval_options(config, "cpu"), run_id="seed")
+        entry = seed_from_baseline(gemm, config, evaluate, home=home, run_id="seed")
+    assert entry is not None and entry.agent == "baseline" and entry.lessons == [SEED_LESSON]
+    examples = examples_for(gemm, 4000, home=home, config=config)
+    assert [(e.entry.id, e.exact) for e in examples] == [(entry.id, True)]
+
+    def wrong(problem: Problem, source: str) -> EvalResult:  # a verdict that is not `correct`
+        return EvalResult(status=Status.INCORRECT, reason="values differ")
+
+    other = tmp_path / "other"
+    assert seed_from_baseline(gemm, config, wrong, home=other) is None
+    assert LibraryStore(other).entries() == []
