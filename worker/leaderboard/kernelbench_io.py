@@ -140,8 +140,8 @@ def import_run(
 
 
 def _slug(key: RowKey) -> str:
-    parts = (key.agent, key.model, key.gpu, key.device)
-    parts += () if key.precision == "fp32" else (key.precision,)  # a row of its own, a folder too
+    parts = [key.agent, key.model, key.gpu, key.device]
+    parts += [] if key.precision == "fp32" else [key.precision]  # a row of its own, a folder too
     return "_".join(re.sub(r"[^A-Za-z0-9.-]+", "-", part) for part in parts)
 
 
