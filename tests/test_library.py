@@ -111,7 +111,7 @@ def write_problem(folder: Path, name: str, body: str) -> Problem:
 @pytest.fixture(scope="module")
 def first_job(tmp_path_factory) -> tuple[Path, Problem]:
     """A home holding one real `kwright run` of the offline agent on level2/1_Gemm_Bias_ReLU,
-    its correct kernels recorded in the library as a finished problem records them."""
+    whose correct kernel the job recorded in the library when the problem finished."""
     home = tmp_path_factory.mktemp("home")
     run = kwright("run", "level2/1_Gemm_Bias_ReLU", "--rounds", "1", "--json",
                   env={"KWRIGHT_HOME": str(home)})  # fmt: skip
@@ -119,8 +119,10 @@ def first_job(tmp_path_factory) -> tuple[Path, Problem]:
     run_id = json.loads(run.stdout)["run_id"]
     problem = resolve_problem("level2/1_Gemm_Bias_ReLU")
     attempts = RunDir(home, run_id).problem(problem.id).load()
-    added = record_problem(problem, attempts, AgentConfig(), home=home, run_id=run_id)
-    assert len(added) == 1 and added[0].run_id == run_id
+    (entry,) = LibraryStore(home).entries()
+    assert entry.run_id == run_id and entry.agent == "baseline" and entry.problem_id == problem.id
+    assert attempts[0].view.source == entry.source
+    assert record_problem(problem, attempts, AgentConfig(), home=home, run_id=run_id) == []
     return home, problem
 
 

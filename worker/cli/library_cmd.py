@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
@@ -115,7 +114,8 @@ def show_command(
     lines += [f"lesson: {lesson}" for lesson in entry.lessons]
     for line in lines:
         console.print(Text(line))
-    console.print(Syntax(entry.source, "python", word_wrap=True))
+    console.print(Text("source:"))
+    console.print(Text(entry.source.rstrip()))  # plain: piped, it stays a file one can save
 
 
 def export_command(
