@@ -18,6 +18,7 @@ from sandbox.base import get_sandbox
 from sandbox.defaults import default_sandbox_name
 from tests.conftest import kwright
 from worker.cli.agent_options import AgentOptions
+from worker.cli.show_cmd import trajectory
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "baseline"
 
@@ -54,6 +55,11 @@ def test_an_offline_beam_expands_the_kept_kernel_along_ranked_configurations(tmp
         (rundir.problem(problem.id).root / "reflections" / "001.json").read_text()
     )
     assert reflection["search"] == "beam" and reflection["kept"] == [first.record.attempt]
+    # `kwright show` diffs each child against its parent, not the attempt before it.
+    rows = trajectory(rundir, info, problem.id)["rounds"]
+    children = [r for r in rows if r["round"] == 2]
+    assert [r["diff_from"] for r in children] == [first.record.attempt] * 2
+    assert all(r["parent"] == first.record.attempt and r["direction"] for r in children)
 
 
 def test_the_cli_takes_the_search_options(tmp_path):

@@ -1,5 +1,5 @@
 """`kwright show RUN [PROBLEM]`: a past run's trajectory, round by round: the verdict, the
-profile facts that changed, the Judge's advice and the diff from the previous candidate;
+profile facts that changed, the Judge's advice and the diff from the candidate it built on;
 `--json`; `--html --out FILE` writes one self-contained page with the same and a chart
 (the speedup per round where a GPU timed it, else the static profile: registers, spills
 and occupancy per kernel).
@@ -142,8 +142,10 @@ def attempt_dirs(root: Path) -> list[Path]:
 def trajectory(rundir: RunDir, info: RunInfo, problem_id: str) -> dict[str, Any]:
     """One problem's rounds, as `--json` prints them and the text and page show them."""
     rounds: list[dict[str, Any]] = []
-    prev_source: tuple[int, str] | None = None
-    prev_facts: dict[str, dict[str, Any]] | None = None
+    sources: dict[int, str] = {}  # attempt -> its candidate; a diff is from the parent
+    facts_of: dict[int, dict[str, dict[str, Any]]] = {}
+    last: int | None = None  # the latest attempt with code (the parent where none is named)
+    last_facts: int | None = None
     for d in attempt_dirs(rundir.problem(problem_id).root):
         record = read_model(AttemptRecord, d / ATTEMPT_FILE)
         result = read_model(EvalResult, d / "eval.json") if (d / "eval.json").is_file() else None
@@ -153,11 +155,12 @@ def trajectory(rundir: RunDir, info: RunInfo, problem_id: str) -> dict[str, Any]
         cand = d / "candidate.py"
         source = cand.read_text(encoding="utf-8") if cand.is_file() else None
         facts = kernel_facts(result)
-        diff = None
-        if source is not None and prev_source is not None:
+        diff, base = None, record.parent if record.parent in sources else last
+        base_facts = facts_of.get(record.parent if record.parent in facts_of else last_facts or 0)
+        if source is not None and base is not None:
             diff = "".join(difflib.unified_diff(
-                prev_source[1].splitlines(keepends=True), source.splitlines(keepends=True),
-                f"{prev_source[0]:03d}/candidate.py", f"{record.attempt:03d}/candidate.py",
+                sources[base].splitlines(keepends=True), source.splitlines(keepends=True),
+                f"{base:03d}/candidate.py", f"{record.attempt:03d}/candidate.py",
             ))  # fmt: skip
         rounds.append(
             {
@@ -171,20 +174,22 @@ def trajectory(rundir: RunDir, info: RunInfo, problem_id: str) -> dict[str, Any]
                 "verdict": verdict_text(record, result),
                 "profile": facts,
                 "profile_changed": None
-                if prev_facts is None or not facts
-                else profile_changes(prev_facts, facts),
+                if base_facts is None or not facts
+                else profile_changes(base_facts, facts),
+                "parent": record.parent,
+                "direction": record.direction,
                 "judge": feedback.model_dump(mode="json") if feedback is not None else None,
                 "advice": advice_text(record, feedback),
                 "candidate": str(cand) if source is not None else None,
                 "candidate_lines": len(source.splitlines()) if source is not None else None,
-                "diff_from": prev_source[0]
-                if diff is not None and prev_source is not None
-                else None,
+                "diff_from": base if diff is not None else None,
                 "diff": diff,
             }
         )
-        prev_source = (record.attempt, source) if source is not None else prev_source
-        prev_facts = facts or prev_facts
+        if source is not None:
+            sources[record.attempt], last = source, record.attempt
+        if facts:
+            facts_of[record.attempt], last_facts = facts, record.attempt
     r = info.results.get(problem_id)
     return {
         "problem_id": problem_id,
