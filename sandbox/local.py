@@ -293,7 +293,7 @@ class LocalSandbox(Sandbox):
         )
         try:
             if mode == "namespaces":
-                outcome = self._run_forked(job, workdir, group)
+                outcome = self._run_forked_or_infra(job, workdir, group)
             else:
                 outcome = run_wrapped(
                     job,
@@ -314,6 +314,20 @@ class LocalSandbox(Sandbox):
         if outcome.duration_s == 0.0:
             outcome.duration_s = time.perf_counter() - started
         return outcome
+
+    def _run_forked_or_infra(
+        self, job: SandboxJob, workdir: Path, group: StepCgroup | None
+    ) -> SandboxOutcome:
+        """A fault of the sandbox's own machinery (a socket reset by a dying zygote, a
+        pipe that cannot be opened) is this step's infra error, never an exception out of
+        run_step: a parallel round's evaluation once ended a whole run that way."""
+        try:
+            return self._run_forked(job, workdir, group)
+        except OSError as exc:
+            log.warning("sandbox step %s: %s: %s", job.label, type(exc).__name__, exc)
+            return SandboxOutcome(
+                backend=self.name, infra_error=f"sandbox failed: {type(exc).__name__}: {exc}"
+            )
 
     def _describe(self, mode: str, group: StepCgroup | None, warm: bool) -> str:
         parts = [mode]

@@ -171,9 +171,14 @@ class ZygoteProcess:
                     if fd != self.sock.fileno():
                         streams.on_ready(fd)
                         continue
-                    data = self.sock.recv(MAX_MESSAGE)
+                    try:
+                        data = self.sock.recv(MAX_MESSAGE)
+                    except OSError as exc:  # reset by a dying zygote: this step's infra error
+                        data, lost = b"", f": {exc}"
+                    else:
+                        lost = ""
                     if not data:
-                        result, healthy = {"error": "zygote died"}, False
+                        result, healthy = {"error": f"zygote died{lost}"}, False
                         result_at = time.monotonic()
                         continue
                     event = json.loads(data)

@@ -199,6 +199,44 @@ def test_warm_pool_survives_its_zygote_being_killed(box):
     assert evaluate(RELU, source, EvalOptions(trials=1), box).status == Status.CORRECT
 
 
+class _ResettingSocket:
+    """A zygote's socket whose peer resets the connection mid-step (a dying zygote)."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def recv(self, *args):
+        raise ConnectionResetError(104, "Connection reset by peer")
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+@needs_namespaces
+def test_a_zygote_connection_reset_mid_step_is_an_infra_error_not_an_exception(box):
+    """A parallel round once ended a whole run with ConnectionResetError raised out of the
+    reference step: the sandbox's own faults are the step's infra error, and the pool goes on."""
+    source = solution_path(RELU).read_text()
+    assert evaluate(RELU, source, EvalOptions(trials=1), box).status == Status.CORRECT
+    for zygote in box._idle:
+        zygote.sock = _ResettingSocket(zygote.sock)
+    result = evaluate(RELU, source, EvalOptions(trials=1), box)
+    assert result.status == Status.ERROR and result.error_kind == ErrorKind.INFRA, result.reason
+    assert "Connection reset by peer" in (result.reason or "") + "".join(result.messages)
+    assert evaluate(RELU, source, EvalOptions(trials=1), box).status == Status.CORRECT
+
+
+@needs_namespaces
+def test_any_os_error_of_the_sandbox_machinery_is_an_infra_error(box, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(box, "_run_forked", broken)
+    result = evaluate(RELU, solution_path(RELU).read_text(), EvalOptions(trials=1), box)
+    assert result.status == Status.ERROR and result.error_kind == ErrorKind.INFRA, result.reason
+    assert "Too many open files" in (result.reason or "") + "".join(result.messages)
+
+
 @needs_namespaces
 def test_zygote_is_started_without_the_callers_secrets(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-zygote-must-not-see")
