@@ -40,6 +40,9 @@ class LLMSettings(BaseModel):
     api_key_env: str | None = None
 
 
+SeedKind = Literal["none", "baseline"]
+
+
 class AgentConfig(BaseModel):
     """Everything that decides how one optimization job runs (stored in run.json)."""
 
@@ -63,4 +66,7 @@ class AgentConfig(BaseModel):
     roofline_stop: float | None = Field(default=0.9, gt=0, le=1)
     # beam: a child slower than its parent by more than this fraction is pruned.
     prune_regression: float = Field(default=0.25, ge=0)
+    # baseline: before an LLM job's first round, the offline agent's kernel is judged and,
+    # if correct, recorded in the kernel library, so the first prompt carries it (issue 32).
+    seed: SeedKind = "none"
     budget: Budget = Field(default_factory=Budget)

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from agents.config import AgentConfig
 from agents.factory import make_agents
-from agents.library.hooks import examples_for, prompt_section, record_problem
+from agents.library.hooks import examples_for, guarded, prompt_section, record_problem
+from agents.library.seed import seed_from_baseline
 from agents.loop import (
     AttemptCallback,
     Evaluator,
@@ -87,6 +88,9 @@ def run_problem(
     )
     home = rundir.root.parents[1]  # the kernel library's: worked examples, then its kernels
     if config.agent == "llm" and not previous:
+        if config.seed == "baseline":  # judged by this job's evaluator; recorded if correct
+            guarded("the offline agent's seed", None, lambda: seed_from_baseline(
+                problem, config, evaluator, home=home, run_id=rundir.run_id))  # fmt: skip
         loop.examples = prompt_section(examples_for(problem, home=home, config=config))
     result = loop.run()
     record_problem(problem, loop.finished, config, home=home, run_id=rundir.run_id)

@@ -20,6 +20,7 @@ from kernelbench.problems.registry import resolve_problem, solution_path
 from kernelbench.protocol.result import EvalResult, Status
 from sandbox.base import get_sandbox
 from sandbox.defaults import default_sandbox_name
+from tests.conftest import kwright
 from tests.fake_openai import FakeOpenAI, Scripted
 from tests.test_library import REWRITES, TAIL
 
@@ -82,3 +83,27 @@ def test_the_offline_agents_kernel_seeds_the_library_after_it_is_judged(tmp_path
     other = tmp_path / "other"
     assert seed_from_baseline(gemm, config, wrong, home=other) is None
     assert LibraryStore(other).entries() == []
+
+
+def test_seed_baseline_puts_the_offline_agents_judged_kernel_in_the_first_prompt(tmp_path):
+    """`--seed baseline`: before round 1 of an LLM job on an empty library, the offline
+    agent's kernel is judged by the job's evaluator, recorded, and offered as an exact
+    example; the baseline agent itself is refused the option (one line, exit 2)."""
+    home = tmp_path / "home"
+    relu = resolve_problem("level1/2_ReLU")
+    with FakeOpenAI() as server:
+        server.script("coder", Scripted(content=f"```python\n{solution_path(relu).read_text()}```"))
+        server.defaults["judge"] = Scripted(content=ADVICE)
+        llm = LLMSettings(model="gpt-4o-mini", base_url=server.base_url, max_retries=0)
+        config = AgentConfig(agent="llm", llm=llm, rounds=1, seed="baseline")
+        with get_sandbox(default_sandbox_name()) as box:
+            _, info = run_job([relu], config, home, box, api_key="sk-test-not-a-real-key")
+        assert info.results[relu.id].status == "done"
+        first = server.requests_for("coder")[0].user
+    seeds = [e for e in LibraryStore(home).entries() if SEED_LESSON in e.lessons]
+    assert len(seeds) == 1 and seeds[0].agent == "baseline"
+    assert HEADER in first and seeds[0].source.strip() in first
+    refused = kwright("run", relu.id, "--agent", "baseline", "--seed", "baseline",
+                      env={"KWRIGHT_HOME": str(tmp_path / "other")})  # fmt: skip
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.startswith("kwright: error: --seed: only the LLM agent reads it")

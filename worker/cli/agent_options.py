@@ -2,7 +2,7 @@
 
 `@with_agent_options` adds them to a typer command and hands the command one
 `AgentOptions` (parameter `agent_options`); `AgentOptions.config()` builds the
-`AgentConfig`. The problem selection both commands share is `select_problems`.
+`AgentConfig`. The problem selection both commands share is in `problem_select`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Annotated, Any, get_type_hints
 
 import typer
@@ -25,11 +24,10 @@ from agents.config import (
     LLMSettings,
     ReasoningEffort,
     SearchKind,
+    SeedKind,
 )
 from agents.factory import default_agent
 from agents.providers.chat import PROVIDERS
-from kernelbench.problems.problem import Problem, ProblemError
-from kernelbench.problems.registry import list_problems, resolve_problem
 from kernelbench.protocol.policy import Policy
 from kernelbench.protocol.request import Backend, Precision
 from profiler.gpus import GPUS, UnknownArch, UnknownGpu, gpu_spec, normalize_arch
@@ -85,6 +83,10 @@ class AgentOptions:
     beam_width: Annotated[
         int, typer.Option(min=1, max=8, help="beam: how many kernels are kept and expanded.")
     ] = 2
+    seed: Annotated[
+        SeedKind,
+        typer.Option(help="baseline: the offline agent's judged kernel seeds the first prompt."),
+    ] = "none"
     roofline_stop: Annotated[
         float,
         typer.Option(
@@ -249,6 +251,7 @@ class AgentOptions:
             candidates_per_round=self.candidates,
             patience=self.patience,
             search=self.search,
+            seed=self.seed,
             beam_width=self.beam_width,
             roofline_stop=self.roofline_stop or None,
             eval_timeout_s=self.eval_timeout,
@@ -282,6 +285,7 @@ CONFIG_PATHS = {
     "candidates": "candidates_per_round",
     "patience": "patience",
     "search": "search",
+    "seed": "seed",
     "beam_width": "beam_width",
     "roofline_stop": "roofline_stop",
     "judge_model": "judge_llm.model",
@@ -324,6 +328,7 @@ LLM_ONLY = frozenset(
         "judge_model",
         "judge_base_url",
         "judge_api_key_env",
+        "seed",
     }
 )
 
@@ -382,16 +387,3 @@ def with_agent_options(command: Callable[..., None]) -> Callable[..., None]:
     wrapper.__annotations__ = {p.name: p.annotation for p in params}
     del wrapper.__wrapped__  # typer must read the new signature, not the command's
     return wrapper
-
-
-def select_problems(ids: list[str], suite: Path | None, level: int | None) -> list[Problem]:
-    if ids and level is not None:
-        raise ProblemError("name PROBLEMs or pass --level (all of a level), not both")
-    if ids:
-        return [resolve_problem(i, suite) for i in ids]
-    if suite is None and level is None:
-        raise ProblemError("name at least one PROBLEM, or pass --suite and/or --level")
-    found = list_problems(suite, level)
-    if not found:
-        raise ProblemError(f"no problems in {suite or 'the built-in suite'} at level {level}")
-    return found

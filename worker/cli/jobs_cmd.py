@@ -23,7 +23,6 @@ from worker.cli.agent_options import (
     AgentOptionError,
     AgentOptions,
     given_options,
-    select_problems,
     with_agent_options,
 )
 from worker.cli.common import (
@@ -44,6 +43,7 @@ from worker.cli.jobs_view import (
     jobs_table,
     live_workers,
 )
+from worker.cli.problem_select import select_problems
 from worker.config import Settings, api_key_from_env, get_settings
 from worker.fleet.jobs import TERMINAL, Job, MalformedJob
 from worker.fleet.queues import QueueError, check_job_queue, default_queue

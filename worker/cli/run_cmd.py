@@ -28,7 +28,6 @@ from worker.cli.agent_options import (
     AgentOptionError,
     AgentOptions,
     given_options,
-    select_problems,
     with_agent_options,
 )
 from worker.cli.common import (
@@ -43,6 +42,7 @@ from worker.cli.common import (
     print_json,
     require_writable_home,
 )
+from worker.cli.problem_select import select_problems
 from worker.cli.run_summary import run_json, summary
 from worker.config import Settings, api_key_from_env, get_settings
 
