@@ -52,7 +52,8 @@ class HostSettings(BaseSettings):
     )
     library_url: str | None = Field(
         default=None,
-        description="The kernel library shared by the fleet: `redis://...` (unset: home/library).",
+        description="The kernel library: `redis://...` (unset: a fleet worker uses the fleet's "
+        "Redis, anything else home/library).",
     )
     library_key: str | None = Field(
         default=None,

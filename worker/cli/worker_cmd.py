@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -27,8 +28,9 @@ from typing import Annotated
 
 import typer
 
+from sandbox.settings import HostSettings, host_settings
 from worker.cli.common import EXIT_NOT_CORRECT, fail, require_writable_home
-from worker.config import get_settings
+from worker.config import Settings, get_settings
 from worker.fleet.queues import QueueError, check_queue, default_queue, eval_queue, is_eval_queue
 from worker.fleet.store import StoreUnavailable
 
@@ -77,6 +79,7 @@ def worker_command(
     from worker.fleet.celery_app import app  # noqa: PLC0415 - heavy library, imported where used
 
     names = names or [default_queue(settings.queue)]
+    share_library(settings)  # before the job pool and the evaluation child start
     argv = ["worker", "--queues", ",".join(names), "--concurrency", str(concurrency)]
     argv += ["--loglevel", loglevel, *ctx.args]
     evals = sorted({eval_queue(q) for q in names if not is_eval_queue(q)})
@@ -88,6 +91,18 @@ def worker_command(
     finally:
         if child is not None:
             _stop_eval_worker(child)
+
+
+def share_library(settings: Settings) -> None:
+    """A fleet's workers share one kernel library (issue 32): unless KWRIGHT_LIBRARY_URL
+    names another, the fleet's own Redis (its store's, else its broker's), so a kernel
+    verified on one worker is retrieved by jobs on every other."""
+    if host_settings().library_url:
+        return
+    url = settings.store_url or settings.broker_url
+    if url and url.startswith(("redis://", "rediss://", "unix://")):
+        # Handed to the job pool and the evaluation child through their environment.
+        os.environ[f"{HostSettings.model_config['env_prefix']}LIBRARY_URL"] = url
 
 
 def _hostname(args: list[str]) -> str:
