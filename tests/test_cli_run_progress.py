@@ -143,7 +143,13 @@ def test_ctrl_c_prints_the_resume_command_and_resume_by_id_alone_finishes(env, t
         proc = start(["run", R, *llm(fake), "--rounds", "4"], env)
         seen = read_until(proc, "round 1/4", timeout=300)
         run_id = re.search(r"starting run (\S+)", seen)[1]
-        time.sleep(1.0)  # inside round 2's Coder call
+        # Inside round 2's Coder call: its request has reached the server (a fixed sleep
+        # landed elsewhere on a loaded CI machine, and the run went on into round 2).
+        deadline = time.monotonic() + 120
+        while len(fake.requests_for("coder")) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(fake.requests_for("coder")) == 2, fake.requests
+        time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
         _, rest = proc.communicate(timeout=60)
         stderr = seen + rest

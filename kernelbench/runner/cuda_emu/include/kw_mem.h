@@ -196,3 +196,22 @@ gptr<T> dyn_shared() {
   static const int kw_site_##name = ::kw::new_site();                                             \
   kw_sh_t_##name& name = *reinterpret_cast<kw_sh_t_##name*>(                                      \
       ::kw::block_shared(kw_site_##name, sizeof(kw_sh_t_##name), alignof(kw_sh_t_##name)))
+
+// cudaMalloc / cudaFree: zeroed host memory, recorded as a region so kernels' accesses to it
+// are bounds-checked like a tensor's.
+template <class T>
+inline cudaError_t cudaMalloc(T** p, size_t n) {
+  if (!p) return cudaErrorInvalidValue;
+  void* q = std::calloc(n ? n : 1, 1);
+  if (!q) return cudaErrorMemoryAllocation;
+  ::kw::add_region(q, n);
+  *p = static_cast<T*>(q);
+  return cudaSuccess;
+}
+inline cudaError_t cudaFree(void* p) {
+  if (p) {
+    ::kw::drop_region(p);
+    std::free(p);
+  }
+  return cudaSuccess;
+}

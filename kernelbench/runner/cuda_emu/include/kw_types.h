@@ -52,7 +52,8 @@ inline __nv_bfloat16 __float2bfloat16_rn(float f) { return __nv_bfloat16(f); }
 inline float __bfloat162float(__nv_bfloat16 h) { return static_cast<float>(h); }
 
 // ---------------------------------------------------------------- runtime API (host side)
-enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorInvalidDevice = 101,
+enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2,
+                   cudaErrorInvalidDevice = 101,
                    cudaErrorLaunchFailure = 719 };
 using cudaError = cudaError_t;
 using cudaStream_t = struct KwStream*;
@@ -289,7 +290,13 @@ using at::cuda::getCurrentCUDAStream;
 using at::cuda::getDefaultCUDAStream;
 using at::cuda::device_count;
 using at::cuda::current_device;
-struct CUDAGuard { explicit CUDAGuard(c10::Device) {} explicit CUDAGuard(int) {} };
+// One device: a guard is a no-op, whatever names the device (Device, int, device_of(x)'s
+// optional<Device>).
+struct CUDAGuard { template <class... A> explicit CUDAGuard(A&&...) {} };
 using OptionalCUDAGuard = CUDAGuard;
 }}  // namespace c10::cuda
 namespace at { namespace cuda { using c10::cuda::CUDAGuard; using c10::cuda::OptionalCUDAGuard; } }
+
+// RestrictPtrTraits is declared by ATen only under nvcc (__CUDACC__); the packed accessors
+// of the extension tutorial name it.
+namespace at { template <typename T> struct RestrictPtrTraits { typedef T* __restrict__ PtrType; }; }
