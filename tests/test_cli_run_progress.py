@@ -96,11 +96,24 @@ def test_quiet_prints_no_progress_and_json_stays_one_document(env):
     assert json.loads(loud.stdout)["status"] == "done"  # progress never reaches stdout
 
 
+# The CLI as a terminal starts it: SIGINT unblocked and at Python's default handler. A
+# process started in the background by a script inherits SIGINT ignored, and the suite's
+# workers may hand their children a blocked or ignored SIGINT; twice in a full CI run the
+# Ctrl-C below went unheard while the test passed alone.
+AS_FROM_A_TERMINAL = (
+    "import runpy, signal, sys; "
+    "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); "
+    "signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'kwright'; "
+    "runpy.run_module('worker.cli', run_name='__main__', alter_sys=True)"
+)
+
+
 def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     full = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     full.update(env)
     return subprocess.Popen(
-        [sys.executable, "-m", "worker.cli", *args],
+        [sys.executable, "-c", AS_FROM_A_TERMINAL, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
