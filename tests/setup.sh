@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs on a fresh Debian machine with Python 3.11:
-# system packages (Redis, bubblewrap, podman + runc for the Docker-API tests, chromium for the
+# system packages (Redis, bubblewrap, podman + runc for the Docker-API tests, libseccomp for the
+# steps' confinement, chromium for the
 # leaderboard's browser test) and the project with its test extras. Servers are started by the
 # tests themselves, on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(redis-server bubblewrap podman runc uidmap chromium)
+APT_PACKAGES=(redis-server bubblewrap podman runc uidmap chromium libseccomp2)
 if command -v apt-get >/dev/null 2>&1; then
   missing=()
   for pkg in "${APT_PACKAGES[@]}"; do

@@ -215,14 +215,23 @@ class _ResettingSocket:
 
 
 @needs_namespaces
-def test_a_zygote_connection_reset_mid_step_is_an_infra_error_not_an_exception(box):
+def test_a_zygote_connection_reset_mid_step_is_an_infra_error_not_an_exception(box, monkeypatch):
     """A parallel round once ended a whole run with ConnectionResetError raised out of the
-    reference step: the sandbox's own faults are the step's infra error, and the pool goes on."""
+    reference step: the sandbox's own faults are the step's infra error, and the pool goes on.
+    The reset is planted in whichever zygote the next step gets (idle zygotes are kept per
+    flavour, so the one left idle may not be the one the reference step takes)."""
     source = solution_path(RELU).read_text()
     assert evaluate(RELU, source, EvalOptions(trials=1), box).status == Status.CORRECT
-    for zygote in box._idle:
+    acquire = LocalSandbox._acquire
+
+    def resetting(self, key):
+        zygote = acquire(self, key)
         zygote.sock = _ResettingSocket(zygote.sock)
+        return zygote
+
+    monkeypatch.setattr(LocalSandbox, "_acquire", resetting)
     result = evaluate(RELU, source, EvalOptions(trials=1), box)
+    monkeypatch.undo()
     assert result.status == Status.ERROR and result.error_kind == ErrorKind.INFRA, result.reason
     assert "Connection reset by peer" in (result.reason or "") + "".join(result.messages)
     assert evaluate(RELU, source, EvalOptions(trials=1), box).status == Status.CORRECT

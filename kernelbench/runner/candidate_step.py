@@ -37,6 +37,7 @@ from kernelbench.protocol.errors import (
     format_traceback,
     is_compile_error,
 )
+from kernelbench.runner.confine import confine
 from kernelbench.runner.cuda_emu.loader import emulated_launches
 from kernelbench.runner.guard import ComputeGuard
 from kernelbench.runner.program import Recorder, intercept_launches
@@ -330,7 +331,11 @@ class Runner:
                 else contextlib.nullcontext()
             )
             with cuda_ctx as captured, blind_ctx:
+                if not self.emulated:
+                    self._confine()
                 module = _import_candidate(self.workdir)
+                if self.emulated:
+                    self._confine()  # after the import: its load_inline ran g++
                 cls = checked_class(module, self.workdir / p.CANDIDATE_FILE)
                 self.run_trials(cls, recorder)
                 if captured is not None:
@@ -346,6 +351,15 @@ class Runner:
             self.guard.paused += 1
             self.report["launches"] = [r.model_dump() for r in recorder.records]
             self.report["guard"] = self.guard.summary()
+
+    def _confine(self) -> None:
+        """No new processes or threads, exec, ptrace or process_vm_* from here on
+        (`kernelbench.runner.confine`); a GPU step runs unconfined (its compilers exec)."""
+        if self.device != "cpu":
+            self.report["confinement"] = "off: a GPU step compiles with ptxas/nvcc in-process"
+            return
+        with _paused(self.guard):
+            self.report["confinement"] = confine()
 
     def _fail(self, exc: StepFailed, cuda_sources: list[Any] | None = None) -> None:
         self.report.update(status=exc.status, message=exc.message, details=exc.details)

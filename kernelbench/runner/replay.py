@@ -29,6 +29,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from kernelbench.problems.loading import seed_all
 from kernelbench.protocol import runner_files as p
 from kernelbench.protocol.errors import StepFailed, describe, format_traceback
+from kernelbench.runner.confine import confine
 from kernelbench.runner.guard import ALLOWED_OPS, UNINITIALISED_OPS, poison
 from kernelbench.runner.interpreter_shims import interpreter_shims
 from kernelbench.runner.program import PROGRAM_VERSION, Taint, op_name
@@ -93,6 +94,7 @@ class Replay:
         self.sources: dict[str, torch.Tensor] = {}
         self.trial_inputs: dict[int, list[Any]] = {}
         self.taint = Taint()
+        self.confinement = "off: not reached"
 
     # -------------------------------------------------------------- values
 
@@ -204,11 +206,13 @@ class Replay:
         program = json.loads(raw)
         if not isinstance(program, dict) or program.get("version") != PROGRAM_VERSION:
             raise StepFailed("rejected", "the recorded program is malformed")
-        self.load_sources(trials)
-        (self.workdir / p.OUT_DIR).mkdir(exist_ok=True)
         if os.environ.get("TRITON_INTERPRET") == "1":
             interpreter_shims()
         kernels = _import_kernels(self.workdir / p.KERNELS_FILE)
+        # The data arrives only once the process is confined (kernelbench.runner.confine).
+        self.confinement = confine() if req.get("device", "cpu") == "cpu" else "off: GPU"
+        self.load_sources(trials)
+        (self.workdir / p.OUT_DIR).mkdir(exist_ok=True)
         done: list[int] = []
         for step in program.get("steps", []):
             kind = step.get("kind") if isinstance(step, dict) else None
@@ -234,7 +238,12 @@ class Replay:
                 done.append(int(step["trial"]))
             else:
                 raise StepFailed("rejected", "the recorded program holds a step of no known kind")
-        return {"status": "ok", "trials_done": done, "kernel_launches": self.launches}
+        return {
+            "status": "ok",
+            "trials_done": done,
+            "kernel_launches": self.launches,
+            "confinement": self.confinement,
+        }
 
 
 def _constant(step: dict[str, Any]) -> torch.Tensor:
