@@ -207,10 +207,11 @@ class _Evaluation:
                 error_kind=ErrorKind.BAD_PROBLEM,
             )
         (cand_dir / CANDIDATE_FILE).write_text(self.source, encoding="utf-8")
-        # Blind runs Triton on the CPU for now: on a GPU the timed calls still run in the
-        # candidate's process (kernelbench.runner.timed), where launches must be real. Never
-        # under the kernelbench policy: its torch ops on the data have no stand-in replay.
-        on_cpu = (self.backend, self.device) == ("triton", "cpu")
+        # Blind runs on the CPU for now (Triton under the interpreter, CUDA C on the emulated
+        # device): on a GPU the timed calls still run in the candidate's process
+        # (kernelbench.runner.timed), where launches must be real. Never under the
+        # kernelbench policy: its torch ops on the data have no stand-in replay.
+        on_cpu = self.device == "cpu"
         blind = self.options.blind and not self.torch_ops and on_cpu
         replay_dir = self.workroot / "replay"
         if blind:

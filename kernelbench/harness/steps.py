@@ -105,7 +105,7 @@ class StepRunner:
     def _env(self, label: str) -> dict[str, str]:
         if self.device == "cpu" and self.backend == "triton":
             return {"TRITON_INTERPRET": "1"}
-        if self.device == "cpu" and self.backend == "cuda" and label == "candidate":
+        if self.device == "cpu" and self.backend == "cuda" and label in {"candidate", "replay"}:
             return emulator_step_env()  # the emulated device's precompiled header
         return {}
 

@@ -39,6 +39,7 @@ from kernelbench.protocol.errors import (
 )
 from kernelbench.runner.confine import confine
 from kernelbench.runner.cuda_emu.loader import emulated_launches
+from kernelbench.runner.cuda_emu.record import CudaRecording
 from kernelbench.runner.guard import ComputeGuard
 from kernelbench.runner.program import Recorder, intercept_launches
 from profiler.launches import record_triton_launches
@@ -93,7 +94,7 @@ def _import_candidate(workdir: Path) -> ModuleType:
     sys.modules["kw_candidate"] = module
     try:
         spec.loader.exec_module(module)
-    except CudaNotRun:
+    except (CudaNotRun, StepFailed):
         raise
     except SyntaxError as exc:
         raise StepFailed("compile_error", f"syntax error at line {exc.lineno}: {exc.msg}") from exc
@@ -321,7 +322,8 @@ class Runner:
         if self.backend == "cuda" and self.device == "cpu":
             from kernelbench.runner.cuda_emu.emulate import emulate_cuda_on_cpu  # noqa: PLC0415 - heavy library, imported where used
 
-            cuda_ctx = emulate_cuda_on_cpu()  # CUDA C on the emulated device
+            blind_cuda = CudaRecording(self.program) if self.blind else None
+            cuda_ctx = emulate_cuda_on_cpu(blind_cuda)  # CUDA C on the emulated device
         elif self.backend == "cuda":
             cuda_ctx = record_cuda_sources()
         try:

@@ -120,7 +120,25 @@ class Recorder(TorchDispatchMode):
             "rejected", f"an argument of type {type(value).__name__} cannot be written down"
         )
 
+    def fresh_ref(self, tensor: torch.Tensor) -> int:
+        return self._new_ref(tensor)
+
+    def tensor(self, ref: int) -> torch.Tensor:
+        return self._alive[ref]
+
+    def refs(self) -> set[int]:
+        """Every ref made so far (`_alive` also holds aliases of earlier refs)."""
+        return set(self._refs.values())
+
     # --------------------------------------------------------------- recording
+
+    def refuse(self, reason: str) -> NoReturn:
+        self._refuse(reason)
+
+    def fail(self, reason: str) -> None:
+        """Record a refusal without raising (from a callback that cannot raise)."""
+        if self.failure is None:
+            self.failure = StepFailed("rejected", reason)
 
     def _refuse(self, reason: str) -> NoReturn:
         if self.failure is None:

@@ -30,6 +30,7 @@ from kernelbench.problems.loading import seed_all
 from kernelbench.protocol import runner_files as p
 from kernelbench.protocol.errors import StepFailed, describe, format_traceback
 from kernelbench.runner.confine import confine
+from kernelbench.runner.cuda_emu.replayer import CudaReplay
 from kernelbench.runner.guard import ALLOWED_OPS, UNINITIALISED_OPS, poison
 from kernelbench.runner.interpreter_shims import interpreter_shims
 from kernelbench.runner.program import PROGRAM_VERSION, Taint, op_name
@@ -187,6 +188,19 @@ class Replay:
             jit[grid](**args, **options)
         self.launches += 1
 
+    def cuda_step(self, cuda: CudaReplay, kind: str, step: dict[str, Any]) -> None:
+        if kind == "cuda_launch":
+            self.taint.mark(cuda.launch(step, self.decode))
+            self.launches += 1
+        elif kind == "cuda_alloc":
+            self.refs[int(step["ref"])] = cuda.alloc(step)
+        elif kind == "cuda_memset":
+            cuda.memset(step, self.decode)
+        elif kind == "cuda_memcpy":
+            cuda.memcpy(step, self.decode)
+        elif kind != "cuda_module":
+            raise StepFailed("rejected", "the recorded program holds a step of no known kind")
+
     def outputs(self, step: dict[str, Any]) -> None:
         trial = int(step["trial"])
         flat = self.decode(step["values"])
@@ -206,6 +220,9 @@ class Replay:
         program = json.loads(raw)
         if not isinstance(program, dict) or program.get("version") != PROGRAM_VERSION:
             raise StepFailed("rejected", "the recorded program is malformed")
+        steps = program.get("steps", [])
+        # CUDA C: the kernels are built here, before the data, without the host code.
+        cuda = CudaReplay(steps) if any(_kind(s) == "cuda_module" for s in steps) else None
         if os.environ.get("TRITON_INTERPRET") == "1":
             interpreter_shims()
         kernels = _import_kernels(self.workdir / p.KERNELS_FILE)
@@ -214,8 +231,8 @@ class Replay:
         self.load_sources(trials)
         (self.workdir / p.OUT_DIR).mkdir(exist_ok=True)
         done: list[int] = []
-        for step in program.get("steps", []):
-            kind = step.get("kind") if isinstance(step, dict) else None
+        for step in steps:
+            kind = _kind(step)
             if kind == "source":
                 value = self.sources.get(str(step["name"]))
                 if value is None:
@@ -233,6 +250,8 @@ class Replay:
                 self.op(step)
             elif kind == "launch":
                 self.launch(step, kernels)
+            elif kind is not None and kind.startswith("cuda_") and cuda is not None:
+                self.cuda_step(cuda, kind, step)
             elif kind == "outputs":
                 self.outputs(step)
                 done.append(int(step["trial"]))
@@ -244,6 +263,11 @@ class Replay:
             "kernel_launches": self.launches,
             "confinement": self.confinement,
         }
+
+
+def _kind(step: Any) -> str | None:
+    kind = step.get("kind") if isinstance(step, dict) else None
+    return str(kind) if kind is not None else None
 
 
 def _constant(step: dict[str, Any]) -> torch.Tensor:

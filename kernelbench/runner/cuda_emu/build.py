@@ -151,13 +151,22 @@ def translation_unit(cpp_sources: str, cuda_sources: str, functions: Any) -> str
     return "\n".join(parts) + "\n"
 
 
+# The replay's unit registers no module: its host functions are declarations only.
+REPLAY_PREFIX = (
+    "#undef PYBIND11_MODULE\n"
+    "#define PYBIND11_MODULE(name, m) static void kw_module_init(::kw::Module& m)\n"
+)
+
 _BUILT: dict[str, Path] = {}
 _ROOT: list[Path] = []
 
 
-def build(cpp_sources: str, cuda_sources: str, functions: Any) -> Path:
-    """The shared object for these sources (built once per process)."""
+def build(cpp_sources: str, cuda_sources: str, functions: Any, *, replay: bool = False) -> Path:
+    """The shared object for these sources (built once per process). `replay`: the blind
+    replay's build (`replay_build`: no exported host functions, no module registration)."""
     unit = translation_unit(cpp_sources, cuda_sources, functions)
+    if replay:
+        unit = REPLAY_PREFIX + unit
     prelude = _prelude()
     key = hashlib.sha256((str(prelude) + runtime_key() + unit).encode()).hexdigest()[:24]
     if key in _BUILT:

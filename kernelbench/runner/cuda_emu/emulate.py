@@ -46,7 +46,7 @@ class EmulatorBuildFailed(CudaNotRun):
 
 
 def _emulated(
-    recorder: _Recorder, name: str, cpp: str, cuda: str, functions: Any
+    recorder: _Recorder, name: str, cpp: str, cuda: str, functions: Any, blind: Any = None
 ) -> EmulatedModule:
     recorder.record(cuda, f"load_inline_{_safe_name(name)}")
     try:
@@ -55,7 +55,11 @@ def _emulated(
         raise EmulatorRefused(list(recorder.sources), exc.construct) from exc
     except EmuBuildError as exc:
         raise EmulatorBuildFailed(list(recorder.sources), exc.log) from exc
-    return EmulatedModule(name, path, needs_fibers(cpp + "\n" + cuda))
+    fibers = needs_fibers(cpp + "\n" + cuda)
+    if blind is None:
+        return EmulatedModule(name, path, fibers)
+    on_record = blind.module(cpp, cuda, path, fibers)  # kernelbench.runner.cuda_emu.record
+    return EmulatedModule(name, path, fibers, on_record)
 
 
 def _is_cuda(value: Any, index_too: bool = False) -> bool:
@@ -124,10 +128,11 @@ def emulated_placement() -> Iterator[None]:
 
 
 @contextmanager
-def emulate_cuda_on_cpu() -> Iterator[_Recorder]:
+def emulate_cuda_on_cpu(blind: Any = None) -> Iterator[_Recorder]:
     """Like capture_cuda_without_gpu (cupy still stops with not_run), but load_inline and
     load return modules whose kernels run on the emulated device, and Python-side CUDA
-    placement lands there too."""
+    placement lands there too. `blind` (a `record.CudaRecording`): the modules' launches
+    and device-memory calls are written into the blind pass's program instead of run."""
     import torch.utils.cpp_extension as cpp_ext  # noqa: PLC0415 - heavy library, imported where used
 
     with capture_cuda_without_gpu() as recorder, emulated_placement():
@@ -139,14 +144,16 @@ def emulate_cuda_on_cpu() -> Iterator[_Recorder]:
             functions: Any = None,
             **kw: Any,
         ) -> Any:
-            return _emulated(recorder, name, _join(cpp_sources), _join(cuda_sources), functions)
+            return _emulated(
+                recorder, name, _join(cpp_sources), _join(cuda_sources), functions, blind
+            )
 
         def load(name: str, sources: Any, **kw: Any) -> Any:
             files = [sources] if isinstance(sources, str) else list(sources)
             texts = [(str(f), Path(f).read_text(encoding="utf-8")) for f in files]
             cuda = "\n".join(t for f, t in texts if f.endswith((".cu", ".cuh")))
             cpp = "\n".join(t for f, t in texts if not f.endswith((".cu", ".cuh")))
-            return _emulated(recorder, name, cpp, cuda, None)
+            return _emulated(recorder, name, cpp, cuda, None, blind)
 
         cpp_ext.load_inline = load_inline  # type: ignore[assignment]
         cpp_ext.load = load  # type: ignore[assignment]

@@ -71,6 +71,9 @@ def _pack(value: Any, keep: list[Any]) -> Arg:
     raise TypeError(f"argument of type {type(value).__name__} is outside the emulated surface")
 
 
+RECORD_FN = ctypes.CFUNCTYPE(None, ctypes.c_char_p)
+
+
 class LaunchCounter:
     """Kernel launches on the emulated device in this process, over every emulated module
     (the candidate step reads it around each forward)."""
@@ -99,9 +102,14 @@ class EmulatedModule:
     """What load_inline returns under the emulator: one attribute per exported function.
     Every call runs its launches in a fresh thread order drawn from a secret seed."""
 
-    def __init__(self, name: str, path: Path, fibers: bool) -> None:
+    def __init__(
+        self, name: str, path: Path, fibers: bool, recorder: Callable[[bytes], None] | None = None
+    ) -> None:
         self.__name__ = name
         self._lib = ctypes.CDLL(str(path), mode=ctypes.RTLD_LOCAL)
+        if recorder is not None:  # the blind pass: launches are written down, not run
+            self._on_record = RECORD_FN(recorder)  # kept alive as long as the module
+            self._lib.kw_set_recorder(self._on_record)
         self._lib.kw_function_name.restype = ctypes.c_char_p
         self._lib.kw_launch_count.restype = ctypes.c_int64
         self._lib.kw_call.argtypes = [

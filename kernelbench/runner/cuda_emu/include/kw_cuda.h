@@ -60,6 +60,7 @@ constexpr auto kFloat64 = at::kDouble;
 #define __managed__
 #define __shared__ static  // only declarations the rewrite did not turn into KW_SHARED
 
+#include "kw_record.h"
 #include "kw_types.h"
 #include "kw_sched.h"
 #include "kw_mem.h"

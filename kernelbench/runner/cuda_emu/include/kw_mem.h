@@ -205,10 +205,12 @@ inline cudaError_t cudaMalloc(T** p, size_t n) {
   void* q = std::calloc(n ? n : 1, 1);
   if (!q) return cudaErrorMemoryAllocation;
   ::kw::add_region(q, n);
+  if (::kw::g_record) ::kw::record_alloc(q, n);
   *p = static_cast<T*>(q);
   return cudaSuccess;
 }
 inline cudaError_t cudaFree(void* p) {
+  if (p && ::kw::g_record) ::kw::record("{\"mem\":\"free\",\"ptr\":" + ::kw::addr(p) + "}");
   if (p) {
     ::kw::drop_region(p);
     std::free(p);
