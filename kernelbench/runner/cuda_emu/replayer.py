@@ -32,7 +32,7 @@ from kernelbench.runner.cuda_emu.replay_build import (
     refusal,
     symbols,
 )
-from kernelbench.runner.cuda_emu.rewrite import Refused
+from kernelbench.runner.cuda_emu.rewrite import Refused, needs_fibers
 
 MAX_ERR = 4096
 TRAMPOLINE = "void kw::replay_launch<"
@@ -69,7 +69,7 @@ class ReplayModule:
         if hooks:
             raise StepFailed("rejected", f"the CUDA source defines an ifunc ({hooks[0]})")
         self.symbols = symbols(path)
-        self.fibers = bool(step.get("fibers", True))
+        self.fibers = needs_fibers(cpp + "\n" + cuda)  # from the source, not the record
         try:  # every symbol bound now: a kernel calling the source's host code fails here
             self.lib = ctypes.CDLL(str(path), mode=ctypes.RTLD_LOCAL | os.RTLD_NOW)
         except OSError as exc:
