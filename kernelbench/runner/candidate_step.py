@@ -333,11 +333,8 @@ class Runner:
                 else contextlib.nullcontext()
             )
             with cuda_ctx as captured, blind_ctx:
-                if not self.emulated:
-                    self._confine()
                 module = _import_candidate(self.workdir)
-                if self.emulated:
-                    self._confine()  # after the import: its load_inline ran g++
+                self._confine()  # after the import: a load_inline there ran ninja and g++
                 cls = checked_class(module, self.workdir / p.CANDIDATE_FILE)
                 self.run_trials(cls, recorder)
                 if captured is not None:

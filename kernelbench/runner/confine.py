@@ -12,9 +12,9 @@ of a CUDA C extension, a Triton kernel body run by the interpreter) that starts 
 the guard's dispatch mode does not see, forks a copy of itself, runs a program, or reads
 another process's memory. Where it is loaded:
 
-- the candidate step (`candidate_step.Runner.run`): before the candidate is imported for
-  Triton; after the import for CUDA C on the emulated device, whose `load_inline` runs g++
-  (an extension built later, from `__init__` or `forward`, fails with that reason);
+- the candidate step (`candidate_step.Runner.run`): right after the candidate's import,
+  before `__init__` and `forward` (an extension built at import, with torch's `load_inline`
+  or the emulator's, runs ninja and g++; one built later fails with EPERM);
 - the replay step (`replay.Replay.run`): after the kernels are imported, before the real
   data is loaded.
 
