@@ -18,7 +18,8 @@ CUDA_SOLUTIONS = sorted(
     for p in SOLUTIONS_ROOT.glob("level*/*_cuda.py")
 )
 # how each wrong twin must fail: the missing barriers give wrong numbers, the tails trip
-# the bounds check, the wrong strides give wrong numbers (or leave the tensor)
+# the bounds check, the wrong strides give wrong numbers (or leave the tensor); None: either,
+# depending on the secret random shape
 EXPECTED_WRONG = {
     "level1/1_Square_matmul": Status.INCORRECT,
     "level1/3_Sum_reduction_over_dim": Status.INCORRECT,
@@ -30,7 +31,9 @@ EXPECTED_WRONG = {
     "level1/31_HardSwish_fp16": Status.RUNTIME_ERROR,
     "level1/14_Max_reduction_over_last_dim": Status.INCORRECT,
     "level1/24_Matvec": Status.INCORRECT,
-    "level2/1_Gemm_Bias_ReLU": Status.INCORRECT,
+    # bias[row]: wrong numbers where batch <= out_features, a read past the bias where the
+    # random shape draws batch > out_features (CI once drew batch 32+, out_features 31)
+    "level2/1_Gemm_Bias_ReLU": None,
     "level1/29_Conv2d": None,  # either: wrong numbers, or a read past the input
 }
 NO_PROFILE = EvalOptions(device="cpu", profile=False)
