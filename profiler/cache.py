@@ -44,7 +44,7 @@ from sandbox.settings import host_settings  # pydantic-settings: only where a ca
 log = logging.getLogger(__name__)
 
 # Bump when what the profiler extracts from a compile changes (invalidates old entries).
-PROFILER_VERSION = "2"  # 2: job results say whether the compiler refused the source
+PROFILER_VERSION = "3"  # 2: job results say whether the compiler refused the source; 3: nvcc refusals name the error
 
 
 def cache_root() -> Path:

@@ -62,6 +62,14 @@ class StaticProfile:
     refusals: list[str] = field(default_factory=list)
 
 
+def _first_error(log: str | None) -> str:
+    """nvcc's first error line, without the file's path (`/tmp/x/k.cu(12): error: ...`)."""
+    for line in (log or "").splitlines():
+        if "error" in line:
+            return line.split("): ", 1)[-1].strip()[:300]
+    return "no message"
+
+
 class _CachedProfile(BaseModel):
     report: ProfileReport
     cuda_results: list[JobResult] = Field(default_factory=list)
@@ -286,7 +294,9 @@ def static_profile(
         else:
             report.errors.append(f"{result.name}: nvcc failed for {arch}")
             if result.refused:
-                refusals.append(f"{result.name}: nvcc reported errors")
+                refusals.append(
+                    f"{result.name}: nvcc reported errors: {_first_error(result.error)}"
+                )
     report.duration_s = round(time.perf_counter() - started, 4)
     if profile_cache is not None and not step_failed:
         cached = _CachedProfile(report=report, cuda_results=cuda_results, refusals=refusals)

@@ -14,10 +14,13 @@ kernel code is `correct`.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from kernelbench.harness.evaluate import evaluate
 from kernelbench.problems.registry import resolve_problem, solution_path
+from kernelbench.protocol import runner_files as p
 from kernelbench.protocol.request import EvalOptions
 from kernelbench.protocol.result import Status
 
@@ -65,17 +68,37 @@ def options(policy: str, backend: str = "triton") -> EvalOptions:
 
 @pytest.mark.parametrize("policy", ["kernelbench", "strict"])
 @pytest.mark.parametrize("body", list(BODIES))
-def test_a_triton_body_only_the_interpreter_runs_is_never_correct(body: str, policy: str) -> None:
+def test_a_triton_body_only_the_interpreter_runs_is_never_correct(
+    body: str, policy: str, tmp_path: Path
+) -> None:
     source = TRITON.replace("BODY", BODIES[body])
-    result = evaluate(resolve_problem(PROBLEM), source, options(policy))
+    kept = tmp_path / "eval"
+    result = evaluate(resolve_problem(PROBLEM), source, options(policy), keep_dir=kept)
     if body == "kernel_code":
         assert result.status == Status.CORRECT, f"{result.status}: {result.reason}"
         assert result.profile is not None and result.profile.kernels
+        assert result.verified_arch == "sm_90" and result.verify_note is None
+        assert result.blind == (policy == "strict")
+        assert (kept / "replay" / p.REPLAY_REPORT).is_file() == (policy == "strict")
         return
-    assert result.status != Status.CORRECT, result.reason
-    if policy == "kernelbench":  # no replay: the interpreter computed it right, sm_90 refused it
-        assert result.status == Status.COMPILE_ERROR, f"{result.status}: {result.reason}"
-        assert "not valid for sm_90: kernel relu_kernel" in (result.reason or "")
+    # Compiled for sm_90 before any kernel ran on the real data: the replay never started
+    # (under kernelbench there is none; the interpreter computed it right, sm_90 refused it).
+    assert result.status == Status.COMPILE_ERROR, f"{result.status}: {result.reason}"
+    assert "not valid for sm_90: kernel relu_kernel" in (result.reason or "")
+    assert result.verified_arch is None and not result.blind
+    assert not (kept / "replay" / p.REPLAY_REPORT).exists()
+
+
+def test_without_profiling_the_kernels_are_not_compiled_and_the_result_says_so() -> None:
+    source = TRITON.replace("BODY", BODIES["kernel_code"])
+    opts = options("strict").model_copy(update={"profile": False})
+    result = evaluate(resolve_problem(PROBLEM), source, opts)
+    assert result.status == Status.CORRECT, f"{result.status}: {result.reason}"
+    assert result.verified_arch is None and result.profile is None
+    assert result.verify_note == "not compiled for sm_90: profiling is off"
+    # the steps that ran the candidate's code report their confinement
+    assert (result.confinement or "").startswith("candidate: seccomp"), result.confinement
+    assert "; replay: seccomp" in (result.confinement or ""), result.confinement
 
 
 @pytest.mark.slow
@@ -86,10 +109,19 @@ def test_a_cuda_kernel_calling_host_only_code_is_a_compile_error_not_correct() -
         "y[tail] = fmaxf(x[tail], 0.f)", "y[tail] = host_relu(x[tail])"
     )
     assert bad.count("host_relu") == 2
-    # Blind (the default): the replay's build holds no host code of the source, so the
-    # kernel's call has nothing to bind to. Not blind: nvcc for sm_90 refuses it.
-    for blind, says in ((True, "device code calls host_relu(float)"), (False, "nvcc")):
-        opts = EvalOptions(device="cpu", backend="cuda", trials=1, extra_shapes=False, blind=blind)
+    # Blind, profiled (the default): nvcc for sm_90 refuses it before the replay. Blind,
+    # not profiled: the replay's build holds no host code of the source, so the kernel's
+    # call has nothing to bind to. Not blind: nvcc for sm_90, after the candidate's run.
+    cases = (
+        (True, True, "host_relu"),
+        (True, False, "device code calls host_relu(float)"),
+        (False, True, "nvcc"),
+    )
+    for blind, profile, says in cases:
+        opts = EvalOptions(
+            device="cpu", backend="cuda", trials=1, extra_shapes=False, blind=blind, profile=profile
+        )
         result = evaluate(resolve_problem(PROBLEM), bad, opts)
         assert result.status == Status.COMPILE_ERROR, f"{result.status}: {result.reason}"
         assert says in (result.reason or ""), result.reason
+        assert not result.blind

@@ -208,7 +208,7 @@ EDITS = {
     "host function": (
         "import pathlib\n"
         "        from kernelbench.runner.cuda_emu.replay_build import symbols\n"
-        "        names = [n for n in symbols(pathlib.Path(ext._lib._name)) if 'relu_host' in n]\n"
+        "        names = [n for n in symbols(pathlib.Path(ext._lib._name)).functions if 'relu_host' in n]\n"
         "        for s in launches: s['kernel'] = names[0]",
         "not a __global__ function",
     ),

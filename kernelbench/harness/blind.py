@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,33 +81,49 @@ def prepare_replay(source: str, cand_dir: Path, replay_dir: Path) -> None:
     (replay_dir / p.PROGRAM_FILE).write_bytes(data)
 
 
-def replay_failure(
+@dataclass
+class ReplayRun:
+    """The replay step's end: `failure` is None when its outputs are ready for the verdict,
+    else (status name, reason, messages); `confinement` as the replay reported it."""
+
+    failure: tuple[str, str, str] | None
+    confinement: str | None = None
+
+
+def run_replay(
     steps: StepRunner,
     source: str,
     cand_dir: Path,
     replay_dir: Path,
     trials: list[Any],
     init_seed: int | None = None,
-) -> tuple[str, str, str] | None:
-    """Run the replay step; None when its outputs are ready for the verdict, else
-    (status name, reason, messages). `init_seed`: the seed ModelNew was built under (the
-    program's "seed" steps reseed the replay with it, so its own initial values repeat)."""
+) -> ReplayRun:
+    """Run the replay step. `init_seed`: the seed ModelNew was built under (the program's
+    "seed" steps reseed the replay with it, so its own initial values repeat)."""
     try:
         prepare_replay(source, cand_dir, replay_dir)
     except KernelSourceError as exc:
-        return "rejected", f"the candidate's kernels cannot be cut out of its file: {exc}", ""
+        return ReplayRun(
+            ("rejected", f"the candidate's kernels cannot be cut out of its file: {exc}", "")
+        )
     except ValueError as exc:
-        return "runtime_error", f"the candidate step left no usable program: {exc}", ""
+        return ReplayRun(("runtime_error", f"the candidate step left no usable program: {exc}", ""))
     outcome, report, malformed = steps.replay(
         replay_dir, {"trials": trials, "init_seed": init_seed}
     )
     text = messages(outcome)
     if outcome.infra_error and not outcome.timed_out:
-        return "error", f"sandbox failed during the replay step: {outcome.infra_error}", text
+        return ReplayRun(
+            ("error", f"sandbox failed during the replay step: {outcome.infra_error}", text)
+        )
     if report is None:
         if outcome.timed_out:
-            return "timeout", "the replay of the recorded program ran past its limit", text
-        return "runtime_error", malformed or crash_reason(outcome, "the replay process"), text
+            return ReplayRun(
+                ("timeout", "the replay of the recorded program ran past its limit", text)
+            )
+        why = malformed or crash_reason(outcome, "the replay process")
+        return ReplayRun(("runtime_error", why, text))
     if report.status != "ok":
-        return report.status, f"replay: {report.message}", messages(outcome, report.details)
-    return None
+        failure = report.status, f"replay: {report.message}", messages(outcome, report.details)
+        return ReplayRun(failure, report.confinement)
+    return ReplayRun(None, report.confinement)

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from kernelbench.harness import handover
-from kernelbench.harness.blind import replay_failure, write_decoys
+from kernelbench.harness.blind import run_replay, write_decoys
 from kernelbench.harness.profiling import CandidateProfiler
 from kernelbench.harness.reference_request import reference_failure, reference_request, timing_spec
 from kernelbench.harness.static.check import CandidateFileError, check_candidate, detect_backend
@@ -50,7 +50,7 @@ from kernelbench.protocol.stepfiles import (
 )
 from kernelbench.protocol.timing import CPU_TIMING_NOTE
 from kernelbench.runner.cuda_emu.emulate import BUILD_FAILED, REFUSED_PREFIX
-from profiler.report import ProfileReport
+from profiler.static import StaticProfile
 from sandbox.base import Sandbox, SandboxOutcome, safe_tag
 from sandbox.defaults import shared_sandbox
 
@@ -259,12 +259,17 @@ class _Evaluation:
             )
         if self.torch_ops and (cand.guard or {}).get("violations"):
             self.result.flags.append(f"torch ops allowed: {cand.guard['violations'][0]}")  # type: ignore[index]
+        self.result.confinement = f"candidate: {cand.confinement or 'not reported'}"
+        static = self._verify(profiler, cand)
+        if self.result.status == Status.COMPILE_ERROR:
+            return self.result
         if blind:
-            found = replay_failure(
+            replay = run_replay(
                 self.steps, self.source, cand_dir, replay_dir, _runner_trials(ref), self.init_seed
             )
-            if found is not None:
-                status, reason, text = found
+            self.result.confinement += f"; replay: {replay.confinement or 'not reported'}"
+            if replay.failure is not None:
+                status, reason, text = replay.failure
                 return self._finish(_STEP_STATUS.get(status, Status(status)), reason, messages=text)
             self.result.blind = True
         verdict_dir = replay_dir if blind else cand_dir
@@ -286,7 +291,8 @@ class _Evaluation:
             {Status.INCORRECT} if self.options.profile_incorrect else set()
         )
         if self.options.profile and self.result.status in wanted:
-            self._profile(profiler, ref, cand)
+            note = self.result.verify_note
+            self.result.profile = profiler.attach(static, ref, self.result.runtime_ms, note)
         return self.result
 
     def _timing(self, ref: StepReport, cand: RunnerReport, cand_dir: Path) -> None:
@@ -301,22 +307,20 @@ class _Evaluation:
         if finding is not None:
             self._finish(*finding)
 
-    def _profile(self, profiler: CandidateProfiler, ref: StepReport, cand: RunnerReport) -> None:
-        """Attach a profile; a profiling fault lands in profile.errors, never in the verdict.
-        A kernel the target's compiler refuses is not a fault but a finding: its body is not
-        code a GPU can run (interpreter-only Python in a @triton.jit body, host-only C++ in
-        __global__ code), so a `correct` verdict becomes `compile_error` (issue 28)."""
-        try:
-            static = profiler.static(cand.for_profiler())
-            self.result.profile = profiler.finish(static.report, ref, self.result.runtime_ms)
-            if static.refusals and self.result.status == Status.CORRECT:
-                arch = self.options.arch
-                self._finish(Status.COMPILE_ERROR, f"not valid for {arch}: {static.refusals[0]}")
-        except Exception as exc:
-            log.exception("profiling failed")
-            self.result.profile = ProfileReport(
-                arch=self.options.arch, errors=[f"profiling failed: {type(exc).__name__}: {exc}"]
+    def _verify(self, profiler: CandidateProfiler, cand: RunnerReport) -> StaticProfile | None:
+        """Every kernel compiled for the target before any runs on the data the verdict
+        rests on (CandidateProfiler.verify). A kernel the target's compiler refuses is a
+        finding (interpreter-only Python in a @triton.jit body, host-only C++ in __global__
+        code): `compile_error`, before the replay."""
+        static, self.result.verify_note = profiler.verify(cand.for_profiler())
+        if static is not None and static.refusals:
+            self._finish(
+                Status.COMPILE_ERROR, f"not valid for {self.options.arch}: {static.refusals[0]}"
             )
+            self.result.profile = static.report
+            return None
+        self.result.verified_arch = None if static is None else self.options.arch
+        return static
 
     def _cuda_without_gpu(
         self,

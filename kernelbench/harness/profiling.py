@@ -93,6 +93,40 @@ class CandidateProfiler:
             return StepRun(None, None, report.message or "no profile in the step report")
         return StepRun(report.profile, workdir)
 
+    def verify(self, cand: StepReport) -> tuple[StaticProfile | None, str | None]:
+        """Compile every kernel the candidate launched for the target, before any of them
+        runs on the evaluation's data (issue 28, point 2): (the static profile, None), or
+        (None, why they were not compiled). The static profile is that compile (cached).
+        A profiling fault is not the candidate's: it leaves the kernels unverified (the
+        result says so) and never changes the verdict. Off with profiling (--no-profile)."""
+        arch = self.options.arch
+        if not self.options.profile:
+            return None, f"not compiled for {arch}: profiling is off"
+        try:
+            return self.static(cand), None
+        except Exception as exc:
+            log.exception("compiling the kernels for %s failed", arch)
+            return None, f"not compiled for {arch}: profiling failed: {type(exc).__name__}: {exc}"
+
+    def attach(
+        self,
+        static: StaticProfile | None,
+        ref: StepReport,
+        measured_ms: float | None,
+        note: str | None,
+    ) -> ProfileReport:
+        """The profile of a judged candidate: the static facts (`note`: why there are none),
+        the roofline, ncu on a GPU. A profiling fault lands in its errors."""
+        if static is None:
+            return ProfileReport(arch=self.options.arch, errors=[note or "no static profile"])
+        try:
+            return self.finish(static.report, ref, measured_ms)
+        except Exception as exc:
+            log.exception("profiling failed")
+            return ProfileReport(
+                arch=self.options.arch, errors=[f"profiling failed: {type(exc).__name__}: {exc}"]
+            )
+
     def static(self, cand: StepReport) -> StaticProfile:
         return static_profile(
             self.source,

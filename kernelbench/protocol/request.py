@@ -172,6 +172,7 @@ class RunnerReport(BaseModel):
     # per shape: [reference state names with no same-named slot in ModelNew, digests of
     # ModelNew's tensors nothing was copied into] (kernelbench.harness.handover)
     state_handover: dict[str, list[list[str]]] | None = None
+    confinement: str | None = None  # the step's OS confinement (kernelbench.runner.confine)
 
     def for_profiler(self) -> StepReport:
         return StepReport(

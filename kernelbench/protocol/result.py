@@ -113,6 +113,13 @@ class EvalResult(BaseModel):
     # the outputs compared came from the replay of the candidate's recorded program, run on
     # data its own process never held (kernelbench.harness.blind), not from its process
     blind: bool = False
+    # every kernel compiled for this arch before any ran on the data the verdict rests on
+    # (issue 28 point 2); None: not checked, `verify_note` says why (e.g. profiling off)
+    verified_arch: str | None = None
+    verify_note: str | None = None
+    # the OS confinement of the steps that ran candidate code ("candidate: seccomp ...;
+    # replay: seccomp ..."; kernelbench.runner.confine)
+    confinement: str | None = None
     messages: str = ""  # compiler/runtime output, trimmed
     profile: ProfileReport | None = None
     kernel_launches: int | None = None

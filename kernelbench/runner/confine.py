@@ -65,7 +65,7 @@ DENIED = (
 # clone3 takes its flags in a struct the filter cannot read: ENOSYS makes libc use clone.
 NOT_IMPLEMENTED = ("clone3",)
 
-ON = "on"
+ON = "seccomp: no new processes or threads, exec, ptrace or process_vm_*"
 
 
 def confine() -> str:

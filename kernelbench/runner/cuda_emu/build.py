@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sysconfig
 import tempfile
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,7 @@ REPLAY_PREFIX = (
 
 _BUILT: dict[str, Path] = {}
 _ROOT: list[Path] = []
+_ROOT_LOCK = threading.Lock()
 
 
 def build(cpp_sources: str, cuda_sources: str, functions: Any, *, replay: bool = False) -> Path:
@@ -171,8 +173,9 @@ def build(cpp_sources: str, cuda_sources: str, functions: Any, *, replay: bool =
     key = hashlib.sha256((str(prelude) + runtime_key() + unit).encode()).hexdigest()[:24]
     if key in _BUILT:
         return _BUILT[key]
-    if not _ROOT:
-        _ROOT.append(Path(tempfile.mkdtemp(prefix="kw-cuda-emu-")))
+    with _ROOT_LOCK:  # the replay builds two objects at once
+        if not _ROOT:
+            _ROOT.append(Path(tempfile.mkdtemp(prefix="kw-cuda-emu-")))
     out = _ROOT[0] / key
     out.mkdir(exist_ok=True)
     (out / "unit.cpp").write_text(unit, encoding="utf-8")

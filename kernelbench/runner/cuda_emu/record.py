@@ -47,7 +47,7 @@ class CudaRecording:
         self.program.steps.append(
             {"kind": "cuda_module", "index": index, "cpp": cpp, "cuda": cuda, "fibers": fibers}
         )
-        names = {offset: name for name, offset in symbols(path).items()}
+        names = {offset: name for name, offset in symbols(path).functions.items()}
 
         def on_event(line: bytes) -> None:
             # Called from C++ through ctypes, which cannot carry an exception back: a refusal

@@ -23,6 +23,7 @@ import ctypes.util
 import re
 import subprocess
 from pathlib import Path
+from typing import NamedTuple
 
 from elftools.elf.elffile import ELFFile
 
@@ -237,9 +238,17 @@ def disable_initializers(path: Path) -> None:
         f.write(raw)
 
 
-def symbols(path: Path) -> dict[str, int]:
-    """Defined function symbols of the object: mangled name -> offset from its base."""
-    found: dict[str, int] = {}
+class Symbols(NamedTuple):
+    """An object's defined function symbols (mangled name -> offset from its base) and,
+    among them, its ifuncs (resolvers the loader would run)."""
+
+    functions: dict[str, int]
+    ifuncs: list[str]
+
+
+def symbols(path: Path) -> Symbols:
+    """One walk over the object's static and dynamic symbol tables."""
+    found = Symbols({}, [])
     with path.open("rb") as f:
         elf = ELFFile(f)
         for name in (".symtab", ".dynsym"):
@@ -247,27 +256,13 @@ def symbols(path: Path) -> dict[str, int]:
             if table is None:
                 continue
             for sym in table.iter_symbols():  # type: ignore[attr-defined]
-                if (
-                    sym["st_info"]["type"] in ("STT_FUNC", "STT_GNU_IFUNC")
-                    and sym["st_shndx"] != "SHN_UNDEF"
-                ):
-                    found.setdefault(sym.name, int(sym["st_value"]))
+                kind = sym["st_info"]["type"]
+                if kind not in ("STT_FUNC", "STT_GNU_IFUNC") or sym["st_shndx"] == "SHN_UNDEF":
+                    continue
+                found.functions.setdefault(sym.name, int(sym["st_value"]))
+                if kind == "STT_GNU_IFUNC" and sym.name not in found.ifuncs:
+                    found.ifuncs.append(sym.name)
     return found
-
-
-def ifunc_symbols(path: Path) -> list[str]:
-    with path.open("rb") as f:
-        elf = ELFFile(f)
-        out = []
-        for name in (".symtab", ".dynsym"):
-            table = elf.get_section_by_name(name)
-            if table is not None:
-                out += [
-                    s.name
-                    for s in table.iter_symbols()  # type: ignore[attr-defined]
-                    if s["st_info"]["type"] == "STT_GNU_IFUNC"
-                ]
-        return out
 
 
 _libstdcxx = ctypes.CDLL(ctypes.util.find_library("stdc++") or "libstdc++.so.6")

@@ -16,6 +16,7 @@ import ctypes
 import os
 import re
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import torch
@@ -26,7 +27,6 @@ from kernelbench.runner.cuda_emu.replay_build import (
     demangle,
     disable_initializers,
     host_free,
-    ifunc_symbols,
     preprocess,
     qualified_name,
     refusal,
@@ -51,12 +51,16 @@ class ReplayModule:
         if what is not None:
             raise StepFailed("rejected", f"the CUDA source uses {what}")
         try:
-            full = symbols(build(cpp, cuda, None))
             cpp_free, k1 = host_free(preprocess(cpp))
             cuda_free, k2 = host_free(preprocess(cuda))
             self.kernels = k1 | k2
-            extra = self.instantiations(launches, full)
-            path = build(cpp_free, cuda_free + extra, None, replay=True)
+            extra = self.instantiations(launches)
+            with ThreadPoolExecutor(2) as pool:  # two independent g++ runs
+                written = pool.submit(build, cpp, cuda, None)
+                free = pool.submit(build, cpp_free, cuda_free + extra, None, replay=True)
+                full = symbols(written.result()).functions
+                self.made_by_source(launches, full)  # before the host-free build is used
+                path = free.result()
         except Refused as exc:
             raise StepFailed("rejected", f"the CUDA source uses {exc.construct}") from exc
         except (EmuBuildError, ValueError) as exc:
@@ -65,10 +69,9 @@ class ReplayModule:
                 "runtime_error", "the replay could not build the kernels of the CUDA source", log
             ) from exc
         disable_initializers(path)
-        hooks = ifunc_symbols(path)
+        self.symbols, hooks = symbols(path)
         if hooks:
             raise StepFailed("rejected", f"the CUDA source defines an ifunc ({hooks[0]})")
-        self.symbols = symbols(path)
         self.fibers = needs_fibers(cpp + "\n" + cuda)  # from the source, not the record
         try:  # every symbol bound now: a kernel calling the source's host code fails here
             self.lib = ctypes.CDLL(str(path), mode=ctypes.RTLD_LOCAL | os.RTLD_NOW)
@@ -84,13 +87,28 @@ class ReplayModule:
         self.lib.kw_replay.restype = ctypes.c_int
         self.lib.kw_add_region.argtypes = [ctypes.c_void_p, ctypes.c_int64]
 
-    def instantiations(self, launches: list[dict[str, Any]], full: dict[str, int]) -> str:
+    def instantiations(self, launches: list[dict[str, Any]]) -> str:
         """Explicit instantiations of the template kernels and trampolines the record uses,
-        each checked first: made by the source itself, a __global__ function of it (or the
-        emulator's trampoline). Their text is the demangling of the source's own symbols."""
+        each checked first: a __global__ function of the source (or the emulator's
+        trampoline); `made_by_source` then checks the source itself makes each of them.
+        Their text is the demangling of the recorded symbols."""
         lines: set[str] = set()
         for step in launches:
             for key, checked in (("kernel", self.check_kernel), ("tramp", check_trampoline)):
+                text = checked(str(step[key]), str(step.get("name", "?")))
+                head = text[: text.find("(")] if "(" in text else text
+                if "<" in head:  # a template: the host-free build would not instantiate it
+                    if "(anonymous namespace)" in text or "{lambda" in text:
+                        raise StepFailed("rejected", f"{text}: a template the replay cannot name")
+                    lines.add(f"template {text};")
+        return "\n" + "\n".join(sorted(lines)) + "\n"
+
+    @staticmethod
+    def made_by_source(launches: list[dict[str, Any]], full: dict[str, int]) -> None:
+        """Each recorded kernel and trampoline is a symbol of the source built as written:
+        a record cannot ask for an instantiation nvcc never saw."""
+        for step in launches:
+            for key in ("kernel", "tramp"):
                 mangled = str(step[key])
                 if mangled not in full:
                     raise StepFailed(
@@ -98,13 +116,6 @@ class ReplayModule:
                         f"the program launches {demangle(mangled)}, which the source never "
                         "instantiates",
                     )
-                text = checked(mangled, str(step.get("name", "?")))
-                head = text[: text.find("(")] if "(" in text else text
-                if "<" in head:  # a template: the host-free build would not instantiate it
-                    if "(anonymous namespace)" in text or "{lambda" in text:
-                        raise StepFailed("rejected", f"{text}: a template the replay cannot name")
-                    lines.add(f"template {text};")
-        return "\n" + "\n".join(sorted(lines)) + "\n"
 
     def check_kernel(self, mangled: str, name: str) -> str:
         text = demangle(mangled)
