@@ -7,7 +7,9 @@ writes the records next to the candidate's outputs; the static profiler reads th
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import json
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -78,6 +80,30 @@ class LaunchRecord(BaseModel):
             "options": self.options,
             "unaligned": sorted(self.unaligned),
         }
+
+
+def verified_token(record: LaunchRecord) -> str:
+    """What compiling one launch for the target verifies: its kernel with these argument
+    types and constexprs (which choose the body's code paths at compile time). The replay
+    runs a launch only if its token is among those verified (issue 28, point 2)."""
+    text = json.dumps(
+        [
+            record.kernel,
+            sorted(record.signature.items()),
+            sorted((k, repr(v)) for k, v in record.constexprs.items()),
+        ]
+    )
+    return "triton:" + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def cuda_token(source: str) -> str:
+    """The token of a CUDA source nvcc compiled for the target."""
+    return "cuda:" + hashlib.sha256(source.encode()).hexdigest()[:32]
+
+
+def record_of(fn: Callable[..., Any], kwargs: dict[str, Any], grid: Any) -> LaunchRecord:
+    """The record of a launch about to be made with keyword arguments only."""
+    return LaunchRecorder._make_record(fn, (), kwargs, grid)
 
 
 def _int_specialization(value: int) -> str:

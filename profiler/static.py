@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from profiler.cache import CompileCache, ProfileCache, content_key, toolchain_fingerprint
 from profiler.gpus import UnknownArch, normalize_arch
-from profiler.launches import LaunchRecord
+from profiler.launches import LaunchRecord, cuda_token, verified_token
 from profiler.protocol import (
     KERNELS_FILE,
     CudaJob,
@@ -60,6 +60,11 @@ class StaticProfile:
     # Kernels the target's compiler refused (JobResult.refused), one line each: a verdict
     # condition for the caller (kernelbench.harness.evaluate), not a profiling fault.
     refusals: list[str] = field(default_factory=list)
+    # Tokens (profiler.launches.verified_token, cuda_token) of the launches and CUDA
+    # sources compiled for the target, and of those not compiled (left out by the budget,
+    # or a fault of the step): the replay runs only launches of either list.
+    verified: list[str] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)
 
 
 def _first_error(log: str | None) -> str:
@@ -74,6 +79,8 @@ class _CachedProfile(BaseModel):
     report: ProfileReport
     cuda_results: list[JobResult] = Field(default_factory=list)
     refusals: list[str] = Field(default_factory=list)
+    verified: list[str] = Field(default_factory=list)
+    unverified: list[str] = Field(default_factory=list)
 
 
 def _sha(text: str) -> str:
@@ -184,10 +191,18 @@ def static_profile(
             cached.report.cached = True
             _refresh_grids(cached.report, ours)
             cached.report.duration_s = round(time.perf_counter() - started, 4)
-            return StaticProfile(cached.report, cached.cuda_results, cached.refusals)
+            return StaticProfile(
+                cached.report,
+                cached.cuda_results,
+                cached.refusals,
+                cached.verified,
+                cached.unverified,
+            )
 
     kernels_text = ""
     triton_jobs: list[TritonJob] = []
+    verified: list[str] = []
+    unverified: list[str] = []
     if ours:
         try:
             extracted = extract_kernels(source)
@@ -203,7 +218,9 @@ def static_profile(
                         "candidate file; not profiled"
                     )
             ours = [rec for rec in ours if rec.kernel in extracted.kernels]
-            ours = _within_budget(ours, max_launches, report)
+            kept = _within_budget(ours, max_launches, report)
+            unverified += [verified_token(rec) for rec in ours if rec not in kept]
+            ours = kept
             triton_jobs = [
                 TritonJob(
                     key=content_key(
@@ -274,6 +291,8 @@ def static_profile(
     refusals: list[str] = []
     for job in triton_jobs:
         found = results.get(job.key)
+        token = verified_token(job.launch)
+        (verified if found is not None and found.ok else unverified).append(token)
         if found is None:
             continue
         if not found.ok:
@@ -288,6 +307,10 @@ def static_profile(
             _kernels_for_launch(found, job.launch, names.count(job.launch.kernel) > 1)
         )
     cuda_results = [results[j.key] for j in cuda_jobs if j.key in results]
+    for cuda_job in cuda_jobs:
+        done = results.get(cuda_job.key)
+        token = cuda_token(cuda_job.source)
+        (verified if done is not None and done.ok else unverified).append(token)
     for result in cuda_results:
         if result.ok:
             report.kernels.extend(result.kernels)
@@ -299,9 +322,15 @@ def static_profile(
                 )
     report.duration_s = round(time.perf_counter() - started, 4)
     if profile_cache is not None and not step_failed:
-        cached = _CachedProfile(report=report, cuda_results=cuda_results, refusals=refusals)
+        cached = _CachedProfile(
+            report=report,
+            cuda_results=cuda_results,
+            refusals=refusals,
+            verified=verified,
+            unverified=unverified,
+        )
         profile_cache.put(profile_key, cached.model_dump_json())
-    return StaticProfile(report, cuda_results, refusals)
+    return StaticProfile(report, cuda_results, refusals, verified, unverified)
 
 
 def _refresh_grids(report: ProfileReport, launches: list[LaunchRecord]) -> None:

@@ -125,3 +125,5 @@ def test_a_cuda_kernel_calling_host_only_code_is_a_compile_error_not_correct() -
         assert result.status == Status.COMPILE_ERROR, f"{result.status}: {result.reason}"
         assert says in (result.reason or ""), result.reason
         assert not result.blind
+        if profile:  # nvcc's log reaches the Coder
+            assert "host_relu" in result.messages, result.messages[-2000:]

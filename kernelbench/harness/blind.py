@@ -97,9 +97,12 @@ def run_replay(
     replay_dir: Path,
     trials: list[Any],
     init_seed: int | None = None,
+    allowed: list[str] | None = None,
 ) -> ReplayRun:
     """Run the replay step. `init_seed`: the seed ModelNew was built under (the program's
-    "seed" steps reseed the replay with it, so its own initial values repeat)."""
+    "seed" steps reseed the replay with it, so its own initial values repeat). `allowed`:
+    the tokens of the launches and CUDA sources compiled for the target
+    (`profiler.launches.verified_token`); the replay runs nothing else (None: no check)."""
     try:
         prepare_replay(source, cand_dir, replay_dir)
     except KernelSourceError as exc:
@@ -109,7 +112,7 @@ def run_replay(
     except ValueError as exc:
         return ReplayRun(("runtime_error", f"the candidate step left no usable program: {exc}", ""))
     outcome, report, malformed = steps.replay(
-        replay_dir, {"trials": trials, "init_seed": init_seed}
+        replay_dir, {"trials": trials, "init_seed": init_seed, "allowed": allowed}
     )
     text = messages(outcome)
     if outcome.infra_error and not outcome.timed_out:

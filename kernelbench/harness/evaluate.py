@@ -24,7 +24,7 @@ import torch
 
 from kernelbench.harness import handover
 from kernelbench.harness.blind import run_replay, write_decoys
-from kernelbench.harness.profiling import CandidateProfiler
+from kernelbench.harness.profiling import CandidateProfiler, Verification
 from kernelbench.harness.reference_request import reference_failure, reference_request, timing_spec
 from kernelbench.harness.static.check import CandidateFileError, check_candidate, detect_backend
 from kernelbench.harness.steps import StepRunner, crash_reason, messages
@@ -50,7 +50,6 @@ from kernelbench.protocol.stepfiles import (
 )
 from kernelbench.protocol.timing import CPU_TIMING_NOTE
 from kernelbench.runner.cuda_emu.emulate import BUILD_FAILED, REFUSED_PREFIX
-from profiler.static import StaticProfile
 from sandbox.base import Sandbox, SandboxOutcome, safe_tag
 from sandbox.defaults import shared_sandbox
 
@@ -260,12 +259,13 @@ class _Evaluation:
         if self.torch_ops and (cand.guard or {}).get("violations"):
             self.result.flags.append(f"torch ops allowed: {cand.guard['violations'][0]}")  # type: ignore[index]
         self.result.confinement = f"candidate: {cand.confinement or 'not reported'}"
-        static = self._verify(profiler, cand)
-        if self.result.status == Status.COMPILE_ERROR:
+        check = self._verify(profiler, cand)
+        if check.refused:
             return self.result
         if blind:
+            plan = _runner_trials(ref)
             replay = run_replay(
-                self.steps, self.source, cand_dir, replay_dir, _runner_trials(ref), self.init_seed
+                self.steps, self.source, cand_dir, replay_dir, plan, self.init_seed, check.allowed
             )
             self.result.confinement += f"; replay: {replay.confinement or 'not reported'}"
             if replay.failure is not None:
@@ -292,7 +292,7 @@ class _Evaluation:
         )
         if self.options.profile and self.result.status in wanted:
             note = self.result.verify_note
-            self.result.profile = profiler.attach(static, ref, self.result.runtime_ms, note)
+            self.result.profile = profiler.attach(check.static, ref, self.result.runtime_ms, note)
         return self.result
 
     def _timing(self, ref: StepReport, cand: RunnerReport, cand_dir: Path) -> None:
@@ -307,20 +307,18 @@ class _Evaluation:
         if finding is not None:
             self._finish(*finding)
 
-    def _verify(self, profiler: CandidateProfiler, cand: RunnerReport) -> StaticProfile | None:
-        """Every kernel compiled for the target before any runs on the data the verdict
-        rests on (CandidateProfiler.verify). A kernel the target's compiler refuses is a
-        finding (interpreter-only Python in a @triton.jit body, host-only C++ in __global__
-        code): `compile_error`, before the replay."""
-        static, self.result.verify_note = profiler.verify(cand.for_profiler())
-        if static is not None and static.refusals:
-            self._finish(
-                Status.COMPILE_ERROR, f"not valid for {self.options.arch}: {static.refusals[0]}"
-            )
-            self.result.profile = static.report
-            return None
-        self.result.verified_arch = None if static is None else self.options.arch
-        return static
+    def _verify(self, profiler: CandidateProfiler, cand: RunnerReport) -> Verification:
+        """Every kernel compiled for the target before any runs on the verdict's data
+        (CandidateProfiler.verify). A refused kernel (interpreter-only Python in a jit body,
+        host-only C++ in __global__ code) is a finding: `compile_error`, before the replay."""
+        check = profiler.verify(cand.for_profiler())
+        self.result.verify_note, self.result.verified_arch = check.note, check.arch
+        if check.refused and check.static:
+            cuda = check.static.cuda_results
+            logs = check.static.report.errors + [r.error or "" for r in cuda if r.refused]
+            self._finish(Status.COMPILE_ERROR, check.refused, messages="\n".join(logs)[-8000:])
+            self.result.profile = check.static.report
+        return check
 
     def _cuda_without_gpu(
         self,

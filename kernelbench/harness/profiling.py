@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from kernelbench.problems.problem import Problem
@@ -31,6 +32,21 @@ from profiler.static import StaticProfile, StepRun, static_profile
 from sandbox.base import SandboxOutcome
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Verification:
+    """What compiling the candidate's kernels for the target showed, before the replay:
+    `refused` (a kernel the target's compiler refused: compile_error), `allowed` (the
+    tokens of what the replay may run; None: no check), `arch` (set when every launch and
+    source compiled), `note` (why not)."""
+
+    static: StaticProfile | None
+    note: str | None
+    refused: str | None = None
+    allowed: list[str] | None = None
+    arch: str | None = None
+
 
 # (workdir, request, label, extra env) -> (outcome, report or None)
 RunStep = Callable[
@@ -93,20 +109,31 @@ class CandidateProfiler:
             return StepRun(None, None, report.message or "no profile in the step report")
         return StepRun(report.profile, workdir)
 
-    def verify(self, cand: StepReport) -> tuple[StaticProfile | None, str | None]:
+    def verify(self, cand: StepReport) -> Verification:
         """Compile every kernel the candidate launched for the target, before any of them
-        runs on the evaluation's data (issue 28, point 2): (the static profile, None), or
-        (None, why they were not compiled). The static profile is that compile (cached).
-        A profiling fault is not the candidate's: it leaves the kernels unverified (the
-        result says so) and never changes the verdict. Off with profiling (--no-profile)."""
+        runs on the evaluation's data (issue 28, point 2). The static profile is that
+        compile (cached). A profiling fault is not the candidate's: it leaves kernels
+        unverified (the result says so) and never changes the verdict. Off with profiling
+        (--no-profile): nothing is compiled and the replay runs what the program launches."""
         arch = self.options.arch
         if not self.options.profile:
-            return None, f"not compiled for {arch}: profiling is off"
+            return Verification(None, f"not compiled for {arch}: profiling is off")
         try:
-            return self.static(cand), None
+            static = self.static(cand)
         except Exception as exc:
             log.exception("compiling the kernels for %s failed", arch)
-            return None, f"not compiled for {arch}: profiling failed: {type(exc).__name__}: {exc}"
+            why = f"not compiled for {arch}: profiling failed: {type(exc).__name__}: {exc}"
+            return Verification(None, why)
+        if static.refusals:
+            return Verification(static, None, refused=f"not valid for {arch}: {static.refusals[0]}")
+        note = None
+        if static.unverified:
+            note = (
+                f"{len(static.unverified)} launches or sources not compiled for {arch} "
+                "(the profile's budget or a fault: see the profile's notes and errors)"
+            )
+        allowed = static.verified + static.unverified
+        return Verification(static, note, allowed=allowed, arch=None if note else arch)
 
     def attach(
         self,

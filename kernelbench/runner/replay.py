@@ -34,6 +34,7 @@ from kernelbench.runner.cuda_emu.replayer import CudaReplay
 from kernelbench.runner.guard import ALLOWED_OPS, UNINITIALISED_OPS, poison
 from kernelbench.runner.interpreter_shims import interpreter_shims
 from kernelbench.runner.program import PROGRAM_VERSION, Taint, op_name
+from profiler.launches import record_of, verified_token
 
 MAX_PROGRAM_BYTES = 64 << 20
 MAX_CONSTANT_BYTES = 8 << 20
@@ -95,6 +96,7 @@ class Replay:
         self.sources: dict[str, torch.Tensor] = {}
         self.trial_inputs: dict[int, list[Any]] = {}
         self.taint = Taint()
+        self.allowed: set[str] | None = None  # tokens compiled for the target (None: no check)
         self.confinement = "off: not reached"
 
     # -------------------------------------------------------------- values
@@ -183,10 +185,29 @@ class Replay:
         grid = tuple(int(g) for g in step["grid"])
         if not 1 <= len(grid) <= 3 or any(g < 0 for g in grid):
             raise StepFailed("rejected", f"the program launches {name} on a bad grid {grid}")
+        self.check_verified(name, jit, args | options, grid)
         self.taint.mark([args, options])
         with _KernelOnly(name):
             jit[grid](**args, **options)
         self.launches += 1
+
+    def check_verified(self, name: str, jit: Any, kwargs: dict[str, Any], grid: Any) -> None:
+        """Only a launch the caller compiled for the target runs here: the same kernel,
+        argument types and constexprs (profiler.launches.verified_token)."""
+        if self.allowed is None:
+            return
+        try:
+            token = verified_token(record_of(jit.fn, kwargs, grid))
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise StepFailed(
+                "rejected", f"the launch of {name} cannot be described: {exc}"
+            ) from exc
+        if token not in self.allowed:
+            raise StepFailed(
+                "rejected",
+                f"the program launches {name} with argument types or constexprs that were "
+                "never compiled for the target (the candidate's launch record differs)",
+            )
 
     def cuda_step(self, cuda: CudaReplay, kind: str, step: dict[str, Any]) -> None:
         if kind == "cuda_launch":
@@ -221,8 +242,14 @@ class Replay:
         if not isinstance(program, dict) or program.get("version") != PROGRAM_VERSION:
             raise StepFailed("rejected", "the recorded program is malformed")
         steps = program.get("steps", [])
+        allowed = req.get("allowed")
+        self.allowed = None if allowed is None else {str(t) for t in allowed}
         # CUDA C: the kernels are built here, before the data, without the host code.
-        cuda = CudaReplay(steps) if any(_kind(s) == "cuda_module" for s in steps) else None
+        cuda = (
+            CudaReplay(steps, self.allowed)
+            if any(_kind(s) == "cuda_module" for s in steps)
+            else None
+        )
         if os.environ.get("TRITON_INTERPRET") == "1":
             interpreter_shims()
         kernels = _import_kernels(self.workdir / p.KERNELS_FILE)

@@ -33,6 +33,7 @@ from kernelbench.runner.cuda_emu.replay_build import (
     symbols,
 )
 from kernelbench.runner.cuda_emu.rewrite import Refused, needs_fibers
+from profiler.launches import cuda_token
 
 MAX_ERR = 4096
 TRAMPOLINE = "void kw::replay_launch<"
@@ -45,15 +46,22 @@ class ReplayModule:
     kernel and trampoline instantiations the source itself makes, so a record cannot ask
     for one that nvcc never saw) and host-free (loaded, initializers off)."""
 
-    def __init__(self, step: dict[str, Any], launches: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, step: dict[str, Any], launches: list[dict[str, Any]], allowed: set[str] | None
+    ) -> None:
         cpp, cuda = str(step.get("cpp") or ""), str(step.get("cuda") or "")
+        if allowed is not None and cuda_token(cuda) not in allowed:
+            raise StepFailed(
+                "rejected", "the program builds a CUDA source that was never compiled with nvcc"
+            )
         what = refusal(cpp + "\n" + cuda)
         if what is not None:
             raise StepFailed("rejected", f"the CUDA source uses {what}")
         try:
-            cpp_free, k1 = host_free(preprocess(cpp))
-            cuda_free, k2 = host_free(preprocess(cuda))
-            self.kernels = k1 | k2
+            cpp_free, _ = host_free(preprocess(cpp))
+            # a __global__ function in the C++ sources is no kernel: the host compiler
+            # builds those on a GPU (and nvcc never saw them)
+            cuda_free, self.kernels = host_free(preprocess(cuda))
             extra = self.instantiations(launches)
             with ThreadPoolExecutor(2) as pool:  # two independent g++ runs
                 written = pool.submit(build, cpp, cuda, None)
@@ -159,12 +167,15 @@ def _byte_view(tensor: torch.Tensor, off: int, n: int) -> torch.Tensor:
 class CudaReplay:
     """The CUDA part of a replay; `decode` resolves the program's tensor references."""
 
-    def __init__(self, program_steps: list[Any]) -> None:
+    def __init__(self, program_steps: list[Any], allowed: set[str] | None = None) -> None:
+        """`allowed`: the tokens of the CUDA sources nvcc compiled for the target
+        (profiler.launches.cuda_token); a module of any other source is refused."""
         steps = [s for s in program_steps if isinstance(s, dict)]
         self.modules = [
             ReplayModule(
                 step,
                 [s for s in steps if s.get("kind") == "cuda_launch" and s.get("module") == n],
+                allowed,
             )
             for n, step in enumerate(s for s in steps if s.get("kind") == "cuda_module")
         ]
