@@ -39,6 +39,8 @@ def test_eval_correct_exits_0_with_json_verdict():
     result = json.loads(proc.stdout)
     assert result["status"] == "correct" and result["correct"] is True
     assert result["speedup"] is None and result["schema_version"] == 1
+    assert result["blind"] is True and result["verified_arch"] == "sm_90"
+    assert result["confinement"].count("seccomp") == 2, result["confinement"]
 
 
 def test_eval_unseen_suite_problem_by_id():
@@ -47,6 +49,8 @@ def test_eval_unseen_suite_problem_by_id():
     )
     assert good.returncode == 0, good.stdout + good.stderr
     assert "correct" in good.stdout
+    # what the verdict rests on: a blind replay of kernels compiled for sm_90 first
+    assert "checks: blind" in good.stdout and "compiled for sm_90 before" in good.stdout
     bad = kwright(
         "eval",
         "level1/12_Swish",

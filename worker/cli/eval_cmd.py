@@ -114,6 +114,13 @@ def render(result: EvalResult, candidate: Path) -> None:
         )
     elif result.timing_note:
         lines.append(f"timing: {result.timing_note}")
+    checks = ["blind: judged on a replay, host code saw stand-ins"] if result.blind else []
+    if result.verified_arch:
+        checks.append(f"every kernel compiled for {result.verified_arch} before the replay")
+    elif result.verify_note:
+        checks.append(result.verify_note)
+    if checks:
+        lines.append("checks: " + "; ".join(checks))
     for flag in result.flags:
         lines.append(f"[yellow]flag:[/] {flag}")
     console.print(Panel("\n".join(lines), title="kwright eval", expand=False))
