@@ -40,17 +40,13 @@ TRITON = (
     .replace("BLOCK=1024)", "BLOCK=1024, MODE=MODE_USED)\n        TAMPER")
 )
 
+RECORDERS = "[o for o in gc.get_objects() if type(o).__name__ == 'LaunchRecorder']"
 REPORT_TAMPERS = {
     "none": "pass",
     # the verifier is shown the Triton path, the program keeps the interpreter's
-    "constexpr": (
-        "for rec in next(o for o in gc.get_objects() if type(o).__name__ == 'LaunchRecorder')"
-        ".records: rec.constexprs['MODE'] = 0"
-    ),
+    "constexpr": f"for r in {RECORDERS}:\n            for rec in r.records: rec.constexprs['MODE'] = 0",
     # the verifier is shown no launch at all
-    "dropped": (
-        "next(o for o in gc.get_objects() if type(o).__name__ == 'LaunchRecorder')._records.clear()"
-    ),
+    "dropped": f"for r in {RECORDERS}: r._records.clear()",
 }
 
 
