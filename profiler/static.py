@@ -13,7 +13,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -53,18 +53,19 @@ class StepRun:
 StepRunner = Callable[[ProfileStepInput, dict[str, str]], StepRun]
 
 
-@dataclass
-class StaticProfile:
+class StaticProfile(BaseModel):
+    """The static profile of one candidate; also what the profile cache stores."""
+
     report: ProfileReport
-    cuda_results: list[JobResult] = field(default_factory=list)  # nvcc outcome per source
+    cuda_results: list[JobResult] = Field(default_factory=list)  # nvcc outcome per source
     # Kernels the target's compiler refused (JobResult.refused), one line each: a verdict
     # condition for the caller (kernelbench.harness.evaluate), not a profiling fault.
-    refusals: list[str] = field(default_factory=list)
+    refusals: list[str] = Field(default_factory=list)
     # Tokens (profiler.launches.verified_token, cuda_token) of the launches and CUDA
     # sources compiled for the target, and of those not compiled (left out by the budget,
     # or a fault of the step): the replay runs only launches of either list.
-    verified: list[str] = field(default_factory=list)
-    unverified: list[str] = field(default_factory=list)
+    verified: list[str] = Field(default_factory=list)
+    unverified: list[str] = Field(default_factory=list)
 
 
 def _first_error(log: str | None) -> str:
@@ -73,14 +74,6 @@ def _first_error(log: str | None) -> str:
         if "error" in line:
             return line.split("): ", 1)[-1].strip()[:300]
     return "no message"
-
-
-class _CachedProfile(BaseModel):
-    report: ProfileReport
-    cuda_results: list[JobResult] = Field(default_factory=list)
-    refusals: list[str] = Field(default_factory=list)
-    verified: list[str] = Field(default_factory=list)
-    unverified: list[str] = Field(default_factory=list)
 
 
 def _sha(text: str) -> str:
@@ -164,7 +157,7 @@ def static_profile(
     try:
         arch = normalize_arch(arch)
     except UnknownArch as exc:
-        return StaticProfile(ProfileReport(arch=arch, errors=[str(exc)]))
+        return StaticProfile(report=ProfileReport(arch=arch, errors=[str(exc)]))
     fingerprint = toolchain_fingerprint()
     report = ProfileReport(arch=arch, toolchain={k: v for k, v in fingerprint.items() if v})
     ours = [rec for rec in launches if _is_candidate_kernel(rec, candidate_file)]
@@ -184,20 +177,14 @@ def static_profile(
     )
     if profile_cache is not None and (hit := profile_cache.get(profile_key)) is not None:
         try:
-            cached = _CachedProfile.model_validate_json(hit)
+            cached = StaticProfile.model_validate_json(hit)
         except ValueError:
             log.warning("profile cache entry %s is invalid; recomputing", profile_key[:12])
         else:
             cached.report.cached = True
             _refresh_grids(cached.report, ours)
             cached.report.duration_s = round(time.perf_counter() - started, 4)
-            return StaticProfile(
-                cached.report,
-                cached.cuda_results,
-                cached.refusals,
-                cached.verified,
-                cached.unverified,
-            )
+            return cached
 
     kernels_text = ""
     triton_jobs: list[TritonJob] = []
@@ -321,16 +308,16 @@ def static_profile(
                     f"{result.name}: nvcc reported errors: {_first_error(result.error)}"
                 )
     report.duration_s = round(time.perf_counter() - started, 4)
+    static = StaticProfile(
+        report=report,
+        cuda_results=cuda_results,
+        refusals=refusals,
+        verified=verified,
+        unverified=unverified,
+    )
     if profile_cache is not None and not step_failed:
-        cached = _CachedProfile(
-            report=report,
-            cuda_results=cuda_results,
-            refusals=refusals,
-            verified=verified,
-            unverified=unverified,
-        )
-        profile_cache.put(profile_key, cached.model_dump_json())
-    return StaticProfile(report, cuda_results, refusals, verified, unverified)
+        profile_cache.put(profile_key, static.model_dump_json())
+    return static
 
 
 def _refresh_grids(report: ProfileReport, launches: list[LaunchRecord]) -> None:
