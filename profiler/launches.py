@@ -101,11 +101,6 @@ def cuda_token(source: str) -> str:
     return "cuda:" + hashlib.sha256(source.encode()).hexdigest()[:32]
 
 
-def record_of(fn: Callable[..., Any], kwargs: dict[str, Any], grid: Any) -> LaunchRecord:
-    """The record of a launch about to be made with keyword arguments only."""
-    return LaunchRecorder._make_record(fn, (), kwargs, grid)
-
-
 def _int_specialization(value: int) -> str:
     """How Triton specializes an int argument: equal to 1, divisible by 16, or neither."""
     if value == 1:
@@ -171,7 +166,7 @@ class LaunchRecorder:
             return
         self.total_launches += 1
         try:
-            record = self._make_record(fn, args, kwargs, grid)
+            record = record_of(fn, args, kwargs, grid)
         except (TypeError, ValueError) as exc:  # a launch we cannot describe still counts
             log.debug("could not describe launch of %s: %s", getattr(fn, "__name__", fn), exc)
             return
@@ -181,53 +176,55 @@ class LaunchRecorder:
         else:
             self._records[key] = record
 
-    @staticmethod
-    def _make_record(
-        fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], grid: Any
-    ) -> LaunchRecord:
-        sig = inspect.signature(fn)
-        params = sig.parameters
-        call_kwargs = {k: v for k, v in kwargs.items() if k in params}
-        bound = sig.bind_partial(*args, **call_kwargs)
-        bound.apply_defaults()
-        signature: dict[str, str] = {}
-        constexprs: dict[str, Any] = {}
-        int_args: dict[str, int] = {}
-        unaligned: list[str] = []
-        for name, param in params.items():
-            if name not in bound.arguments:
-                continue
-            value = bound.arguments[name]
-            annotation = param.annotation
-            ann = "" if annotation is inspect.Parameter.empty else str(annotation)
-            if "constexpr" in ann:
-                constexprs[name] = _plain(getattr(value, "value", value))
-                continue
-            ty = _arg_type(value)
-            if ty is None:
-                constexprs[name] = _plain(value)  # None and the like are specialized away
-                continue
-            signature[name] = ty
-            if isinstance(value, int) and not isinstance(value, bool):
-                int_args[name] = value
-            elif ty.startswith("*") and value.data_ptr() % 16 != 0:
-                unaligned.append(name)
-        grid_value = grid(dict(bound.arguments) | dict(kwargs)) if callable(grid) else grid
-        grid_list = [
-            int(g) for g in (grid_value if isinstance(grid_value, tuple | list) else [grid_value])
-        ]
-        return LaunchRecord(
-            kernel=fn.__name__,
-            module_file=inspect.getsourcefile(fn),
-            signature=signature,
-            constexprs=constexprs,
-            int_args=int_args,
-            num_warps=int(kwargs.get("num_warps") or DEFAULT_NUM_WARPS),
-            num_stages=int(kwargs.get("num_stages") or DEFAULT_NUM_STAGES),
-            grid=grid_list,
-            options={k: _plain(kwargs[k]) for k in COMPILE_OPTIONS if kwargs.get(k) is not None},
-            unaligned=unaligned,
-        )
+
+def record_of(
+    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], grid: Any
+) -> LaunchRecord:
+    """The record of one launch of `fn` with these arguments (the replay checks a launch
+    it is about to make with it, keyword arguments only)."""
+    sig = inspect.signature(fn)
+    params = sig.parameters
+    call_kwargs = {k: v for k, v in kwargs.items() if k in params}
+    bound = sig.bind_partial(*args, **call_kwargs)
+    bound.apply_defaults()
+    signature: dict[str, str] = {}
+    constexprs: dict[str, Any] = {}
+    int_args: dict[str, int] = {}
+    unaligned: list[str] = []
+    for name, param in params.items():
+        if name not in bound.arguments:
+            continue
+        value = bound.arguments[name]
+        annotation = param.annotation
+        ann = "" if annotation is inspect.Parameter.empty else str(annotation)
+        if "constexpr" in ann:
+            constexprs[name] = _plain(getattr(value, "value", value))
+            continue
+        ty = _arg_type(value)
+        if ty is None:
+            constexprs[name] = _plain(value)  # None and the like are specialized away
+            continue
+        signature[name] = ty
+        if isinstance(value, int) and not isinstance(value, bool):
+            int_args[name] = value
+        elif ty.startswith("*") and value.data_ptr() % 16 != 0:
+            unaligned.append(name)
+    grid_value = grid(dict(bound.arguments) | dict(kwargs)) if callable(grid) else grid
+    grid_list = [
+        int(g) for g in (grid_value if isinstance(grid_value, tuple | list) else [grid_value])
+    ]
+    return LaunchRecord(
+        kernel=fn.__name__,
+        module_file=inspect.getsourcefile(fn),
+        signature=signature,
+        constexprs=constexprs,
+        int_args=int_args,
+        num_warps=int(kwargs.get("num_warps") or DEFAULT_NUM_WARPS),
+        num_stages=int(kwargs.get("num_stages") or DEFAULT_NUM_STAGES),
+        grid=grid_list,
+        options={k: _plain(kwargs[k]) for k in COMPILE_OPTIONS if kwargs.get(k) is not None},
+        unaligned=unaligned,
+    )
 
 
 @contextmanager

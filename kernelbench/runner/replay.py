@@ -197,7 +197,7 @@ class Replay:
         if self.allowed is None:
             return
         try:
-            token = verified_token(record_of(jit.fn, kwargs, grid))
+            token = verified_token(record_of(jit.fn, (), kwargs, grid))
         except (TypeError, ValueError, AttributeError) as exc:
             raise StepFailed(
                 "rejected", f"the launch of {name} cannot be described: {exc}"
